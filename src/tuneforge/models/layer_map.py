@@ -1,0 +1,47 @@
+"""The one ordered map of a model's layers, from input to head.
+
+Every strategy talks about "lower" and "upper" layers through this map only:
+``blocks[0]`` is nearest the input (embeddings / stem), ``blocks[-1]`` is the
+task head that tuneforge created. Each block lists the names of its parameters
+(as in ``net.named_parameters()``) and its modules (for BatchNorm handling).
+Every parameter of the network belongs to exactly one block.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Block:
+    name: str                                   # e.g. "embeddings", "encoder.layer.3", "head"
+    params: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LayerMap:
+    family: str                                 # "bert", "vit", "timm", "llama", "generic"...
+    blocks: list[Block]
+
+    @property
+    def head(self) -> Block:
+        return self.blocks[-1]
+
+    @property
+    def body(self) -> list[Block]:
+        """Every block below the head, input first."""
+        return self.blocks[:-1]
+
+    @property
+    def head_index(self) -> int:
+        return len(self.blocks) - 1
+
+    def names(self) -> list[str]:
+        return [b.name for b in self.blocks]
+
+    def block_of(self) -> dict[str, int]:
+        """Parameter name -> block index."""
+        return {p: i for i, b in enumerate(self.blocks) for p in b.params}
+
+    def describe(self) -> list[dict]:
+        return [{"index": i, "name": b.name, "tensors": len(b.params)} for i, b in enumerate(self.blocks)]

@@ -1,0 +1,123 @@
+"""The recipe: one document that fully describes a fine-tuning run.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an
+error with a "did you mean" instead of a silently ignored option. The dotted
+paths of these fields (``optimizer.lr``, ``train.epochs``...) are the keys of
+command-line overrides and of search spaces.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, arbitrary_types_allowed=True)
+
+
+class ModelSection(Section):
+    name: str = Field(..., description="alias (`tuneforge list models`), local folder, hub id, or `timm:NAME`")
+    weights: Optional[str] = Field(None, description="local weights file (timm models, or to override an alias)")
+    dropout: Optional[float] = Field(None, ge=0.0, lt=1.0, description="override the model's dropout rates")
+    trust_remote_code: bool = Field(False, description="allow model code from a hub repository to run")
+
+
+class CleanSection(Section):
+    drop_missing: bool = Field(True, description="drop rows whose input or label is missing")
+    drop_duplicates: bool = Field(True, description="drop rows whose input is an exact duplicate of an earlier row")
+    missing_target: Literal["drop", "mean", "median"] = Field(
+        "drop", description="regression: drop rows with a missing target, or fill it")
+
+
+DataSource = Union[str, Any]  # a path or a registered data set name; Python callers may pass tables
+
+
+class DataSection(Section):
+    train: DataSource = Field(..., description="path (CSV, JSONL, Parquet, image folder) or a packaged data set name")
+    validation: Union[float, DataSource, None] = Field(0.1, description="path, or a fraction of train held out")
+    test: Union[float, DataSource, None] = Field(0.2, description="path, or a fraction of train held out")
+    text_column: Optional[str] = Field(None, description="column with the text (text tasks; default 'text')")
+    image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
+    label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
+    labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
+    max_train_samples: Optional[int] = Field(None, ge=1, description="stratified subset of train")
+    max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
+    max_length: int = Field(128, ge=2, description="maximum tokens per text")
+    image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
+    root: Optional[str] = Field(None, description="image paths in tables must stay inside this folder")
+    clean: CleanSection = Field(default_factory=CleanSection)
+    augment: list[Literal["hflip", "crop"]] = Field(default_factory=list, description="training-time image augmentation")
+
+    @field_validator("validation", "test")
+    @classmethod
+    def _fraction(cls, v):
+        if isinstance(v, float) and not 0.0 < v < 1.0:
+            raise ValueError(f"a fraction must lie strictly between 0 and 1, got {v}")
+        return v
+
+
+class StrategySection(BaseModel):
+    """`name` plus that strategy's own options (checked by the strategy itself)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    name: str = Field("full", description="fine-tuning strategy (`tuneforge list strategies`)")
+
+
+class OptimizerSection(Section):
+    name: str = Field("adamw", description="adamw, sgd or rmsprop")
+    lr: float = Field(5e-5, gt=0.0, description="peak learning rate (the head's, for layer-wise strategies)")
+    weight_decay: float = Field(0.01, ge=0.0, description="decoupled weight decay (never on biases and norms)")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd / rmsprop momentum")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adamw betas")
+    head_lr: Optional[float] = Field(None, gt=0.0, description="learning rate of the new head (default: lr)")
+
+
+class SchedulerSection(Section):
+    name: str = Field("linear", description="constant, linear, cosine or one-cycle")
+    warmup: float = Field(0.06, ge=0.0, description="warmup: a fraction of all steps if < 1, else a step count")
+
+
+class EarlyStoppingSection(Section):
+    patience: int = Field(3, ge=1, description="evaluations without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainSection(Section):
+    epochs: int = Field(3, ge=1)
+    max_steps: Optional[int] = Field(None, ge=1, description="stop after this many optimizer steps")
+    batch_size: int = Field(32, ge=1)
+    grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
+    grad_clip: Optional[float] = Field(1.0, gt=0.0, description="max gradient norm (null: no clipping)")
+    seed: int = 42
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    save_every_steps: Optional[int] = Field(None, ge=1, description="checkpoint every N steps (and at each epoch end)")
+    keep_checkpoints: int = Field(1, ge=1, description="how many recent checkpoints to keep")
+    early_stopping: Optional[EarlyStoppingSection] = None
+    group_by_length: bool = Field(True, description="text: batch texts of similar length to cut padding")
+    nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
+
+
+class EvaluateSection(Section):
+    baseline: bool = Field(True, description="also fit a linear probe on the frozen pre-trained features")
+    metric: Optional[str] = Field(None, description="validation metric to monitor (default: macro_f1 or r2)")
+    batch_size: int = Field(128, ge=1)
+
+
+class OutputSection(Section):
+    dir: str = Field("runs", description="folder that holds run folders")
+    name: Optional[str] = Field(None, description="run folder name prefix (default: the recipe's name)")
+    save_model: bool = True
+
+
+class Recipe(Section):
+    task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression")
+    model: ModelSection
+    data: DataSection
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+    name: Optional[str] = Field(None, description="a short name for the run")
