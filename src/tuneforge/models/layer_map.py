@@ -5,6 +5,12 @@ Every strategy talks about "lower" and "upper" layers through this map only:
 task head that tuneforge created. Each block lists the names of its parameters
 (as in ``net.named_parameters()``) and its modules (for BatchNorm handling).
 Every parameter of the network belongs to exactly one block.
+
+Each block also carries a ``role``: "embed" (embeddings / stem), "body" (one of
+the repeated blocks: an encoder layer, a decoder layer, a timm stage), "neck"
+(what sits between the last body block and the head: a final norm, timm's
+``conv_head``) or "head". ``num_body_blocks`` counts the "body" blocks only; it
+is the number a recipe means by "the top k blocks".
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ class Block:
     name: str                                   # e.g. "embeddings", "encoder.layer.3", "head"
     params: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
+    role: str = "body"                          # "embed", "body", "neck" or "head"
 
 
 @dataclass
@@ -36,6 +43,11 @@ class LayerMap:
     def head_index(self) -> int:
         return len(self.blocks) - 1
 
+    @property
+    def num_body_blocks(self) -> int:
+        """How many repeated blocks (encoder layers, timm stages...) the model has."""
+        return sum(b.role == "body" for b in self.blocks)
+
     def names(self) -> list[str]:
         return [b.name for b in self.blocks]
 
@@ -44,4 +56,5 @@ class LayerMap:
         return {p: i for i, b in enumerate(self.blocks) for p in b.params}
 
     def describe(self) -> list[dict]:
-        return [{"index": i, "name": b.name, "tensors": len(b.params)} for i, b in enumerate(self.blocks)]
+        return [{"index": i, "name": b.name, "role": b.role, "tensors": len(b.params)}
+                for i, b in enumerate(self.blocks)]

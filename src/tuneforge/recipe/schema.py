@@ -96,6 +96,8 @@ class TrainSection(Section):
     early_stopping: Optional[EarlyStoppingSection] = None
     group_by_length: bool = Field(True, description="text: batch texts of similar length to cut padding")
     nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
+    restore_best: bool = Field(True, description="end with the weights of the best validation evaluation")
+    eval_every_steps: Optional[int] = Field(None, ge=1, description="also evaluate every N steps (default: each epoch)")
 
 
 class EvaluateSection(Section):

@@ -1,0 +1,3 @@
+from .base import TASKS, TargetScaler, Task
+
+__all__ = ["TASKS", "Task", "TargetScaler"]

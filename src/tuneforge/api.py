@@ -1,0 +1,58 @@
+"""The Python API.
+
+Example::
+
+    import tuneforge
+    result = tuneforge.finetune("recipes/demo.yaml", train__epochs=1, **{"optimizer.lr": 3e-5})
+    result.metrics["test"]["accuracy"]
+    result.predict(["what a lovely day"])
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from .recipe import Recipe, load_recipe
+from .recipe.load import parse_override
+
+
+def _overrides(overrides, kwargs) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(overrides, Mapping):
+        out.update(overrides)
+    elif overrides:
+        out.update(dict(parse_override(o) for o in overrides))
+    out.update({k.replace("__", "."): v for k, v in kwargs.items()})
+    return out
+
+
+def finetune(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[Iterable[str], Mapping]] = None,
+             *, quiet: bool = True, **kwargs):
+    """Run a recipe (path, dict or :class:`Recipe`) with dotted overrides; return a ``FinetuneResult``.
+
+    Overrides are ``{"optimizer.lr": 3e-5}``, ``["optimizer.lr=3e-5"]`` or keyword arguments with
+    ``__`` for the dots (``optimizer__lr=3e-5``). ``data.train`` may be a pandas DataFrame, a dict of
+    columns or a list of dicts as well as a path.
+    """
+    from .runs.pipeline import run
+
+    return run(load_recipe(recipe, _overrides(overrides, kwargs)), quiet=quiet)
+
+
+def validate(recipe, overrides=None, **kwargs) -> list[str]:
+    """Every problem found in a recipe (empty when it is valid), without loading any model."""
+    from .errors import TuneforgeError
+    from .recipe import recipe_problems
+
+    try:
+        r = load_recipe(recipe, _overrides(overrides, kwargs))
+    except TuneforgeError as e:
+        return e.problems
+    return recipe_problems(r)
+
+
+def resume(run_dir: Union[str, Path], *, quiet: bool = True):
+    """Continue an interrupted run from its latest checkpoint."""
+    from .runs.pipeline import resume as _resume
+
+    return _resume(Path(run_dir), quiet=quiet)

@@ -1,0 +1,129 @@
+"""The ``tuneforge`` command line.
+
+    tuneforge run RECIPE.yaml [dotted.key=value ...] [--quiet]
+    tuneforge run --resume RUN
+    tuneforge validate RECIPE.yaml [dotted.key=value ...]
+    tuneforge list models|strategies|tasks|metrics|optimizers|schedulers|datasets
+    tuneforge demo
+
+User errors print one message and exit with code 2; bugs exit with code 1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from .errors import TuneforgeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Fine-tune pre-trained models from one recipe, and know what you got.")
+err_console = Console(stderr=True)
+REPO_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@app.command()
+def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a run folder)"),
+        overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run folder"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")):
+    """Run a recipe and write a new run folder."""
+    from .recipe import load_recipe
+    from .runs.pipeline import resume as resume_run
+    from .runs.pipeline import run as run_recipe
+
+    console = Console()
+    if resume is not None:
+        if recipe is not None:
+            raise TuneforgeError("give either a recipe or --resume RUN, not both")
+        resume_run(resume, console, quiet)
+        return
+    if recipe is None:
+        raise TuneforgeError("give a recipe file: tuneforge run RECIPE.yaml [key=value ...]")
+    run_recipe(load_recipe(recipe, overrides or []), console, quiet)
+
+
+@app.command()
+def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
+             overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
+    """Check a recipe without loading any model; list every problem."""
+    from .recipe import load_recipe, recipe_problems
+
+    problems = recipe_problems(load_recipe(recipe, overrides or []))
+    if problems:
+        raise TuneforgeError(problems=problems)
+    Console().print(f"[green]ok[/green] {recipe} is valid")
+
+
+@app.command("list")
+def list_(what: str = typer.Argument(..., help="models, strategies, tasks, metrics, optimizers, schedulers, datasets")):
+    """What is registered, one line each."""
+    from rich.table import Table
+
+    registry = _registries().get(what)
+    if registry is None:
+        raise TuneforgeError(f"cannot list {what!r}; choose one of: {', '.join(_registries())}")
+    table = Table(show_header=False, box=None)
+    for name, desc in registry.describe().items():
+        table.add_row(f"[bold]{name}[/bold]", desc)
+    Console().print(table)
+
+
+@app.command()
+def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
+         overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
+    """Fine-tune MiniLM-L6 on real tweets (recipes/demo.yaml) and compare with the pre-trained baseline."""
+    from .recipe import load_recipe
+    from .runs.pipeline import run as run_recipe
+
+    path = REPO_RECIPES / "demo.yaml"
+    if not path.is_file():
+        raise TuneforgeError(f"the demo recipe {path} is missing; run from a checkout of tuneforge")
+    run_recipe(load_recipe(path, overrides or []), Console(), quiet)
+
+
+def _registries() -> dict:
+    from .data.packaged import DATASETS
+    from .evaluation import METRICS
+    from .models import MODELS
+    from .strategies import STRATEGIES
+    from .tasks import TASKS
+    from .training import OPTIMIZERS, SCHEDULERS
+
+    return {"models": MODELS, "strategies": STRATEGIES, "tasks": TASKS, "metrics": METRICS,
+            "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "datasets": DATASETS}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(args=argv, standalone_mode=False)
+    except TuneforgeError as e:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except SystemExit as e:
+        return int(e.code or 0)
+    except Exception as e:
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return 2
+        if isinstance(e, click.exceptions.Abort):
+            return 130
+        raise
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,139 @@
+"""Read a recipe: YAML file or dict, plus dotted ``key=value`` overrides, into a :class:`Recipe`.
+
+Every problem is collected and reported at once (unknown keys with a "did you mean",
+wrong types, values out of range), before anything heavy happens.
+
+Example::
+
+    recipe = load_recipe("recipes/demo.yaml", ["optimizer.lr=3e-5", "train.epochs=2"])
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Union
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import RecipeError
+from ..registry import did_you_mean
+from .schema import Recipe
+
+RecipeSource = Union[str, Path, Mapping[str, Any], Recipe]
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"optimizer.lr=3e-5"`` -> ``("optimizer.lr", 3e-05)``; values are read as YAML scalars."""
+    if "=" not in text:
+        raise RecipeError(f"override {text!r} is not of the form dotted.key=value (e.g. optimizer.lr=3e-5)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise RecipeError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, float) or (isinstance(value, str) and _looks_numeric(value)):
+        try:
+            value = float(value) if not isinstance(value, float) else value
+        except ValueError:
+            pass
+    return key, value
+
+
+def _looks_numeric(s: str) -> bool:
+    # YAML 1.1 reads "3e-5" as a string; a user means a number.
+    try:
+        float(s)
+        return not s.strip().lower() in ("nan", "inf", "-inf", "infinity")
+    except ValueError:
+        return False
+
+
+def set_dotted(tree: dict, key: str, value: Any) -> None:
+    node = tree
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(f"override {key}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def read_recipe_tree(source: RecipeSource) -> tuple[dict, Path | None]:
+    """The raw recipe as a dict, and the folder relative paths in it are resolved from."""
+    if isinstance(source, Recipe):
+        return source.model_dump(mode="python"), None
+    if isinstance(source, Mapping):
+        return copy.deepcopy(dict(source)), None
+    path = Path(source)
+    if not path.exists():
+        raise RecipeError(f"recipe file {path} does not exist")
+    if path.is_dir():
+        if (path / "recipe.yaml").is_file():  # a run folder
+            path = path / "recipe.yaml"
+        else:
+            raise RecipeError(f"{path} is a folder without a recipe.yaml; give a recipe file")
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RecipeError(f"recipe file {path} is not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecipeError(f"recipe file {path} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if tree is None:
+        raise RecipeError(f"recipe file {path} is empty")
+    if not isinstance(tree, dict):
+        raise RecipeError(f"recipe file {path} must hold a mapping of sections (task, model, data, ...)")
+    return tree, path.parent
+
+
+def load_recipe(source: RecipeSource, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Recipe:
+    """Build a validated :class:`Recipe`; raise :class:`RecipeError` listing every problem."""
+    tree, _ = read_recipe_tree(source)
+    items = overrides.items() if isinstance(overrides, Mapping) else (parse_override(o) for o in overrides)
+    for key, value in items:
+        set_dotted(tree, key, value)
+    try:
+        return Recipe.model_validate(tree)
+    except ValidationError as e:
+        raise RecipeError(problems=[_describe(err, tree) for err in e.errors()]) from None
+
+
+def _describe(err: dict, tree: dict) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        fields = _fields_at(Recipe, loc[:-1])
+        hint = did_you_mean(loc[-1], fields)
+        return f"{key}: unknown key{hint}; known keys here: {', '.join(fields)}"
+    if kind == "missing":
+        return f"{key}: required but missing"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg[:1].lower() + msg[1:]} (got {shown})"
+
+
+def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
+    for part in path:
+        field = model.model_fields.get(part)
+        ann = getattr(field, "annotation", None)
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return []
+        model = nxt
+    return list(model.model_fields)
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    """The fully resolved recipe as YAML (every default written out)."""
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

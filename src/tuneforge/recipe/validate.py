@@ -1,0 +1,63 @@
+"""Check a recipe against the world before any heavy work: registries, files, columns, model shape.
+
+Collects every problem and reports them together; loads no model weights and no full data set.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import RecipeError, TuneforgeError
+from .schema import Recipe
+
+
+def recipe_problems(recipe: Recipe) -> list[str]:
+    from ..data import check_data
+    from ..evaluation.metrics import METRICS
+    from ..models import peek_model
+    from ..strategies import STRATEGIES, Strategy
+    from ..tasks import TASKS
+    from ..training import OPTIMIZERS, SCHEDULERS
+
+    problems: list[str] = []
+    task = None
+    if recipe.task not in TASKS:
+        problems.append("task: " + TASKS.unknown_message(recipe.task))
+    else:
+        task = TASKS.get(recipe.task)
+    strategy = None
+    try:
+        strategy = Strategy.from_section(recipe.strategy)
+    except TuneforgeError as e:
+        problems += [p if p.startswith("strategy") else f"strategy.name: {p}" for p in e.problems]
+    for key, registry, value in (("optimizer.name", OPTIMIZERS, recipe.optimizer.name),
+                                 ("scheduler.name", SCHEDULERS, recipe.scheduler.name)):
+        if value not in registry:
+            problems.append(f"{key}: {registry.unknown_message(value)}")
+    metric = recipe.evaluate.metric
+    if metric is not None and metric not in METRICS:
+        problems.append(f"evaluate.metric: {METRICS.unknown_message(metric)}")
+    if task is not None:
+        problems += check_data(recipe.data, task.modality, task.classification)
+        if recipe.train.early_stopping is not None and recipe.data.validation is None:
+            problems.append("train.early_stopping: needs a validation split (data.validation)")
+    try:
+        info = peek_model(recipe.model)
+    except TuneforgeError as e:
+        problems += [p if p.startswith("model") else f"model.name: {p}" for p in e.problems]
+        info = None
+    if info is not None:
+        if task is not None and info.modality and info.modality != task.modality:
+            problems.append(f"model.name: {recipe.model.name!r} is a {info.modality} model, "
+                            f"but task {recipe.task!r} needs a {task.modality} model")
+        if strategy is not None and info.block_names:
+            problems += strategy.check(list(info.block_names))
+    out = Path(recipe.output.dir)
+    if out.exists() and not out.is_dir():
+        problems.append(f"output.dir: {out} exists and is not a folder")
+    return problems
+
+
+def check_recipe(recipe: Recipe) -> None:
+    problems = recipe_problems(recipe)
+    if problems:
+        raise RecipeError(problems=problems)

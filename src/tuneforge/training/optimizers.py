@@ -1,0 +1,34 @@
+"""Optimizers, built once from all parameter groups (frozen ones included)."""
+from __future__ import annotations
+
+import torch
+
+from ..registry import Registry
+from ..strategies.param_groups import ParamGroup
+
+OPTIMIZERS = Registry("optimizer")
+
+
+def _torch_groups(groups: list[ParamGroup], weight_decay: float) -> list[dict]:
+    return [{"params": g.params, "weight_decay": weight_decay if g.decay else 0.0, "name": g.name}
+            for g in groups]
+
+
+@OPTIMIZERS.register("adamw", "AdamW with decoupled weight decay")
+def adamw(groups, cfg):
+    return torch.optim.AdamW(_torch_groups(groups, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas))
+
+
+@OPTIMIZERS.register("sgd", "SGD with (Nesterov) momentum")
+def sgd(groups, cfg):
+    return torch.optim.SGD(_torch_groups(groups, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
+                           nesterov=cfg.momentum > 0)
+
+
+@OPTIMIZERS.register("rmsprop", "RMSprop with momentum")
+def rmsprop(groups, cfg):
+    return torch.optim.RMSprop(_torch_groups(groups, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
+
+
+def build_optimizer(groups: list[ParamGroup], cfg) -> torch.optim.Optimizer:
+    return OPTIMIZERS.get(cfg.name)(groups, cfg)

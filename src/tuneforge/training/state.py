@@ -1,0 +1,27 @@
+"""The trainer's progress: everything besides tensors that a checkpoint must hold to resume exactly."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+@dataclass
+class TrainState:
+    step: int = 0                    # optimizer steps done
+    epoch: int = 0                   # current epoch (0-based)
+    batch_in_epoch: int = 0          # next micro-batch to run in this epoch
+    best_value: Optional[float] = None
+    best_step: Optional[int] = None
+    evals_without_improvement: int = 0
+    seconds: float = 0.0             # training time so far (across resumes)
+    samples: int = 0                 # training examples seen
+    tokens: int = 0                  # real (non-padding) tokens seen, text tasks
+    stage_seconds: dict = field(default_factory=dict)
+    stop_reason: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainState":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})

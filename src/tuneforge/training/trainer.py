@@ -1,0 +1,257 @@
+"""The training loop: short and linear, on Hugging Face Accelerate.
+
+Read top to bottom: for each epoch, for each micro-batch: forward, loss, backward; every
+``grad_accum`` micro-batches one optimizer step with the learning rates of the current
+stage of the strategy's plan. Evaluate at each epoch end (or every N steps), checkpoint,
+let callbacks react. Batch order, augmentation and stage are pure functions of
+(seed, epoch, batch, step), and the RNG states are checkpointed, so a resumed run
+continues exactly where the interrupted one stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from safetensors.torch import load_model, save_model
+
+from ..data.encode import batch_order
+from ..errors import TrainingError
+from ..strategies.param_groups import build_param_groups
+from .callbacks import CallbackList, MetricTracker
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .optimizers import build_optimizer
+from .precision import resolve_precision
+from .schedules import SCHEDULERS, warmup_steps
+from .state import TrainState
+
+
+class Trainer:
+    def __init__(self, model, task, recipe, strategy, train_data, evaluate: Optional[Callable[[], dict]] = None,
+                 run_dir: Optional[Path] = None, callbacks=(), tracker: Optional[MetricTracker] = None,
+                 accelerator: Optional[Accelerator] = None):
+        self.task, self.recipe, self.strategy = task, recipe, strategy
+        self.train_data, self.evaluate_fn = train_data, evaluate
+        self.run_dir, self.tracker = run_dir, tracker
+        self.callbacks = CallbackList(callbacks)
+        t = recipe.train
+        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+        self.precision = resolve_precision(t.precision, self.accelerator.device)
+        set_seed(t.seed)
+        self.groups = build_param_groups(model.net, model.layer_map)
+        self.n_batches = math.ceil(len(train_data) / t.batch_size)
+        self.steps_per_epoch = math.ceil(self.n_batches / t.grad_accum)
+        self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
+        self.optimizer = build_optimizer(self.groups, recipe.optimizer)
+        self.unwrapped = model
+        self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        self.schedule = SCHEDULERS.get(recipe.scheduler.name)
+        self.state = TrainState()
+        self._stage = -1
+        self._stop: Optional[str] = None
+        self.last_loss: Optional[float] = None
+        self.last_metrics: dict = {}
+        self.head = model.layer_map.head_index
+
+    # -- schedule --------------------------------------------------------------------------------
+    def _apply_stage(self) -> None:
+        idx = self.plan.stage_index(self.state.step)
+        if idx != self._stage:
+            stage = self.plan.stages[idx]
+            for g in self.groups:
+                trains, _ = stage.settings(g)
+                for p in g.params:
+                    p.requires_grad_(trains)
+            self._stage = idx
+            self._set_modes()
+        stage = self.plan.stages[idx]
+        start, end = self.plan.stage_bounds(idx, self.total_steps) if stage.restart_schedule else (0, self.total_steps)
+        span = end - start
+        mult = self.schedule(self.state.step - start, span, warmup_steps(self.recipe.scheduler.warmup, span))
+        opt = self.recipe.optimizer
+        for g, pg in zip(self.groups, self.optimizer.param_groups):
+            trains, scale = stage.settings(g)
+            base = opt.head_lr if (g.block == self.head and opt.head_lr) else opt.lr
+            pg["lr"] = base * scale * mult if trains else 0.0
+
+    def _set_modes(self) -> None:
+        """Train mode, except frozen blocks stay in eval mode when the strategy says so."""
+        self.model.train()
+        if not self.strategy.frozen_blocks_eval:
+            return
+        stage = self.plan.stages[self._stage]
+        net = self.unwrapped.net
+        for i, block in enumerate(self.unwrapped.layer_map.blocks):
+            if i not in stage.trainable:
+                for name in block.modules:
+                    net.get_submodule(name).eval()
+
+    def current_lrs(self) -> dict[str, float]:
+        return {g.name: pg["lr"] for g, pg in zip(self.groups, self.optimizer.param_groups)}
+
+    def request_stop(self, reason: str) -> None:
+        self._stop = reason
+
+    # -- the loop --------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainState:
+        t = self.recipe.train
+        if resume:
+            self._resume()
+        self.callbacks("on_train_start", self)
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        lengths = self.train_data.lengths if t.group_by_length else None
+        while self.state.epoch < self.epochs and self._stop is None:
+            epoch = self.state.epoch
+            batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths)
+            self._apply_stage()
+            self._set_modes()
+            loss_sum, loss_n = 0.0, 0
+            while self.state.batch_in_epoch < len(batches):
+                bi = self.state.batch_in_epoch
+                tick = time.perf_counter()
+                idx = batches[bi][rank::world]
+                gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch * 10_007 + bi)
+                batch = self.train_data.batch(idx, train=True, generator=gen)
+                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
+                with self.accelerator.autocast():
+                    outputs = self.model(batch)
+                    loss = self.task.loss(outputs, batch["targets"])
+                if not torch.isfinite(loss):
+                    self._nonfinite(f"loss is {loss.item()}", idx)
+                    self.state.batch_in_epoch += 1
+                    continue
+                if last_micro:
+                    self.accelerator.backward(loss / t.grad_accum)
+                else:
+                    with self.accelerator.no_sync(self.model):
+                        self.accelerator.backward(loss / t.grad_accum)
+                loss_sum += loss.item()
+                loss_n += 1
+                self.state.samples += len(idx) * world
+                if "attention_mask" in batch:
+                    self.state.tokens += int(batch["attention_mask"].sum()) * world
+                self.state.batch_in_epoch += 1
+                if last_micro:
+                    self._optimizer_step(idx)
+                dt = time.perf_counter() - tick
+                self.state.seconds += dt
+                name = self.plan.stages[self._stage].name
+                self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
+                if last_micro:
+                    self.last_loss = loss_sum / max(1, loss_n)
+                    self.callbacks("on_step_end", self)
+                    if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
+                        self._evaluate()
+                    if self.state.step >= self.total_steps or self._stop:
+                        break
+            self.last_loss = loss_sum / max(1, loss_n) if loss_n else self.last_loss
+            finished_epoch = self.state.batch_in_epoch >= len(batches)
+            if finished_epoch:
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+            if not t.eval_every_steps or self.state.step % t.eval_every_steps:
+                self._evaluate()
+            self.callbacks("on_epoch_end", self)
+            if self.state.step >= self.total_steps:
+                break
+        self.state.stop_reason = self._stop or "completed"
+        self._restore_best()
+        self.callbacks("on_train_end", self)
+        return self.state
+
+    def _optimizer_step(self, idx) -> None:
+        t = self.recipe.train
+        self._apply_stage()
+        params = [p for g in self.groups for p in g.params if p.grad is not None]
+        if params:
+            norm = self.accelerator.clip_grad_norm_(params, t.grad_clip if t.grad_clip else float("inf"))
+            if not torch.isfinite(torch.as_tensor(norm)):
+                self.optimizer.zero_grad(set_to_none=True)
+                self._nonfinite(f"gradient norm is {float(norm)}", idx)
+                return
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def _nonfinite(self, what: str, idx) -> None:
+        rows = ", ".join(str(int(i)) for i in np.asarray(idx)[:8])
+        if self.recipe.train.nonfinite == "skip":
+            self.optimizer.zero_grad(set_to_none=True)
+            return
+        lr = self.recipe.optimizer.lr
+        raise TrainingError(
+            f"training diverged at step {self.state.step + 1} (epoch {self.state.epoch + 1}): {what}. "
+            f"Likely causes: a learning rate too high (optimizer.lr={lr:g}; try 10x lower), or bad values in "
+            f"training rows {rows}. The last good checkpoint is kept; set train.nonfinite=skip to skip such batches.")
+
+    def _evaluate(self) -> None:
+        if self.evaluate_fn is None:
+            return
+        metrics = self.evaluate_fn()
+        self.last_metrics = metrics
+        self._set_modes()
+        if self.tracker is not None:
+            value = self.tracker.value(metrics)
+            if self.tracker.improved(value, self.state.best_value):
+                self.state.best_value, self.state.best_step = value, self.state.step
+                self.state.evals_without_improvement = 0
+                self._save_best()
+            else:
+                self.state.evals_without_improvement += 1
+        self.callbacks("on_evaluate", self, metrics)
+
+    # -- best weights and resume -----------------------------------------------------------------
+    def _best_path(self) -> Optional[Path]:
+        return None if self.run_dir is None else self.run_dir / "checkpoints" / "best.safetensors"
+
+    def _save_best(self) -> None:
+        if not self.recipe.train.restore_best:
+            return
+        path = self._best_path()
+        if path is None:
+            self._best_in_memory = {k: v.detach().clone() for k, v in self.unwrapped.net.state_dict().items()}
+            return
+        if self.accelerator.is_main_process:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(".best.tmp")
+            save_model(self.unwrapped.net, str(tmp))
+            tmp.replace(path)
+
+    def _restore_best(self) -> None:
+        if not self.recipe.train.restore_best or self.state.best_step is None:
+            return
+        path = self._best_path()
+        self.accelerator.wait_for_everyone()
+        if path is None:
+            self.unwrapped.net.load_state_dict(self._best_in_memory)
+        elif path.is_file():
+            load_model(self.unwrapped.net, str(path))
+
+    def checkpoint(self) -> None:
+        if self.run_dir is None:
+            return
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            save_checkpoint(self.run_dir / "checkpoints", self.unwrapped.net, self.optimizer,
+                            self.state, self.recipe.train.keep_checkpoints)
+        self.accelerator.wait_for_everyone()
+
+    def _resume(self) -> None:
+        path = latest_checkpoint(self.run_dir / "checkpoints") if self.run_dir else None
+        if path is None:
+            raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
+        self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer)
+        self._stage = -1
+        history = self.run_dir / "history.jsonl"
+        if history.is_file():  # drop records written after the checkpoint
+            keep = [l for l in history.read_text().splitlines() if l and json.loads(l)["step"] <= self.state.step]
+            history.write_text("".join(l + "\n" for l in keep))

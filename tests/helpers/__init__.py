@@ -1,0 +1,1 @@
+"""Shared test utilities: tiny offline models (see :mod:`tests.helpers.tiny`)."""
