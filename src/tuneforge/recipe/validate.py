@@ -12,7 +12,7 @@ from .schema import Recipe
 
 def recipe_problems(recipe: Recipe) -> list[str]:
     from ..data import check_data
-    from ..evaluation.metrics import METRICS
+    from ..evaluation.metrics import METRICS, list_metrics
     from ..models import peek_model
     from ..strategies import STRATEGIES, Strategy
     from ..tasks import TASKS
@@ -36,6 +36,9 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     metric = recipe.evaluate.metric
     if metric is not None and metric not in METRICS:
         problems.append(f"evaluate.metric: {METRICS.unknown_message(metric)}")
+    if task is not None and metric is not None and metric in METRICS and metric not in list_metrics(task.kind):
+        problems.append(f"evaluate.metric: {metric!r} is not a {task.kind} metric; "
+                        f"choose one of: {', '.join(list_metrics(task.kind))}")
     if task is not None:
         problems += check_data(recipe.data, task.modality, task.classification)
         if recipe.train.early_stopping is not None and recipe.data.validation is None:

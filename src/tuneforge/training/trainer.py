@@ -122,7 +122,8 @@ class Trainer:
                 batch = self.train_data.batch(idx, train=True, generator=gen)
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
-                with self.accelerator.autocast():
+                with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
+                                    enabled=self.precision == "bf16"):
                     outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
                 if not torch.isfinite(loss):

@@ -1,0 +1,225 @@
+"""One run, start to finish: recipe -> data -> model -> baseline -> training -> test -> saved model.
+
+Everything that can fail because of the user's input (recipe, data, model) happens
+before the run folder is created, so a bad input never leaves a half-written folder.
+"""
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from ..data import encode_split, load_data
+from ..errors import TuneforgeError
+from ..evaluation import METRICS, extract_features, greater_is_better, linear_probe_baseline, majority_baseline
+from ..models import load_task_model, save_task_model
+from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
+from ..strategies import Strategy
+from ..tasks import TASKS, TargetScaler
+from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
+from ..training.history import HistoryWriter
+from ..training.precision import autocast_dtype
+from ..training.progress import ProgressReporter
+from .evaluator import SplitEvaluator
+from .folder import new_run_dir, read_status, set_status, write_json, write_text
+from .summary import print_summary
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    task: object
+    data: object
+    model: object
+    strategy: Strategy
+    scaler: Optional[TargetScaler]
+    encoded: dict
+
+
+def prepare(recipe: Recipe, console: Console) -> Prepared:
+    """Validate, load data and model, encode: all before any run folder exists."""
+    check_recipe(recipe)
+    task = TASKS.get(recipe.task)
+    torch.manual_seed(recipe.train.seed)
+    data = load_data(recipe.data, task.modality, task.classification, recipe.train.seed)
+    for report in data.cleaning:
+        console.print(f"[dim]data[/dim] {report.summary()}")
+    console.print(f"[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
+    model = load_task_model(recipe.model, task.modality, task.num_outputs(data.num_classes), data.label_names,
+                            regression=not task.classification, image_size=recipe.data.image_size)
+    strategy = Strategy.from_section(recipe.strategy)
+    model = strategy.prepare(model)
+    scaler = None if task.classification else TargetScaler.fit(data.train.targets)
+    encoded = {"train": encode_split(data.train, model, recipe.data,
+                                     targets_transform=scaler.transform if scaler else None)}
+    for name in ("validation", "test"):
+        split = getattr(data, name)
+        if split is not None:
+            encoded[name] = encode_split(split, model, recipe.data)
+    return Prepared(recipe, task, data, model, strategy, scaler, encoded)
+
+
+def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optional[SplitEvaluator]:
+    if split not in p.encoded:
+        return None
+    return SplitEvaluator(p.task, p.encoded[split], getattr(p.data, split).targets, p.data.label_names,
+                          p.recipe.evaluate.batch_size, precision, device, scaler)
+
+
+def run_baselines(p: Prepared, precision: str, device) -> tuple[dict, dict]:
+    """Majority/mean predictor and the linear probe on frozen pre-trained features."""
+    eval_split = "test" if "test" in p.encoded else ("validation" if "validation" in p.encoded else None)
+    if eval_split is None:
+        return {}, {}
+    kind, targets = p.task.kind, getattr(p.data, eval_split).targets
+    majority = majority_baseline(kind, p.data.train.targets, targets, p.data.num_classes, p.data.label_names)
+    if not p.recipe.evaluate.baseline:
+        return majority, {}
+    dtype, bs = autocast_dtype(precision), p.recipe.evaluate.batch_size
+    train_x, _ = extract_features(p.model, p.encoded["train"], bs, device, dtype)
+    eval_x, _ = extract_features(p.model, p.encoded[eval_split], bs, device, dtype)
+    probe = linear_probe_baseline(kind, train_x, p.data.train.targets, {eval_split: (eval_x, targets)},
+                                  p.data.label_names, seed=p.recipe.train.seed)
+    return majority, probe[eval_split]
+
+
+def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
+        resume_dir: Optional[Path] = None):
+    """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`."""
+    from .result import FinetuneResult
+
+    console = console or Console(quiet=quiet)
+    started = time.perf_counter()
+    p = prepare(recipe, console)
+    name = recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}"
+    run_dir = resume_dir or new_run_dir(recipe.output.dir, name)
+    try:
+        return _train_and_report(p, run_dir, console, quiet, started, resume_dir is not None, FinetuneResult)
+    except KeyboardInterrupt:
+        set_status(run_dir, "interrupted", resume=f"tuneforge run --resume {run_dir}")
+        raise
+    except BaseException as e:
+        set_status(run_dir, "failed", error=str(e), resume=f"tuneforge run --resume {run_dir}")
+        raise
+
+
+def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls):
+    recipe, task = p.recipe, p.task
+    if not resuming:
+        write_text(run_dir / "recipe.yaml", recipe_to_yaml(_repeatable(recipe, run_dir)))
+    set_status(run_dir, "running")
+    trainer_cbs = [HistoryWriter(run_dir / "history.jsonl"), Checkpointer(recipe.train.save_every_steps),
+                   ProgressReporter(console, bar=not quiet)]
+    if recipe.train.early_stopping:
+        trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
+    metric = recipe.evaluate.metric or task.default_metric()
+    tracker = MetricTracker(metric, greater_is_better(metric),
+                            recipe.train.early_stopping.min_delta if recipe.train.early_stopping else 0.0)
+    trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
+                      callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None)
+    device, precision = trainer.accelerator.device, trainer.precision
+    baseline_file = run_dir / "baseline.json"
+    if resuming and baseline_file.is_file():
+        import json
+        base = json.loads(baseline_file.read_text())
+        majority, probe = base["majority"], base["linear_probe"]
+    else:
+        majority, probe = run_baselines(p, precision, device)
+        write_json(baseline_file, {"majority": majority, "linear_probe": probe})
+    val_eval = _evaluator(p, "validation", precision, device, p.scaler)
+    if val_eval is not None:
+        trainer.evaluate_fn = lambda: val_eval(p.model)
+    plan = trainer.plan
+    plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
+    write_json(run_dir / "plan.json", plan_rows)
+    _print_plan(console, plan_rows, recipe)
+    state = trainer.fit(resume=resuming)
+
+    if p.scaler is not None:  # from now on the model predicts original units
+        p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
+    validation = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
+                                recipe.evaluate.batch_size, precision, device)(p.model) if val_eval else {}
+    test = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
+                          recipe.evaluate.batch_size, precision, device)(p.model) if "test" in p.encoded else {}
+    if recipe.output.save_model:
+        save_task_model(p.model, run_dir / "model", p.data.label_names,
+                        {"task": recipe.task, "recipe": recipe.model_dump(mode="json")})
+    trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
+    total = sum(par.numel() for par in p.model.net.parameters())
+    metrics = {
+        "task": recipe.task, "model": recipe.model.name,
+        "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
+        "precision": precision, "monitor": metric,
+        "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
+        "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
+                  "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
+                  "steps": state.step, "epochs": trainer.epochs, "stop_reason": state.stop_reason,
+                  "best_step": state.best_step, "best_validation": state.best_value,
+                  "stage_seconds": state.stage_seconds,
+                  "trainable_parameters": trainable, "total_parameters": total,
+                  "peak_memory_mb": _peak_memory_mb(device)},
+        "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
+                 "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
+        "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    set_status(run_dir, "completed")
+    print_summary(console, metrics)
+    return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
+                      label_names=p.data.label_names, data_section=recipe.data)
+
+
+def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
+    """The recipe with data paths made absolute and in-memory tables saved into the run folder."""
+    from ..data.packaged import DATASETS
+    from ..data.tables import as_table
+
+    changes = {}
+    for key in ("train", "validation", "test"):
+        value = getattr(recipe.data, key)
+        if value is None or isinstance(value, float):
+            continue
+        if isinstance(value, (str, Path)):
+            path = Path(value)
+            if path.exists() and str(value).split(":")[0] not in DATASETS:
+                changes[key] = str(path.resolve())
+            continue
+        table, _ = as_table(value)
+        (run_dir / "data").mkdir(exist_ok=True)
+        target = run_dir / "data" / f"{key}.parquet"
+        table.to_parquet(target)
+        changes[key] = str(target)
+    if not changes:
+        return recipe
+    return recipe.model_copy(update={"data": recipe.data.model_copy(update=changes)})
+
+
+def _print_plan(console, rows, recipe) -> None:
+    for i, s in enumerate(rows):
+        scales = s["lr_scales"]
+        blocks = ", ".join(f"{b}" + (f" x{scales[b]:g}" if b in scales and scales[b] != 1 else "") for b in s["trainable"])
+        console.print(f"[dim]plan[/dim] stage {i + 1} '{s['name']}' from step {s['start_step']}: trains "
+                      f"{s['trainable_parameters']:,} parameters in [{blocks}] at lr {recipe.optimizer.lr:g}")
+
+
+def _peak_memory_mb(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False):
+    """Continue a killed or interrupted run from its latest checkpoint."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "recipe.yaml").is_file():
+        raise TuneforgeError(f"--resume {run_dir}: not a run folder (no recipe.yaml)")
+    if read_status(run_dir).get("state") == "completed":
+        raise TuneforgeError(f"--resume {run_dir}: this run already completed; start a new one with "
+                             f"`tuneforge run {run_dir}/recipe.yaml`")
+    return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir)

@@ -1,0 +1,33 @@
+"""The human-readable summary printed at the end of a run."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+SHOWN = {"classification": ["accuracy", "macro_f1", "macro_precision", "macro_recall"],
+         "regression": ["mae", "rmse", "r2"]}
+
+
+def print_summary(console: Console, metrics: dict) -> None:
+    kind = "classification" if "accuracy" in metrics.get("test", metrics.get("validation", {})) else "regression"
+    names = SHOWN[kind]
+    table = Table(title=f"{metrics['model']} · {metrics['task']} · strategy {metrics['strategy']['name']}")
+    table.add_column("model")
+    for n in names:
+        table.add_column(n, justify="right")
+    rows = []
+    if metrics.get("baseline_majority"):
+        rows.append(("majority / mean predictor", metrics["baseline_majority"]))
+    if metrics.get("baseline"):
+        rows.append(("pre-trained, linear probe (baseline)", metrics["baseline"]))
+    split = "test" if metrics.get("test") else "validation"
+    rows.append((f"fine-tuned ({metrics['strategy']['name']})", metrics.get(split) or {}))
+    for label, m in rows:
+        table.add_row(label, *[f"{m[n]:.4f}" if n in m else "-" for n in names])
+    console.print(table)
+    t = metrics["train"]
+    console.print(f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples); "
+                  f"training {t['seconds']:.1f}s, {t['samples_per_second']:.1f} samples/s, "
+                  f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained, "
+                  f"peak memory {t['peak_memory_mb']:.0f} MB; total {metrics['seconds_total']:.1f}s")
+    console.print(f"run folder: [bold]{metrics['run_dir']}[/bold]")
