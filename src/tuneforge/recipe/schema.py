@@ -64,6 +64,13 @@ class StrategySection(BaseModel):
     name: str = Field("full", description="fine-tuning strategy (`tuneforge list strategies`)")
 
 
+class RegulariserSection(BaseModel):
+    """`name` (l2-sp, distillation, ewc...) plus its options, e.g. `weight`."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
 class OptimizerSection(Section):
     name: str = Field("adamw", description="adamw, sgd or rmsprop")
     lr: float = Field(5e-5, gt=0.0, description="peak learning rate (the head's, for layer-wise strategies)")
@@ -117,6 +124,7 @@ class Recipe(Section):
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)
+    regularisers: list[RegulariserSection] = Field(default_factory=list, description="penalties against forgetting")
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     train: TrainSection = Field(default_factory=TrainSection)

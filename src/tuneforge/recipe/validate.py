@@ -14,6 +14,7 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     from ..data import check_data
     from ..evaluation.metrics import METRICS, list_metrics
     from ..models import peek_model
+    from ..regularisers import build_regularisers
     from ..strategies import STRATEGIES, Strategy
     from ..tasks import TASKS
     from ..training import OPTIMIZERS, SCHEDULERS
@@ -29,6 +30,10 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         strategy = Strategy.from_section(recipe.strategy)
     except TuneforgeError as e:
         problems += [p if p.startswith("strategy") else f"strategy.name: {p}" for p in e.problems]
+    try:
+        build_regularisers(recipe.regularisers)
+    except TuneforgeError as e:
+        problems += e.problems
     for key, registry, value in (("optimizer.name", OPTIMIZERS, recipe.optimizer.name),
                                  ("scheduler.name", SCHEDULERS, recipe.scheduler.name)):
         if value not in registry:

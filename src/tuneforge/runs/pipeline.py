@@ -20,6 +20,7 @@ from ..errors import TuneforgeError
 from ..evaluation import METRICS, extract_features, greater_is_better, linear_probe_baseline, majority_baseline
 from ..models import load_task_model, save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
+from ..regularisers import build_regularisers
 from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
@@ -121,8 +122,12 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     metric = recipe.evaluate.metric or task.default_metric()
     tracker = MetricTracker(metric, greater_is_better(metric),
                             recipe.train.early_stopping.min_delta if recipe.train.early_stopping else 0.0)
+    regularisers = build_regularisers(recipe.regularisers)
+    for reg in regularisers:
+        reg.setup(p.model, p)
     trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
-                      callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None)
+                      callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
+                      regularisers=regularisers)
     device, precision = trainer.accelerator.device, trainer.precision
     baseline_file = run_dir / "baseline.json"
     if resuming and baseline_file.is_file():
@@ -140,6 +145,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     write_json(run_dir / "plan.json", plan_rows)
     _print_plan(console, plan_rows, recipe)
     state = trainer.fit(resume=resuming)
+    extra_files = p.strategy.save_extra(p.model, run_dir) if recipe.output.save_model else []
+    p.model = p.strategy.finalize(p.model)
 
     if p.scaler is not None:  # from now on the model predicts original units
         p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
@@ -166,6 +173,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                   "peak_memory_mb": _peak_memory_mb(device)},
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
+        "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
     }
     write_json(run_dir / "metrics.json", metrics)

@@ -108,6 +108,14 @@ class Strategy:
     def plan(self, layer_map: LayerMap, steps_per_epoch: int, total_steps: int) -> Plan:
         raise NotImplementedError
 
+    def finalize(self, model):
+        """After training, before the model is evaluated on test and saved (adapters merge here)."""
+        return model
+
+    def save_extra(self, model, run_dir) -> list[str]:
+        """Write strategy-specific files into the run folder (e.g. an adapter alone); return their names."""
+        return []
+
     @property
     def frozen_blocks_eval(self) -> bool:
         return self.options.bn == "frozen"

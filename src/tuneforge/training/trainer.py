@@ -35,11 +35,12 @@ from .state import TrainState
 class Trainer:
     def __init__(self, model, task, recipe, strategy, train_data, evaluate: Optional[Callable[[], dict]] = None,
                  run_dir: Optional[Path] = None, callbacks=(), tracker: Optional[MetricTracker] = None,
-                 accelerator: Optional[Accelerator] = None):
+                 accelerator: Optional[Accelerator] = None, regularisers=()):
         self.task, self.recipe, self.strategy = task, recipe, strategy
         self.train_data, self.evaluate_fn = train_data, evaluate
         self.run_dir, self.tracker = run_dir, tracker
         self.callbacks = CallbackList(callbacks)
+        self.regularisers = list(regularisers)  # each: penalty(model, batch, outputs) -> scalar tensor
         t = recipe.train
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
         self.precision = resolve_precision(t.precision, self.accelerator.device)
@@ -126,6 +127,8 @@ class Trainer:
                                     enabled=self.precision == "bf16"):
                     outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
+                    for reg in self.regularisers:
+                        loss = loss + reg.penalty(self.unwrapped, batch, outputs)
                 if not torch.isfinite(loss):
                     self._nonfinite(f"loss is {loss.item()}", idx)
                     self.state.batch_in_epoch += 1
