@@ -42,13 +42,12 @@ def finetune(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Unio
 def validate(recipe, overrides=None, **kwargs) -> list[str]:
     """Every problem found in a recipe (empty when it is valid), without loading any model."""
     from .errors import TuneforgeError
-    from .recipe import recipe_problems
+    from .recipe import all_problems
 
     try:
-        r = load_recipe(recipe, _overrides(overrides, kwargs))
+        return all_problems(recipe, _overrides(overrides, kwargs))
     except TuneforgeError as e:
         return e.problems
-    return recipe_problems(r)
 
 
 def resume(run_dir: Union[str, Path], *, quiet: bool = True):

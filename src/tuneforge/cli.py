@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import TuneforgeError
 
@@ -32,7 +33,7 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run folder"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")):
     """Run a recipe and write a new run folder."""
-    from .recipe import load_recipe
+    from .recipe import all_problems, load_recipe
     from .runs.pipeline import resume as resume_run
     from .runs.pipeline import run as run_recipe
 
@@ -44,6 +45,9 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
         return
     if recipe is None:
         raise TuneforgeError("give a recipe file: tuneforge run RECIPE.yaml [key=value ...]")
+    problems = all_problems(recipe, overrides or [])
+    if problems:
+        raise TuneforgeError(problems=problems)
     run_recipe(load_recipe(recipe, overrides or []), console, quiet)
 
 
@@ -51,9 +55,9 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
 def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
              overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
     """Check a recipe without loading any model; list every problem."""
-    from .recipe import load_recipe, recipe_problems
+    from .recipe import all_problems
 
-    problems = recipe_problems(load_recipe(recipe, overrides or []))
+    problems = all_problems(recipe, overrides or [])
     if problems:
         raise TuneforgeError(problems=problems)
     Console().print(f"[green]ok[/green] {recipe} is valid")
@@ -103,7 +107,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except TuneforgeError as e:
-        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -94,16 +94,52 @@ def read_recipe_tree(source: RecipeSource) -> tuple[dict, Path | None]:
     return tree, path.parent
 
 
-def load_recipe(source: RecipeSource, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Recipe:
-    """Build a validated :class:`Recipe`; raise :class:`RecipeError` listing every problem."""
+def recipe_tree(source: RecipeSource, overrides: Iterable[str] | Mapping[str, Any] = ()) -> dict:
+    """The raw recipe with overrides applied (not validated yet)."""
     tree, _ = read_recipe_tree(source)
     items = overrides.items() if isinstance(overrides, Mapping) else (parse_override(o) for o in overrides)
     for key, value in items:
         set_dotted(tree, key, value)
+    return tree
+
+
+def load_recipe(source: RecipeSource, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Recipe:
+    """Build a validated :class:`Recipe`; raise :class:`RecipeError` listing every problem."""
+    tree = recipe_tree(source, overrides)
     try:
         return Recipe.model_validate(tree)
     except ValidationError as e:
         raise RecipeError(problems=[_describe(err, tree) for err in e.errors()]) from None
+
+
+def schema_problems(tree: dict) -> tuple[Recipe | None, list[str]]:
+    """Validate the raw tree; on errors, also return a recipe with the bad keys dropped (when one can be
+    built) so that further checks (files, columns, model) can still run and report their problems too."""
+    try:
+        return Recipe.model_validate(tree), []
+    except ValidationError as e:
+        errors = e.errors()
+    problems = [_describe(err, tree) for err in errors]
+    pruned = copy.deepcopy(tree)
+    for err in errors:
+        _drop(pruned, [p for p in err["loc"]])
+    try:
+        return Recipe.model_validate(pruned), problems
+    except ValidationError:
+        return None, problems
+
+
+def _drop(tree, loc) -> None:
+    node = tree
+    for part in loc[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
 
 
 def _describe(err: dict, tree: dict) -> str:

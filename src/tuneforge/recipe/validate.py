@@ -69,3 +69,13 @@ def check_recipe(recipe: Recipe) -> None:
     problems = recipe_problems(recipe)
     if problems:
         raise RecipeError(problems=problems)
+
+
+def all_problems(source, overrides=()) -> list[str]:
+    """Every problem of a recipe: schema (types, unknown keys) and world (files, columns, model) together."""
+    from .load import recipe_tree, schema_problems
+
+    recipe, problems = schema_problems(recipe_tree(source, overrides))
+    if recipe is not None:
+        problems += [p for p in recipe_problems(recipe) if p not in problems]
+    return problems
