@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tuneforge.models.task_model import ImageSpec
 
@@ -35,3 +37,31 @@ def text_model(tokenizer):
 def image_model():
     return SimpleNamespace(preprocessor=ImageSpec(size=16, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
                            modality="image")
+
+
+def write_image(path: Path, size=(12, 10), grey=False, fmt=None, seed=0) -> Path:
+    """A small random PNG/JPEG (grey or RGB) at ``path``."""
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) if grey else (size[1], size[0], 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path, format=fmt)
+    return path
+
+
+def image_folder(root: Path, per_class=3, classes=("cat", "dog"), size=(12, 10)) -> Path:
+    for c, name in enumerate(classes):
+        for i in range(per_class):
+            write_image(root / name / f"{i}.png", size=size, grey=(i % 2 == 0), seed=10 * c + i)
+    return root
+
+
+@pytest.fixture
+def make_image():
+    """``make_image(path, size=(w, h), grey=False, fmt=None, seed=0)`` writes a small random image."""
+    return write_image
+
+
+@pytest.fixture
+def make_image_folder():
+    """``make_image_folder(root, per_class=3, classes=("cat", "dog"))`` writes one sub-folder per class."""
+    return image_folder

@@ -38,6 +38,11 @@ def _missing(value) -> bool:
     return value is pd.NA or value is pd.NaT
 
 
+def _show(value) -> str:
+    """A value as a message shows it (numpy scalars as plain Python values)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def label_string(value) -> str:
     """The class name for a label value: integers (even 1.0) print without decimals."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -59,14 +64,14 @@ def _regression_targets(df: pd.DataFrame, label_column: str, clean: CleanSection
     bad = values.isna() & ~missing
     if bad.any():
         i = bad.idxmax()
-        raise DataError(f"{source}: {_where(df, i, source, lines)}: target {raw[i]!r} in column "
+        raise DataError(f"{_where(df, i, source, lines)}: target {_show(raw[i])} in column "
                         f"{label_column!r} is not a number; regression targets must be numeric")
     values = values.astype(np.float64)
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
         i = df.index[int(np.argmax(infinite))]
-        raise DataError(f"{source}: {_where(df, i, source, lines)}: target in column {label_column!r} is "
-                        f"{raw[i]!r}; fix or remove that row")
+        raise DataError(f"{_where(df, i, source, lines)}: target in column {label_column!r} is "
+                        f"{_show(raw[i])}; fix or remove that row")
     df = df.copy()
     df[label_column] = values
     n_missing = int(values.isna().sum())
@@ -98,7 +103,7 @@ def clean_table(df: pd.DataFrame, input_column: str, label_column: Optional[str]
         n = int(mask.sum())
         if n and not clean.drop_missing:
             i = mask.idxmax()
-            raise DataError(f"{source}: {_where(df, i, source, lines)} has no {reason.split()[-1]} in column "
+            raise DataError(f"{_where(df, i, source, lines)} has no {reason.split()[-1]} in column "
                             f"{column!r} ({n} rows like this); fill them in or set data.clean.drop_missing: true")
         if n:
             report.dropped[reason] = report.dropped.get(reason, 0) + n

@@ -40,7 +40,7 @@ class EncodedSplit:
         self.lengths: np.ndarray | None = (np.fromiter((len(t) for t in token_ids), dtype=np.int64,
                                                        count=len(token_ids)) if token_ids is not None else None)
         is_class = np.issubdtype(targets.dtype, np.integer)
-        self._targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.int64 if is_class else np.float32))
+        self._targets = torch.tensor(np.asarray(targets), dtype=torch.int64 if is_class else torch.float32)
 
     def __len__(self) -> int:
         return len(self.targets)

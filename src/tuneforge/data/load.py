@@ -132,7 +132,9 @@ def load_data(data: DataSection, modality: Literal["text", "image"], classificat
         parts[role] = None if value is None or isinstance(value, float) else \
             _read(value, role, data, modality, classification, reports)
 
-    names = _label_names(parts["train"], label_col, data.labels, packaged_classes(data.train)) if classification else None
+    names = None
+    if classification:
+        names = _label_names(parts["train"], label_col, data.labels, packaged_classes(data.train))
 
     def targets(part: _Part) -> np.ndarray:
         if classification:
@@ -151,8 +153,9 @@ def load_data(data: DataSection, modality: Literal["text", "image"], classificat
         fraction = getattr(data, role)
         if isinstance(fraction, float):
             strat = train_targets[keep] if classification else None
-            kept, held = stratified_split(strat, len(keep), int(round(fraction * n_all)), seed, label_names=names,
-                                          what=f"a {role} split")
+            what = f"a {role} split (data.{role}: {fraction}) from {parts['train'].source}"
+            kept, held = stratified_split(strat, len(keep), int(round(fraction * n_all)), seed,
+                                          label_names=names, what=what)
             how = f"{fraction:.0%} of train held out{' (stratified)' if classification else ''}, seed {seed}"
             parts[role] = parts["train"].take(keep[held], how)
             keep = keep[kept]

@@ -69,6 +69,19 @@ def _read_text(path: Path, encoding: Optional[str]) -> str:
                         "re-save the file as UTF-8") from None
 
 
+def _check_separator(path: Path, df: pd.DataFrame, sep: str) -> None:
+    """A table that parsed to one column whose header holds another separator was saved with that one."""
+    if df.shape[1] != 1:
+        return
+    header = str(df.columns[0])
+    for other, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
+        if other != sep and other in header:
+            expected = "tab-separated (.tsv)" if sep == "\t" else "comma-separated (.csv)"
+            raise DataError(f"{path} looks like {name}-separated (its header is {header!r}), but "
+                            f"{path.suffix} files must be {expected}; re-save it with the right separator "
+                            "or rename it to match")
+
+
 def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
     if not text.strip():
         raise DataError(f"{path} is empty")
@@ -79,14 +92,7 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
     except pd.errors.ParserError as e:
         raise DataError(f"{path} could not be parsed: {str(e).strip()}; check the quoting and the number "
                         "of fields on that line") from None
-    if df.shape[1] == 1:
-        header = str(df.columns[0])
-        for other, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
-            if other != sep and other in header:
-                expected = "tab-separated (.tsv)" if sep == "\t" else "comma-separated (.csv)"
-                raise DataError(f"{path} looks like {name}-separated (its header is {header!r}), but "
-                                f"{path.suffix} files must be {expected}; re-save it with the right separator "
-                                "or rename it to match")
+    _check_separator(path, df, sep)
     if len(df) == 0:
         raise DataError(f"{path} has a header ({', '.join(map(str, df.columns))}) but no data rows")
     # Line numbers are exact only when every record sits on its own non-blank line.
@@ -189,6 +195,7 @@ def read_columns(path: str | Path) -> list[str]:
         raise
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
         raise DataError(f"{path} could not be parsed: {str(e).strip() or 'empty file'}") from None
+    _check_separator(path, df, sep)
     return [str(c) for c in df.columns]
 
 

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from ..data import encode_split, load_data
 from ..errors import TuneforgeError
@@ -212,8 +213,9 @@ def _print_plan(console, rows, recipe) -> None:
     for i, s in enumerate(rows):
         scales = s["lr_scales"]
         blocks = ", ".join(f"{b}" + (f" x{scales[b]:g}" if b in scales and scales[b] != 1 else "") for b in s["trainable"])
-        console.print(f"[dim]plan[/dim] stage {i + 1} '{s['name']}' from step {s['start_step']}: trains "
-                      f"{s['trainable_parameters']:,} parameters in [{blocks}] at lr {recipe.optimizer.lr:g}")
+        console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: trains "
+                      f"{s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} "
+                      f"at lr {recipe.optimizer.lr:g}")
 
 
 def _peak_memory_mb(device) -> float:
