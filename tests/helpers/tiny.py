@@ -11,7 +11,7 @@ model into ``path`` and returns what a recipe needs to point at it:
 
 Example::
 
-    from tests.helpers.tiny import tiny_bert
+    from helpers.tiny import tiny_bert
     folder = tiny_bert(tmp_path / "bert")
     recipe.model.name = str(folder)
 """

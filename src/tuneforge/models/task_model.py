@@ -26,11 +26,17 @@ class TaskModel(nn.Module):
     ``features(batch)`` returns the pooled pre-head features ``[B, D]`` that the
     linear-probe baseline fits on. ``preprocessor`` is the tokenizer (text) or an
     :class:`ImageSpec` (images). ``layer_map`` names refer to ``self.net``.
+
+    ``label_names`` are the class names in output order (None for regression or when
+    unknown); ``forward_kwargs`` are extra keyword arguments every Hugging Face forward
+    call gets (``interpolate_pos_encoding=True`` for a ViT fed another image size);
+    ``image_processor`` is the Hugging Face image processor, kept so it can be saved.
     """
 
     def __init__(self, net: nn.Module, layer_map: LayerMap, kind: Literal["hf", "timm"],
                  modality: Literal["text", "image"], preprocessor: Any, source: str, num_outputs: int,
-                 head_linear: Optional[str] = None):
+                 head_linear: Optional[str] = None, label_names: Optional[list[str]] = None,
+                 forward_kwargs: Optional[dict] = None, image_processor: Any = None):
         super().__init__()
         self.net = net
         self.layer_map = layer_map
@@ -40,12 +46,15 @@ class TaskModel(nn.Module):
         self.source = source
         self.num_outputs = num_outputs
         self.head_linear_name = head_linear  # module name (in net) of the final nn.Linear of the head
+        self.label_names = list(label_names) if label_names is not None else None
+        self.forward_kwargs = dict(forward_kwargs or {})
+        self.image_processor = image_processor
 
     # -- running -----------------------------------------------------------------------------
     def forward(self, batch: dict) -> torch.Tensor:
         if self.kind == "hf":
             kwargs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "pixel_values")}
-            return self.net(**kwargs).logits
+            return self.net(**kwargs, **self.forward_kwargs).logits
         return self.net(batch["pixel_values"])
 
     @torch.no_grad()
@@ -60,7 +69,7 @@ class TaskModel(nn.Module):
             hidden = out.last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-        out = base(pixel_values=batch["pixel_values"])
+        out = base(pixel_values=batch["pixel_values"], **self.forward_kwargs)
         pooled = getattr(out, "pooler_output", None)
         return pooled if pooled is not None else out.last_hidden_state[:, 0]
 

@@ -114,7 +114,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
 def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls):
     recipe, task = p.recipe, p.task
     if not resuming:
-        write_text(run_dir / "recipe.yaml", recipe_to_yaml(_repeatable(recipe, run_dir)))
+        recipe = p.recipe = _repeatable(recipe, run_dir)
+        write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     set_status(run_dir, "running")
     trainer_cbs = [HistoryWriter(run_dir / "history.jsonl"), Checkpointer(recipe.train.save_every_steps),
                    ProgressReporter(console, bar=not quiet)]

@@ -33,12 +33,16 @@ def classifier_names(net: nn.Module) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
-def _ordinal_fn(matcher: Union[dict, Callable]) -> Callable[[str], tuple]:
-    """A parameter name -> sortable ordinal tuple function, as timm's ``group_with_matcher``."""
+def _ordinal_fn(matcher: Union[dict, Callable]) -> Callable[[str], tuple[tuple, str]]:
+    """A parameter name -> (sortable ordinal tuple, matched text) function.
+
+    The ordinals are those of timm's ``group_with_matcher``; the matched text
+    ("blocks.3", "layer1") names the block. Unmatched names get an infinite ordinal.
+    """
     if callable(matcher):
-        def from_callable(name: str) -> tuple:
+        def from_callable(name: str) -> tuple[tuple, str]:
             o = matcher(name)
-            return tuple(o) if isinstance(o, (tuple, list)) else (o,)
+            return (tuple(o) if isinstance(o, (tuple, list)) else (o,)), ""
         return from_callable
     compiled = []
     for index, spec in enumerate(matcher.values()):
@@ -47,13 +51,13 @@ def _ordinal_fn(matcher: Union[dict, Callable]) -> Callable[[str], tuple]:
         for regex, suffix in (spec if isinstance(spec, (tuple, list)) else [(spec, None)]):
             compiled.append((re.compile(regex), index, suffix))
 
-    def from_dict(name: str) -> tuple:
+    def from_dict(name: str) -> tuple[tuple, str]:
         for regex, index, suffix in compiled:
             m = regex.match(name)
             if m:
                 groups = tuple(float(g) for g in m.groups() if g is not None)
-                return (float(index),) + groups + tuple(float(s) for s in (suffix or ()))
-        return (math.inf,)
+                return (float(index),) + groups + tuple(float(s) for s in (suffix or ())), m.group(0).strip(".")
+        return (math.inf,), ""
     return from_dict
 
 
@@ -82,7 +86,12 @@ def timm_layer_map(net: nn.Module) -> Optional[LayerMap]:
     ordinal = _ordinal_fn(matcher)
     stem_index = float(list(matcher).index("stem")) if isinstance(matcher, dict) and "stem" in matcher else None
 
-    keyed = [(ordinal(n), n) for n, _ in net.named_parameters() if n not in head_set]
+    keyed, label = [], {}
+    for n, _ in net.named_parameters():
+        if n not in head_set:
+            key, text = ordinal(n)
+            keyed.append((key, n))
+            label.setdefault(key, text)
     keys = sorted({k for k, _ in keyed})
     is_tail = [k[0] == math.inf or k[-1] == _PREV for k in keys]
     # the neck: trailing "after the stages" keys; a MATCH_PREV key followed by more
@@ -107,8 +116,10 @@ def timm_layer_map(net: nn.Module) -> Optional[LayerMap]:
     for k, n in keyed:
         members.setdefault(group_of[k], []).append(n)
     groups = [("stem", "embed", members.get("stem", []))]
-    for s in dict.fromkeys(group_of[k] for k in stages):
-        names = members[s]
-        groups.append((_common_path(names) or s, "body", names))
+    for k in stages:
+        names = members[group_of[k]]
+        text = label.get(k, "")
+        name = text if text and all(n.startswith(text + ".") for n in names) else _common_path(names)
+        groups.append((name or group_of[k], "body", names))
     groups += [("neck", "neck", members.get("neck", [])), ("head", "head", head)]
     return assemble(net, "timm", groups)

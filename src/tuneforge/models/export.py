@@ -1,0 +1,177 @@
+"""Save a fine-tuned TaskModel in its ecosystem's own format, and load it back.
+
+A Hugging Face model is saved with ``save_pretrained`` (safetensors) beside its
+tokenizer or image processor, with the class names in ``config.json``, so that
+``AutoModelForSequenceClassification.from_pretrained(folder)`` (or the image
+equivalent) gives the same logits without tuneforge. A timm model is saved in
+timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
+``architecture``, ``num_classes``, ``pretrained_cfg``), which
+``timm.create_model("local-dir:FOLDER", pretrained=True)`` loads offline.
+``tuneforge.json`` holds what tuneforge needs to reload either.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from torch import nn
+
+from ..errors import ModelError
+from .families import build_layer_map
+from .hf_loading import new_head_modules, final_linear, quiet_transformers
+from .task_model import ImageSpec, TaskModel
+from .weights import read_state_dict
+
+TUNEFORGE_FILE = "tuneforge.json"
+
+_TIMM_README = """# {arch} fine-tuned with tuneforge
+
+Classes ({num_classes}): {labels}
+
+Load it with timm alone, offline:
+
+```python
+import timm
+model = timm.create_model("local-dir:{folder}", pretrained=True).eval()
+```
+
+or, naming the architecture and the weights file:
+
+```python
+model = timm.create_model("{arch}", num_classes={num_classes}, pretrained=True,
+                          pretrained_cfg_overlay=dict(file="{folder}/model.safetensors",
+                                                      num_classes={num_classes}))
+```
+
+(`num_classes` must be in the overlay too: without it timm assumes the architecture's
+default head size and silently drops the fine-tuned classifier.)
+
+Inputs: RGB images resized to {size}x{size}, scaled to [0, 1], normalised with
+mean {mean} and std {std}. Class names are in `config.json` (`label_names`).
+"""
+
+
+def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[str]], extra: dict) -> None:
+    """Write ``model`` into ``folder`` (created if needed) so it loads with or without tuneforge.
+
+    ``label_names`` are the class names in output order (None for regression); ``extra`` is
+    stored as is in ``tuneforge.json`` (and in a timm ``config.json``), e.g. the target scaling.
+
+    Example::
+
+        save_task_model(model, run_dir / "model", ["neg", "pos"], {"task": "classification"})
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if label_names is not None and len(label_names) != model.num_outputs:
+        raise ModelError(f"saving the model: {len(label_names)} label names for {model.num_outputs} outputs")
+    meta = {"kind": model.kind, "modality": model.modality, "source": model.source,
+            "num_outputs": model.num_outputs, "label_names": label_names, "extra": extra}
+    if model.kind == "hf":
+        _save_hf(model, folder, label_names)
+    else:
+        meta["architecture"] = _save_timm(model, folder, label_names, extra)
+    if model.modality == "image":
+        spec = model.preprocessor
+        meta["image"] = {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)}
+    (folder / TUNEFORGE_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+
+
+def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -> None:
+    net = model.net
+    if label_names is not None:
+        net.config.id2label = dict(enumerate(label_names))
+        net.config.label2id = {n: i for i, n in enumerate(label_names)}
+    with quiet_transformers():
+        net.save_pretrained(folder)
+        if model.modality == "text":
+            model.preprocessor.save_pretrained(folder)
+        else:
+            _image_processor(model).save_pretrained(folder)
+
+
+def _image_processor(model: TaskModel):
+    """The HF image processor, set to the size and normalisation the model was trained with."""
+    spec: ImageSpec = model.preprocessor
+    processor = model.image_processor
+    if processor is None:
+        from transformers import ViTImageProcessor
+        processor = ViTImageProcessor()
+    processor.size = {"height": spec.size, "width": spec.size}
+    if getattr(processor, "crop_size", None) is not None:
+        processor.crop_size = {"height": spec.size, "width": spec.size}
+    processor.image_mean, processor.image_std = list(spec.mean), list(spec.std)
+    return processor
+
+
+def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]], extra: dict) -> str:
+    from safetensors.torch import save_file
+    net = model.net
+    arch = net.pretrained_cfg.get("architecture") or type(net).__name__
+    spec: ImageSpec = model.preprocessor
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    cfg = {k: v for k, v in net.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "file")}
+    cfg.update(input_size=[3, spec.size, spec.size], mean=list(spec.mean), std=list(spec.std),
+               num_classes=model.num_outputs)
+    config = {"architecture": arch, "num_classes": model.num_outputs,
+              "num_features": getattr(net, "num_features", None), "pretrained_cfg": cfg,
+              "label_names": label_names, "tuneforge": extra}
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
+    (folder / "README.md").write_text(_TIMM_README.format(
+        arch=arch, num_classes=model.num_outputs, labels=", ".join(label_names or []) or "(regression)",
+        folder=folder.resolve().as_posix(), size=spec.size, mean=list(spec.mean), std=list(spec.std)),
+        encoding="utf-8")
+    return arch
+
+
+def load_saved_model(folder) -> TaskModel:
+    """Load a model written by :func:`save_task_model` (for prediction on a finished run)."""
+    folder = Path(folder)
+    meta_file = folder / TUNEFORGE_FILE
+    if not meta_file.is_file():
+        raise ModelError(f"{str(folder)!r} holds no {TUNEFORGE_FILE}, so it is not a model saved by tuneforge; "
+                         "give the run's model folder")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    labels, n = meta.get("label_names"), int(meta["num_outputs"])
+    if meta["kind"] == "timm":
+        return _load_timm(folder, meta)
+    from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification, AutoTokenizer
+    auto = AutoModelForSequenceClassification if meta["modality"] == "text" else AutoModelForImageClassification
+    with quiet_transformers():
+        net = auto.from_pretrained(folder, local_files_only=True).eval()
+        if meta["modality"] == "text":
+            pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
+        else:
+            from transformers import AutoImageProcessor
+            processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+            pre = _spec(meta)
+            native = getattr(net.config, "image_size", pre.size)
+            kwargs = {"interpolate_pos_encoding": True} if native != pre.size else {}
+    head = new_head_modules(net)
+    return TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, meta.get("source", str(folder)),
+                     n, head_linear=final_linear(net, head) if head else None, label_names=labels,
+                     forward_kwargs=kwargs, image_processor=processor)
+
+
+def _spec(meta: dict) -> ImageSpec:
+    image = meta["image"]
+    return ImageSpec(int(image["size"]), tuple(image["mean"]), tuple(image["std"]))
+
+
+def _load_timm(folder: Path, meta: dict) -> TaskModel:
+    import timm
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    spec = _spec(meta)
+    kwargs = {}
+    if config.get("pretrained_cfg", {}).get("fixed_input_size"):
+        kwargs["img_size"] = spec.size
+    net = timm.create_model(meta["architecture"], pretrained=False, num_classes=int(meta["num_outputs"]), **kwargs)
+    net.load_state_dict(read_state_dict(folder / "model.safetensors", "saved model"), strict=True)
+    net.eval()
+    head = net.pretrained_cfg.get("classifier") or "head"
+    head = head if isinstance(head, str) else head[0]
+    linear = head if isinstance(net.get_submodule(head), nn.Linear) else None
+    return TaskModel(net, build_layer_map(net, "timm"), "timm", "image", spec, meta.get("source", str(folder)),
+                     int(meta["num_outputs"]), head_linear=linear, label_names=meta.get("label_names"))

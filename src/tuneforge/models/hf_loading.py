@@ -1,0 +1,222 @@
+"""Load a Hugging Face model (local folder or hub id) with a fresh task head.
+
+The folder's weights fill the backbone; the classification head is built for the
+task and freshly initialised (``keep_head=True`` keeps a checkpoint's own head
+instead, e.g. an ImageNet classifier). Hub code runs only with ``trust_remote_code``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from .families import build_layer_map
+from .task_model import ImageSpec, TaskModel
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+# config attributes that are dropout probabilities, across the families we know
+DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout",
+                "attention_dropout", "seq_classif_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop",
+                "attn_pdrop", "summary_first_dropout", "activation_dropout")
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load report and progress bars (we report problems ourselves)."""
+    from transformers.utils import logging as hf_logging
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def check_folder(folder: Path, name: str) -> None:
+    """A local model folder must hold config.json and PyTorch weights."""
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"model.name {name!r}: the folder has no config.json, so it is not a Hugging Face "
+                         "model folder (save one with model.save_pretrained(folder))")
+    if not any((folder / f).is_file() for f in WEIGHT_FILES):
+        raise ModelError(f"model.name {name!r}: the folder has a config.json but no weights "
+                         f"(expected one of {', '.join(WEIGHT_FILES)}); copy the weights into it")
+
+
+def hf_modality(config) -> Optional[str]:
+    """"text" or "image" for a config's model type, or None when neither task is supported."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES as IMAGE, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES as TEXT)
+    model_type = getattr(config, "model_type", None)
+    if model_type in TEXT:
+        return "text"
+    if model_type in IMAGE:
+        return "image"
+    return None
+
+
+def check_modality(config, modality: str, name: str) -> None:
+    found = hf_modality(config)
+    remote = bool(getattr(config, "auto_map", None))
+    if found is None and not remote:
+        raise ModelError(f"model.name {name!r}: model type {config.model_type!r} has no sequence or image "
+                         "classification head in transformers; pick another model")
+    if found is not None and found != modality:
+        raise ModelError(f"model.name {name!r} is {'an' if found == 'image' else 'a'} {found} model but the "
+                         f"task's inputs are {modality}; pick a {modality} model")
+
+
+def set_dropout(config, p: float) -> None:
+    for key in DROPOUT_KEYS:
+        if isinstance(getattr(config, key, None), (int, float)):
+            setattr(config, key, float(p))
+
+
+def new_head_modules(net: nn.Module) -> list[str]:
+    """Names of the modules of the task head: those outside the backbone that hold parameters."""
+    prefix = getattr(net, "base_model_prefix", "")
+    return [n for n, m in net.named_children()
+            if n != prefix and any(True for _ in m.parameters())]
+
+
+def final_linear(net: nn.Module, roots: list[str]) -> Optional[str]:
+    """The module name of the last nn.Linear under ``roots`` (registration order)."""
+    found = None
+    for root in roots:
+        for n, m in net.get_submodule(root).named_modules():
+            if isinstance(m, nn.Linear):
+                found = f"{root}.{n}" if n else root
+    return found
+
+
+@torch.no_grad()
+def reinit_head(net: nn.Module, roots: list[str]) -> None:
+    """Fresh weights for the head, whatever the checkpoint held for it."""
+    std = float(getattr(net.config, "initializer_range", 0.02))
+    for root in roots:
+        for m in net.get_submodule(root).modules():
+            if isinstance(m, nn.Linear):
+                m.weight.normal_(0.0, std)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.LayerNorm):
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
+def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: Optional[list[str]],
+            regression: bool, image_size: Optional[int], dropout: Optional[float], trust_remote_code: bool,
+            keep_head: bool, local_only: bool) -> TaskModel:
+    """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel."""
+    from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
+
+    common = dict(trust_remote_code=trust_remote_code, local_files_only=local_only)
+    with quiet_transformers():
+        config = AutoConfig.from_pretrained(path, **common)
+        check_modality(config, modality, name)
+        if keep_head:
+            if config.num_labels != num_outputs:
+                raise ModelError(f"model.name {name!r}: keeping its own head gives {config.num_labels} "
+                                 f"outputs but the task needs {num_outputs}")
+        else:
+            config.num_labels = num_outputs
+            names = list(label_names) if label_names and len(label_names) == num_outputs else None
+            names = names or (["target"] if regression else [f"LABEL_{i}" for i in range(num_outputs)])
+            config.id2label = dict(enumerate(names))
+            config.label2id = {n: i for i, n in enumerate(names)}
+            config.problem_type = "regression" if regression else "single_label_classification"
+        if dropout is not None:
+            set_dropout(config, dropout)
+        auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+        try:
+            net, info = auto.from_pretrained(path, config=config, ignore_mismatched_sizes=True,
+                                             output_loading_info=True, **common)
+        except (OSError, ValueError) as e:
+            raise ModelError(f"model.name {name!r}: the weights could not be loaded ({_first_line(e)})") from None
+    net.eval()
+    head = new_head_modules(net)
+    in_head = lambda key: any(key == h or key.startswith(h + ".") for h in head)  # noqa: E731
+    bad = sorted(k for k in info.get("missing_keys", ()) if not in_head(k))
+    bad += sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ())
+                  if not in_head(str(k[0] if isinstance(k, tuple) else k)))
+    if bad:
+        raise ModelError(f"model.name {name!r}: the weights do not fit the architecture in config.json "
+                         f"({len(bad)} backbone tensors missing or of another shape, e.g. {bad[0]}); "
+                         "check that the weights and config.json belong together")
+    if not keep_head:
+        reinit_head(net, head)
+
+    preprocessor, image_processor, forward_kwargs = None, None, {}
+    if modality == "text":
+        preprocessor = _tokenizer(path, name, net, common)
+    else:
+        preprocessor, image_processor = _image_spec(path, net.config, image_size, common)
+        native = getattr(net.config, "image_size", None)
+        if native and preprocessor.size != native and _accepts(net, "interpolate_pos_encoding"):
+            forward_kwargs["interpolate_pos_encoding"] = True
+    final = final_linear(net, head) if head else None
+    names = [net.config.id2label[i] for i in range(num_outputs)] if not regression else None
+    return TaskModel(net, build_layer_map(net, "hf"), "hf", modality, preprocessor, name, num_outputs,
+                     head_linear=final, label_names=names, forward_kwargs=forward_kwargs,
+                     image_processor=image_processor)
+
+
+def _tokenizer(path: str, name: str, net: nn.Module, common: dict):
+    from transformers import AutoTokenizer
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(path, **common)
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelError(f"model.name {name!r}: no usable tokenizer was found beside the model "
+                         f"({_first_line(e)}); save the tokenizer into the folder with "
+                         "tokenizer.save_pretrained(folder)") from None
+    vocab = net.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise ModelError(f"model.name {name!r}: tokenizer/model mismatch: the tokenizer has {len(tokenizer)} "
+                         f"tokens but the model's embedding only {vocab}; use the tokenizer the model was "
+                         "trained with")
+    if tokenizer.pad_token is None:  # decoders: pad with end-of-sequence, and tell the model
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        net.config.pad_token_id = tokenizer.pad_token_id
+    return tokenizer
+
+
+def _image_spec(path: str, config, image_size: Optional[int], common: dict):
+    """ImageSpec (and the HF image processor, if the folder has one) for an image model."""
+    from transformers import AutoImageProcessor
+    processor = None
+    if os.path.isdir(path) and not (Path(path) / "preprocessor_config.json").is_file():
+        processor = None
+    else:
+        try:
+            with quiet_transformers():
+                processor = AutoImageProcessor.from_pretrained(path, **common)
+        except (OSError, ValueError):
+            processor = None
+    mean = tuple(getattr(processor, "image_mean", None) or (0.5, 0.5, 0.5))
+    std = tuple(getattr(processor, "image_std", None) or (0.5, 0.5, 0.5))
+    size = getattr(config, "image_size", 224)
+    psize = getattr(processor, "crop_size", None) or getattr(processor, "size", None)
+    if psize is not None:
+        get = psize.get if hasattr(psize, "get") else lambda k, d=None: getattr(psize, k, d)
+        size = get("height", None) or get("shortest_edge", None) or size
+    size = int(size if isinstance(size, int) else size[0])
+    return ImageSpec(int(image_size or size), mean, std), processor
+
+
+def _accepts(net: nn.Module, arg: str) -> bool:
+    import inspect
+    return arg in inspect.signature(net.forward).parameters
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

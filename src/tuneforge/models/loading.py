@@ -1,0 +1,185 @@
+"""From a recipe's ``model`` section to a TaskModel (or, cheaply, to its shape).
+
+``model.name`` is tried, in order, as:
+
+1. a registered alias (``tuneforge list models``): ``minilm-l6``, ``efficientnet-lite0``;
+2. ``timm:NAME``: a timm architecture, filled from ``model.weights``;
+3. a local folder: a Hugging Face folder (config.json + weights), or a timm folder
+   saved by tuneforge (config.json with ``architecture`` + model.safetensors);
+4. a Hugging Face hub id, taken from the local cache; downloaded only when the hub
+   can be reached and ``HF_HUB_OFFLINE`` is not set.
+
+Example::
+
+    model = load_task_model(ModelSection(name="minilm-l6"), "text", num_outputs=3,
+                            label_names=["neg", "neu", "pos"], regression=False)
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, Optional
+
+import torch
+
+from ..errors import ModelError
+from ..recipe.schema import ModelSection
+from .aliases import MODELS, ModelSpec, resolve_alias
+from .families import build_layer_map
+from .hf_loading import check_folder, hf_modality, load_hf, quiet_transformers
+from .task_model import TaskModel
+from .timm_loading import check_arch, load_timm
+
+HUB_HOST = ("huggingface.co", 443)
+
+
+@dataclass
+class ModelInfo:
+    """The shape of a model, known without loading its weights.
+
+    ``num_body_blocks`` counts the repeated blocks only (encoder or decoder layers,
+    timm stages), not the embeddings/stem, neck or head; ``block_names`` lists every
+    block of the layer map, input first, head last.
+    """
+
+    modality: Optional[str]
+    family: str
+    kind: str
+    num_body_blocks: int
+    block_names: list[str]
+
+
+def _offline() -> bool:
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return flag in ("1", "true", "yes", "on")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(HUB_HOST, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def resolve(section: ModelSection) -> tuple[ModelSpec, bool]:
+    """The spec ``section.name`` points to, and whether it must come from the local files only."""
+    name = section.name.strip()
+    spec = resolve_alias(name)
+    if spec is not None and section.weights:
+        spec = replace(spec, weights=section.weights, key_order=False)
+    if spec is None and name.startswith("timm:"):
+        arch = name[len("timm:"):].strip()
+        check_arch(arch, name)
+        spec = ModelSpec(kind="timm", path=arch, modality="image", weights=section.weights)
+    if spec is not None:
+        if spec.kind == "hf" and section.weights:
+            raise ModelError(f"model.weights is set but {name!r} is a Hugging Face model, whose weights come "
+                             "from its folder; remove model.weights or set model.name to a folder")
+        return spec, True
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        config = folder / "config.json"
+        arch = _timm_architecture(config)
+        if arch:
+            return ModelSpec(kind="timm", path=arch, modality="image",
+                             weights=section.weights or str(folder / "model.safetensors")), True
+        check_folder(folder, name)
+        if section.weights:
+            raise ModelError(f"model.weights is set but {name!r} is a Hugging Face folder, whose weights are "
+                             "read from the folder; remove model.weights")
+        return ModelSpec(kind="hf", path=str(folder), modality="text"), True
+    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise ModelError(f"model.name {name!r} is not a folder (nor a registered alias); give a folder "
+                         f"holding config.json and the weights, or one of: {', '.join(MODELS.names())}")
+    return ModelSpec(kind="hf", path=name, modality="text"), _hub_local_only(name, section.trust_remote_code)
+
+
+def _timm_architecture(config: Path) -> Optional[str]:
+    if not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("architecture") if isinstance(data, dict) and "model_type" not in data else None
+
+
+def _hub_local_only(name: str, trust_remote_code: bool) -> bool:
+    """True when hub id ``name`` is in the local cache; False when it may be downloaded; else ModelError."""
+    from transformers import AutoConfig
+    try:
+        with quiet_transformers():
+            AutoConfig.from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)
+        return True
+    except (OSError, ValueError):
+        pass
+    if _offline() or not _hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if _offline() else "the Hugging Face hub cannot be reached"
+        raise ModelError(
+            f"model.name {name!r} is not a registered alias, a local folder or a timm: name, so it was taken "
+            f"as a Hugging Face hub id, but no local weights were found for it and {why} (no network access). "
+            f"Download it where there is network and set model.name to the local folder, or use an alias: "
+            f"{', '.join(MODELS.names())}")
+    return False
+
+
+def load_task_model(section: ModelSection, modality: Literal["text", "image"], num_outputs: int,
+                    label_names: Optional[list[str]], regression: bool, image_size: Optional[int] = None,
+                    keep_head: bool = False) -> TaskModel:
+    """Load the pre-trained model of ``section`` with a new head of ``num_outputs`` outputs.
+
+    ``image_size`` overrides the model's input size (images); ``keep_head=True`` keeps the
+    checkpoint's own classifier (it must have ``num_outputs`` outputs) instead of a fresh one.
+    """
+    if num_outputs < 1:
+        raise ModelError(f"the task needs at least one output, got num_outputs={num_outputs}")
+    spec, local_only = resolve(section)
+    if spec.kind == "timm":
+        return load_timm(spec.path, spec.weights, section.name, modality, num_outputs, image_size,
+                         section.dropout, keep_head, key_order=spec.key_order, size=spec.size,
+                         mean=spec.mean, std=spec.std, label_names=label_names)
+    try:
+        return load_hf(spec.path, section.name, modality, num_outputs, label_names, regression, image_size,
+                       section.dropout, section.trust_remote_code, keep_head, local_only)
+    except OSError as e:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"model.name {section.name!r} could not be loaded: {text}") from None
+
+
+def peek_model(section: ModelSection) -> ModelInfo:
+    """The modality and layer map of ``section``'s model, without reading its weights.
+
+    The network is built on PyTorch's meta device (shapes only, no memory, no weights),
+    so this is cheap enough for ``tuneforge validate``. Raises ModelError when the name
+    cannot be resolved.
+    """
+    spec, local_only = resolve(section)
+    if spec.kind == "timm":
+        import timm
+        with torch.device("meta"):
+            net = timm.create_model(spec.path, pretrained=False, num_classes=2)
+        modality, kind = "image", "timm"
+    else:
+        from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
+        try:
+            with quiet_transformers():
+                config = AutoConfig.from_pretrained(spec.path, local_files_only=local_only,
+                                                    trust_remote_code=section.trust_remote_code)
+        except (OSError, ValueError) as e:
+            raise ModelError(f"model.name {section.name!r}: its config.json could not be read ({e})") from None
+        config.num_labels = 2
+        modality, kind = hf_modality(config), "hf"
+        auto = AutoModelForImageClassification if modality == "image" else AutoModelForSequenceClassification
+        try:
+            with quiet_transformers(), torch.device("meta"):
+                net = auto.from_config(config, trust_remote_code=section.trust_remote_code)
+        except (ValueError, KeyError) as e:
+            raise ModelError(f"model.name {section.name!r}: no classification model can be built from its "
+                             f"config ({e})") from None
+    layer_map = build_layer_map(net, kind)
+    return ModelInfo(modality=modality, family=layer_map.family, kind=kind,
+                     num_body_blocks=layer_map.num_body_blocks, block_names=layer_map.names())

@@ -1,0 +1,124 @@
+"""Load a timm architecture from a local weights file, with a fresh task head.
+
+timm's own download path needs the hub, so tuneforge builds the architecture with
+``pretrained=False`` and loads the user's file itself: every backbone tensor must
+be there with the right shape (strict), the classifier is dropped and built anew
+for the task (``keep_head=True`` keeps the file's classifier instead).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..registry import did_you_mean
+from .families import build_layer_map
+from .families.timm_family import classifier_names
+from .task_model import ImageSpec, TaskModel
+from .weights import read_state_dict
+
+
+def check_arch(arch: str, name: str) -> None:
+    import timm
+    if not timm.is_model(arch):
+        raise ModelError(f"model.name {name!r}: timm has no architecture {arch!r}"
+                         f"{did_you_mean(arch, timm.list_models())}; see timm.list_models()")
+
+
+def _is_classifier(key: str, classifiers: list[str]) -> bool:
+    return any(key.startswith(c + ".") for c in classifiers)
+
+
+def _by_order(state: dict, arch: str, name: str) -> dict:
+    """Rename a checkpoint's tensors to timm's names by position (same order and shapes)."""
+    import timm
+    with torch.device("meta"):
+        ref = timm.create_model(arch, pretrained=False).state_dict()
+    if len(ref) != len(state) or any(r.shape != v.shape for r, v in zip(ref.values(), state.values())):
+        raise ModelError(f"model {name!r}: the weights file does not match {arch!r} tensor for tensor "
+                         "(count or shapes differ), so its names cannot be mapped by position")
+    return dict(zip(ref.keys(), state.values()))
+
+
+def _head_size(state: dict, classifiers: list[str]) -> Optional[int]:
+    for c in classifiers:
+        w = state.get(f"{c}.weight")
+        if w is not None:
+            return int(w.shape[0])
+    return None
+
+
+def _fit(net: nn.Module, state: dict, classifiers: list[str], keep_head: bool, name: str, weights: str) -> None:
+    """Load ``state`` into ``net`` strictly (except the classifier when it is new)."""
+    own = net.state_dict()
+    wanted = {k for k in own if keep_head or not _is_classifier(k, classifiers)}
+    missing = sorted(wanted - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in wanted & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
+        if unexpected:
+            details.append(f"{len(unexpected)} unknown tensors (e.g. {unexpected[0]})")
+        if shapes:
+            k = shapes[0]
+            details.append(f"{len(shapes)} of another shape (e.g. {k}: {tuple(state[k].shape)} in the file, "
+                           f"{tuple(own[k].shape)} in the model)")
+        raise ModelError(f"model.weights {weights!r} does not fit the timm architecture of {name!r}: "
+                         f"{'; '.join(details)}; use weights saved from that exact architecture")
+    net.load_state_dict({k: state[k] for k in wanted}, strict=False)
+
+
+def load_timm(arch: str, weights: Optional[str], name: str, modality: str, num_outputs: int,
+              image_size: Optional[int], dropout: Optional[float], keep_head: bool, key_order: bool = False,
+              size: Optional[int] = None, mean=None, std=None, label_names: Optional[list[str]] = None
+              ) -> TaskModel:
+    """Build ``arch`` with ``num_outputs`` outputs and fill it from ``weights``."""
+    import timm
+    from timm.data import resolve_model_data_config
+
+    check_arch(arch, name)
+    if modality != "image":
+        raise ModelError(f"model.name {name!r} is a timm image model but the task's inputs are {modality}; "
+                         "pick a text model")
+    if not weights:
+        raise ModelError(f"model.name {name!r}: a timm model needs a local weights file; set model.weights "
+                         "to a .safetensors or .pth file (timm's hub download is not used)")
+    state = read_state_dict(weights, "model.weights")
+    if key_order:
+        state = _by_order(state, arch, name)
+    kwargs: dict = {}
+    if dropout is not None:
+        kwargs["drop_rate"] = dropout
+    with torch.device("meta"):
+        probe = timm.create_model(arch, pretrained=False)
+    classifiers = classifier_names(probe)
+    native = int(probe.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
+    resize = bool(image_size and image_size != native and probe.pretrained_cfg.get("fixed_input_size"))
+    if resize:
+        kwargs["img_size"] = image_size
+    if keep_head:
+        found = _head_size(state, classifiers)
+        if found is not None and found != num_outputs:
+            raise ModelError(f"model.name {name!r}: keeping its own head gives {found} outputs but the task "
+                             f"needs {num_outputs}")
+    net = timm.create_model(arch, pretrained=False, num_classes=num_outputs, **kwargs)
+    if resize:  # position embeddings learnt at another size: let timm's own filter resample them
+        filter_fn = getattr(sys.modules[type(net).__module__], "checkpoint_filter_fn", None)
+        if filter_fn is not None:
+            state = filter_fn(state, net)
+    _fit(net, state, classifiers, keep_head, name, weights)
+    net.eval()
+
+    data = resolve_model_data_config(net)
+    spec = ImageSpec(int(image_size or size or data["input_size"][-1]),
+                     tuple(mean or data["mean"]), tuple(std or data["std"]))
+    head = classifiers[0]
+    head_linear = head if isinstance(net.get_submodule(head), nn.Linear) else None
+    names = list(label_names) if label_names and len(label_names) == num_outputs else None
+    return TaskModel(net, build_layer_map(net, "timm"), "timm", "image", spec, name, num_outputs,
+                     head_linear=head_linear, label_names=names)
