@@ -102,8 +102,16 @@ def _registries() -> dict:
             "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "datasets": DATASETS}
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # a terminated run is marked "interrupted" and can be resumed
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         app(args=argv, standalone_mode=False)
     except TuneforgeError as e:
