@@ -45,10 +45,19 @@ class Stage:
     lr_scales: dict[int, float] = field(default_factory=dict)  # block -> scale (default 1.0)
     only_no_decay: bool = False                           # train biases and norms only (BitFit)
     restart_schedule: bool = False                        # the LR schedule starts over at this stage
+    kinds: Optional[list[str]] = None                     # only groups of these kinds train ("adapter"...)
+    full_blocks: list[int] = field(default_factory=list)  # blocks exempt from only_no_decay and kinds
 
     def settings(self, group: ParamGroup) -> tuple[bool, float]:
-        """(trains?, learning-rate scale) of a parameter group in this stage."""
-        trains = group.block in self.trainable and not (self.only_no_decay and group.decay)
+        """(trains?, learning-rate scale) of a parameter group in this stage.
+
+        A group trains when its block is in ``trainable`` and, unless the block is one of
+        ``full_blocks``, it passes the BitFit filter (``only_no_decay``) and the kind filter
+        (``kinds``, e.g. ``["adapter"]`` for LoRA: base weights stay frozen).
+        """
+        trains = group.block in self.trainable
+        if trains and group.block not in self.full_blocks:
+            trains = not (self.only_no_decay and group.decay) and (self.kinds is None or group.kind in self.kinds)
         return trains, float(self.lr_scales.get(group.block, 1.0))
 
 

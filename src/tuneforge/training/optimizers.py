@@ -14,9 +14,16 @@ def _torch_groups(groups: list[ParamGroup], weight_decay: float) -> list[dict]:
             for g in groups]
 
 
-@OPTIMIZERS.register("adamw", "AdamW with decoupled weight decay")
+def _fused_ok(groups) -> bool:
+    """torch's fused AdamW (one kernel for all tensors) runs on CPU and CUDA floating-point tensors."""
+    params = [p for g in groups for p in g.params]
+    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+
+
+@OPTIMIZERS.register("adamw", "AdamW with decoupled weight decay (fused kernel)")
 def adamw(groups, cfg):
-    return torch.optim.AdamW(_torch_groups(groups, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas))
+    return torch.optim.AdamW(_torch_groups(groups, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas),
+                             fused=_fused_ok(groups))
 
 
 @OPTIMIZERS.register("sgd", "SGD with (Nesterov) momentum")

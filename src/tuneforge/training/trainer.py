@@ -18,7 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
 from ..data.encode import batch_order
@@ -26,6 +26,7 @@ from ..errors import TrainingError
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .faults import fault_point
 from .optimizers import build_optimizer
 from .precision import resolve_precision
 from .schedules import SCHEDULERS, warmup_steps
@@ -42,7 +43,9 @@ class Trainer:
         self.callbacks = CallbackList(callbacks)
         self.regularisers = list(regularisers)  # each: penalty(model, batch, outputs) -> scalar tensor
         t = recipe.train
-        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+        # Under DDP, stages freeze and thaw parameters: some receive no gradient in a given step.
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
         self.precision = resolve_precision(t.precision, self.accelerator.device)
         set_seed(t.seed)
         self.groups = build_param_groups(model.net, model.layer_map)
@@ -53,7 +56,14 @@ class Trainer:
         self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
         self.optimizer = build_optimizer(self.groups, recipe.optimizer)
         self.unwrapped = model
+        # DDP all-reduces only the parameters that require grad when it wraps the model, so every
+        # parameter a stage may train must require grad now; each stage then sets its own flags.
+        flags = [(p, p.requires_grad) for g in self.groups for p in g.params]
+        for p, _ in flags:
+            p.requires_grad_(True)
         self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        for p, flag in flags:
+            p.requires_grad_(flag)
         self.schedule = SCHEDULERS.get(recipe.scheduler.name)
         self.state = TrainState()
         self._stage = -1
@@ -66,6 +76,8 @@ class Trainer:
     def _apply_stage(self) -> None:
         idx = self.plan.stage_index(self.state.step)
         if idx != self._stage:
+            if self._stage != -1:
+                fault_point("stage")
             stage = self.plan.stages[idx]
             for g in self.groups:
                 trains, _ = stage.settings(g)
@@ -114,7 +126,8 @@ class Trainer:
             batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths)
             self._apply_stage()
             self._set_modes()
-            loss_sum, loss_n = 0.0, 0
+            if self.state.batch_in_epoch == 0:  # the epoch's running loss is checkpointed: resume continues it
+                self.state.loss_sum, self.state.loss_n = 0.0, 0
             while self.state.batch_in_epoch < len(batches):
                 bi = self.state.batch_in_epoch
                 tick = time.perf_counter()
@@ -123,13 +136,15 @@ class Trainer:
                 batch = self.train_data.batch(idx, train=True, generator=gen)
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
+                if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
+                    self._apply_stage()
                 with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
                                     enabled=self.precision == "bf16"):
                     outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
                     for reg in self.regularisers:
                         loss = loss + reg.penalty(self.unwrapped, batch, outputs)
-                if not torch.isfinite(loss):
+                if not self._finite(loss):
                     self._nonfinite(f"loss is {loss.item()}", idx)
                     self.state.batch_in_epoch += 1
                     continue
@@ -138,8 +153,8 @@ class Trainer:
                 else:
                     with self.accelerator.no_sync(self.model):
                         self.accelerator.backward(loss / t.grad_accum)
-                loss_sum += loss.item()
-                loss_n += 1
+                self.state.loss_sum += loss.item()
+                self.state.loss_n += 1
                 self.state.samples += len(idx) * world
                 if "attention_mask" in batch:
                     self.state.tokens += int(batch["attention_mask"].sum()) * world
@@ -151,13 +166,14 @@ class Trainer:
                 name = self.plan.stages[self._stage].name
                 self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
                 if last_micro:
-                    self.last_loss = loss_sum / max(1, loss_n)
-                    self.callbacks("on_step_end", self)
+                    self.last_loss = self.state.loss_sum / max(1, self.state.loss_n)
                     if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
-                        self._evaluate()
+                        self._evaluate()  # before on_step_end, so that a checkpoint there includes it
+                    self.callbacks("on_step_end", self)
+                    fault_point("step")
                     if self.state.step >= self.total_steps or self._stop:
                         break
-            self.last_loss = loss_sum / max(1, loss_n) if loss_n else self.last_loss
+            self.last_loss = self.state.loss_sum / self.state.loss_n if self.state.loss_n else self.last_loss
             finished_epoch = self.state.batch_in_epoch >= len(batches)
             if finished_epoch:
                 self.state.epoch += 1
@@ -186,10 +202,20 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
 
+    def _finite(self, loss: torch.Tensor) -> bool:
+        """Whether the loss is finite; with several processes, whether it is finite in all of them
+        (so that all skip or stop together instead of waiting forever on each other)."""
+        finite = bool(torch.isfinite(loss))
+        if self.accelerator.num_processes > 1:
+            bad = torch.tensor([0.0 if finite else 1.0], device=self.accelerator.device)
+            finite = float(self.accelerator.reduce(bad, "sum").item()) == 0.0
+        return finite
+
     def _nonfinite(self, what: str, idx) -> None:
         rows = ", ".join(str(int(i)) for i in np.asarray(idx)[:8])
         if self.recipe.train.nonfinite == "skip":
             self.optimizer.zero_grad(set_to_none=True)
+            self.state.skipped_batches += 1
             return
         lr = self.recipe.optimizer.lr
         raise TrainingError(
@@ -200,6 +226,7 @@ class Trainer:
     def _evaluate(self) -> None:
         if self.evaluate_fn is None:
             return
+        fault_point("evaluate")
         metrics = self.evaluate_fn()
         self.last_metrics = metrics
         self._set_modes()
