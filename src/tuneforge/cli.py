@@ -5,6 +5,10 @@
     tuneforge validate RECIPE.yaml [dotted.key=value ...]
     tuneforge list models|strategies|tasks|metrics|optimizers|schedulers|datasets
     tuneforge demo
+    tuneforge compare RECIPE.yaml --strategies linear-probe,full [--folds K]
+    tuneforge evaluate RUN --data FILE
+    tuneforge predict RUN INPUT...
+    tuneforge report RUN
 
 User errors print one message and exit with code 2; bugs exit with code 1.
 """
@@ -31,7 +35,8 @@ REPO_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a run folder)"),
         overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run folder"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")):
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+        folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation (evaluate.folds)")):
     """Run a recipe and write a new run folder."""
     from .recipe import all_problems, load_recipe
     from .runs.pipeline import resume as resume_run
@@ -45,6 +50,7 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
         return
     if recipe is None:
         raise TuneforgeError("give a recipe file: tuneforge run RECIPE.yaml [key=value ...]")
+    overrides = (overrides or []) + ([f"evaluate.folds={folds}"] if folds is not None else [])
     problems = all_problems(recipe, overrides or [])
     if problems:
         raise TuneforgeError(problems=problems)
@@ -88,6 +94,62 @@ def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
     if not path.is_file():
         raise TuneforgeError(f"the demo recipe {path} is missing; run from a checkout of tuneforge")
     run_recipe(load_recipe(path, overrides or []), Console(), quiet)
+
+
+@app.command()
+def compare(recipe: Path = typer.Argument(..., help="recipe YAML"),
+            overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+            strategies: str = typer.Option(..., "--strategies", help="comma-separated, e.g. linear-probe,full"),
+            folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation per strategy"),
+            quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Run several strategies on identical splits and seeds; print and save a leaderboard."""
+    from .recipe import all_problems, load_recipe
+    from .runs.compare import compare as run_compare
+
+    problems = all_problems(recipe, overrides or [])
+    if problems:
+        raise TuneforgeError(problems=problems)
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    run_compare(load_recipe(recipe, overrides or []), names, folds, Console(), quiet)
+
+
+@app.command()
+def evaluate(run_dir: Path = typer.Argument(..., help="a finished run folder"),
+             data: Path = typer.Option(..., "--data", help="file with the same columns as the run's data"),
+             bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="resamples (default: the recipe's)")):
+    """Evaluate a finished run's model on new data."""
+    from .runs.evaluate_run import evaluate_run
+
+    evaluate_run(run_dir, data, Console(), bootstrap)
+
+
+@app.command()
+def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
+            inputs: List[str] = typer.Argument(..., help="texts, or image files")):
+    """Print predictions (with class probabilities) of a finished run's model."""
+    from rich.table import Table
+
+    from .runs.evaluate_run import predict_run
+
+    table = Table("input", "prediction", "probabilities")
+    for text, pred in zip(inputs, predict_run(run_dir, inputs)):
+        if "label" in pred:
+            probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
+            table.add_row(escape(text), escape(pred["label"]), escape(probs))
+        else:
+            table.add_row(escape(text), f"{pred['value']:.4g}", "")
+    Console().print(table)
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., help="a run folder or a comparison folder")):
+    """Rebuild report.html from a run (or comparison) folder alone."""
+    from .report import write_comparison_report, write_run_report
+
+    if not folder.is_dir():
+        raise TuneforgeError(f"{folder} is not a folder")
+    path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
+    Console().print(f"report: [bold]{path}[/bold]")
 
 
 def _registries() -> dict:

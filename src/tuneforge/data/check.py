@@ -19,10 +19,10 @@ from ..errors import DataError
 from ..recipe.schema import DataSection
 from .images import folder_has_images
 from .packaged import DATASETS, is_packaged, split_name, unknown_source_message
-from .tables import as_table, read_columns
+from .tables import as_table, folder_message, read_columns
 
 
-def _columns_of(key: str, value: Any, problems: list[str]) -> Optional[tuple[list[str], str]]:
+def _columns_of(key: str, value: Any, problems: list[str], modality: str = "image") -> Optional[tuple[list[str], str]]:
     """(columns, description) of one source, or None after recording why it cannot be read."""
     try:
         if not isinstance(value, (str, Path)):
@@ -37,6 +37,9 @@ def _columns_of(key: str, value: Any, problems: list[str]) -> Optional[tuple[lis
             return list(loader.columns), value
         path = Path(value).expanduser()
         if path.is_dir():
+            if modality != "image":
+                problems.append(f"{key}: {folder_message(path)}")
+                return None
             if not folder_has_images(path):
                 problems.append(f"{key}: {path} holds no images in class sub-folders")
                 return None
@@ -63,7 +66,7 @@ def check_data(data: DataSection, modality: str, classification: bool) -> list[s
         value = getattr(data, role)
         if value is None or (role != "train" and isinstance(value, float)):
             continue
-        found = _columns_of(f"data.{role}", value, problems)
+        found = _columns_of(f"data.{role}", value, problems, modality)
         if found is None:
             continue
         columns, where = found

@@ -27,6 +27,8 @@ from ..recipe.schema import CleanSection
 from .bundle import CleaningReport
 from .tables import LINES_ATTR, row_label
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def _missing(value) -> bool:
     if value is None:
@@ -72,6 +74,12 @@ def _regression_targets(df: pd.DataFrame, label_column: str, clean: CleanSection
         i = df.index[int(np.argmax(infinite))]
         raise DataError(f"{_where(df, i, source, lines)}: target in column {label_column!r} is "
                         f"{_show(raw[i])}; fix or remove that row")
+    huge = np.abs(values.to_numpy()) > FLOAT32_MAX  # training and metrics use float32
+    if huge.any():
+        i = df.index[int(np.argmax(huge))]
+        raise DataError(f"{_where(df, i, source, lines)}: target in column {label_column!r} is "
+                        f"{_show(raw[i])}, too large to train on (beyond ±{FLOAT32_MAX:.3g}); rescale the "
+                        "targets (e.g. to other units or a logarithm) or fix that row")
     df = df.copy()
     df[label_column] = values
     n_missing = int(values.isna().sum())

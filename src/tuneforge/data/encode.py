@@ -22,6 +22,7 @@ from ..recipe.schema import DataSection
 from .bundle import Split
 from .images import image_batch
 
+CHARS_PER_TOKEN_BOUND = 128
 TOKENIZE_CHUNK = 1000
 GROUP_CHUNK_BATCHES = 50
 
@@ -85,7 +86,11 @@ def encode_split(split: Split, model, data: DataSection,
         return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment)
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
-    texts = list(split.inputs)
+    # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length
+    # tokens; cut it first to a length no max_length tokens can exceed (a token covers at most ~100
+    # characters in the tokenizers we know) -- only pathological texts (kilobytes of spaces) lose anything.
+    limit = CHARS_PER_TOKEN_BOUND * data.max_length + 1024
+    texts = [t if len(t) <= limit else t[:limit] for t in split.inputs]
     for start in range(0, len(texts), TOKENIZE_CHUNK):
         encoded = tokenizer(texts[start:start + TOKENIZE_CHUNK], truncation=True, max_length=data.max_length)
         token_ids.extend(list(ids) for ids in encoded["input_ids"])

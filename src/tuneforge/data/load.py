@@ -28,7 +28,7 @@ from .cleaning import clean_table
 from .images import choose_geometry, decode_images, probe_images
 from .packaged import packaged_classes, resolve_source
 from .splits import stratified_split, stratified_subset
-from .tables import LINES_ATTR, row_label
+from .tables import LINES_ATTR, folder_message, row_label
 
 
 def default_columns(data: DataSection, modality: str) -> tuple[str, str]:
@@ -65,6 +65,8 @@ class _Part:
 
 def _read(value, role: str, data: DataSection, modality: str, classification: bool,
           reports: list[CleaningReport]) -> _Part:
+    if modality != "image" and isinstance(value, (str, Path)) and Path(value).expanduser().is_dir():
+        raise DataError(f"data.{role}: {folder_message(Path(value))}")
     df, source, packaged = resolve_source(value)
     lines = df.attrs.get(LINES_ATTR)
     input_col, label_col = default_columns(data, modality)

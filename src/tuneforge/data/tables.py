@@ -45,8 +45,7 @@ def _check_file(path: Path) -> str:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a table; give a .csv/.tsv/.jsonl/.parquet file "
-                        "(a folder only works as an image folder with one sub-folder per class)")
+        raise DataError(folder_message(path))
     kind = table_kind(path)
     if kind is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; "
@@ -54,6 +53,11 @@ def _check_file(path: Path) -> str:
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty")
     return kind
+
+
+def folder_message(path: Path) -> str:
+    return (f"{path} is a folder, not a table; give a .csv/.tsv/.jsonl/.parquet file "
+            "(a folder only works for image tasks, as an image folder with one sub-folder per class)")
 
 
 def _read_text(path: Path, encoding: Optional[str]) -> str:

@@ -89,6 +89,16 @@ def majority_baseline(kind: Kind, train_targets: np.ndarray, eval_targets: np.nd
     return compute_metrics(kind, eval_targets, _full_logits(model, eval_x, num_classes), label_names)
 
 
+def fit_linear_probe(features: np.ndarray, targets: np.ndarray, num_classes: int, seed: int = 0):
+    """A fitted classification probe as a function ``features -> logits [N, num_classes]``.
+
+    The same model as :func:`linear_probe_baseline`, returned so it can score *other*
+    features later (retention: a probe fitted on pre-trained features, applied to fine-tuned ones).
+    """
+    model = _fit_probe(_as_features(features), np.asarray(targets).astype(np.int64), seed)
+    return lambda f: _full_logits(model, _as_features(f), num_classes)
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 def _fit_probe(x: np.ndarray, y: np.ndarray, seed: int):

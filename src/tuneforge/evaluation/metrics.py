@@ -26,13 +26,15 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ..errors import RecipeError, TrainingError
 from ..registry import Registry
+from .calibration import expected_calibration_error
+from .curves import one_vs_rest_classes
 
 Kind = Literal["classification", "regression"]
 MetricFn = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], float]
 
 METRICS: Registry[MetricFn] = Registry("metric")
 _KIND: dict[str, str] = {}                       # metric name -> kind it applies to
-_LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae", "loss"}  # "loss": the training loss
+_LOWER_IS_BETTER = {"log_loss", "ece", "mse", "rmse", "mae", "loss"}  # "loss": the training loss
 
 
 def _metric(name: str, kind: Kind, description: str) -> Callable[[MetricFn], MetricFn]:
@@ -84,6 +86,37 @@ def log_loss(y_true, y_pred, y_score) -> float:
     if y_score is None:
         raise ValueError("log_loss needs class probabilities (y_score)")
     return float(skm.log_loss(y_true, y_score, labels=np.arange(y_score.shape[1])))
+
+
+@_metric("roc_auc", "classification", "area under the ROC curve (one-vs-rest, macro over classes)")
+def roc_auc(y_true, y_pred, y_score) -> float:
+    return _one_vs_rest(skm.roc_auc_score, y_true, y_score)
+
+
+@_metric("pr_auc", "classification", "area under the precision-recall curve (average precision, macro)")
+def pr_auc(y_true, y_pred, y_score) -> float:
+    return _one_vs_rest(skm.average_precision_score, y_true, y_score)
+
+
+@_metric("ece", "classification", "expected calibration error, 15 bins (lower is better)")
+def ece(y_true, y_pred, y_score) -> float:
+    if y_score is None:
+        raise ValueError("ece needs class probabilities (y_score)")
+    return expected_calibration_error(y_true, y_score)
+
+
+def _one_vs_rest(score, y_true, y_score) -> float:
+    """Macro mean of ``score`` over the classes with both positives and negatives (NaN if none).
+
+    With every class present this equals scikit-learn's ``multi_class="ovr"``, ``average="macro"``;
+    unlike it, a class missing from a small split is skipped instead of raising.
+    """
+    if y_score is None:
+        raise ValueError("one-vs-rest areas need class probabilities (y_score)")
+    classes = one_vs_rest_classes(y_true, y_score.shape[1])
+    if not classes:
+        return float("nan")
+    return float(np.mean([score((y_true == c).astype(int), y_score[:, c]) for c in classes]))
 
 
 # -- regression --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ instead, e.g. an ImageNet classifier). Hub code runs only with ``trust_remote_co
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -41,14 +42,39 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def check_folder(folder: Path, name: str) -> None:
-    """A local model folder must hold config.json and PyTorch weights."""
+def check_folder(folder: Path, name: str, trust_remote_code: bool = False) -> None:
+    """A local model folder must hold config.json and PyTorch weights, and run no code of its own
+    unless the recipe trusts it."""
     if not (folder / "config.json").is_file():
         raise ModelError(f"model.name {name!r}: the folder has no config.json, so it is not a Hugging Face "
                          "model folder (save one with model.save_pretrained(folder))")
+    refuse_remote_code(folder / "config.json", name, trust_remote_code)
     if not any((folder / f).is_file() for f in WEIGHT_FILES):
         raise ModelError(f"model.name {name!r}: the folder has a config.json but no weights "
                          f"(expected one of {', '.join(WEIGHT_FILES)}); copy the weights into it")
+
+
+def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
+    """ModelError when ``config_file`` maps its classes to Python files of the model's own
+    (``auto_map``) and the recipe has not set ``model.trust_remote_code: true``.
+
+    Checked on the JSON text, before transformers sees the config, so that no such code is
+    ever imported, and the message says what to do.
+    """
+    if trust_remote_code or config_file is None:
+        return
+    try:
+        data = json.loads(Path(config_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # unreadable configs get their own message where they are loaded
+    auto_map = data.get("auto_map") if isinstance(data, dict) else None
+    if auto_map:
+        files = sorted({str(v).split(".")[0] + ".py" for v in (auto_map.values() if isinstance(auto_map, dict)
+                                                                else auto_map) if isinstance(v, str)})
+        raise ModelError(f"model.name {name!r}: its config.json asks to run the model's own Python code "
+                         f"({', '.join(files) or 'auto_map'}); tuneforge never runs model code unless the recipe "
+                         "sets model.trust_remote_code: true. Read that code first, and set it only if you "
+                         "trust its source")
 
 
 def hf_modality(config) -> Optional[str]:

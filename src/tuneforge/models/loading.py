@@ -29,7 +29,7 @@ from ..errors import ModelError
 from ..recipe.schema import ModelSection
 from .aliases import MODELS, ModelSpec, resolve_alias
 from .families import build_layer_map
-from .hf_loading import check_folder, hf_modality, load_hf, quiet_transformers
+from .hf_loading import check_folder, hf_modality, load_hf, quiet_transformers, refuse_remote_code
 from .task_model import TaskModel
 from .timm_loading import check_arch, load_timm
 
@@ -87,7 +87,7 @@ def resolve(section: ModelSection) -> tuple[ModelSpec, bool]:
         if arch:
             return ModelSpec(kind="timm", path=arch, modality="image",
                              weights=section.weights or str(folder / "model.safetensors")), True
-        check_folder(folder, name)
+        check_folder(folder, name, section.trust_remote_code)
         if section.weights:
             raise ModelError(f"model.weights is set but {name!r} is a Hugging Face folder, whose weights are "
                              "read from the folder; remove model.weights")
@@ -110,7 +110,14 @@ def _timm_architecture(config: Path) -> Optional[str]:
 
 def _hub_local_only(name: str, trust_remote_code: bool) -> bool:
     """True when hub id ``name`` is in the local cache; False when it may be downloaded; else ModelError."""
+    from huggingface_hub import try_to_load_from_cache
     from transformers import AutoConfig
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except ValueError:  # not a valid hub id at all
+        raise ModelError(f"model.name {name!r} is not a registered alias, a local folder, a timm: name or a valid "
+                         f"Hugging Face hub id (namespace/name); use an alias: {', '.join(MODELS.names())}") from None
+    refuse_remote_code(cached if isinstance(cached, str) else None, name, trust_remote_code)
     try:
         with quiet_transformers():
             AutoConfig.from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)

@@ -105,12 +105,33 @@ class TrainSection(Section):
     nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
     restore_best: bool = Field(True, description="end with the weights of the best validation evaluation")
     eval_every_steps: Optional[int] = Field(None, ge=1, description="also evaluate every N steps (default: each epoch)")
+    cache_frozen: Literal["auto", "on", "off"] = Field(
+        "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
+                            "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
+    cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
+
+
+class RetentionSection(Section):
+    """How much of what the pre-trained model knew survives fine-tuning (see docs/evaluation.md)."""
+
+    data: Optional[str] = Field(None, description="labelled source-task data (CSV, JSONL, Parquet, image folder)")
+    text_column: Optional[str] = Field(None, description="input column of the source data (default 'text')")
+    image_column: Optional[str] = Field(None, description="image column of the source data (default 'image')")
+    label_column: Optional[str] = Field(None, description="label column of the source data (default 'label')")
+    probe_size: int = Field(256, ge=4, description="examples in the probe set (test split, or source data)")
 
 
 class EvaluateSection(Section):
     baseline: bool = Field(True, description="also fit a linear probe on the frozen pre-trained features")
     metric: Optional[str] = Field(None, description="validation metric to monitor (default: macro_f1 or r2)")
     batch_size: int = Field(128, ge=1)
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for test confidence intervals (0: none)")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="confidence level of the intervals")
+    folds: Optional[int] = Field(None, ge=2, description="k-fold cross-validation instead of one hold-out test")
+    random_init: bool = Field(False, description="also train the same architecture from random weights (slow)")
+    retention: Optional[RetentionSection] = Field(None, description="measure what was forgotten")
+    explain: int = Field(3, ge=0, description="test examples explained by occlusion in the report")
+    report: bool = Field(True, description="write report.html into the run folder")
 
 
 class OutputSection(Section):

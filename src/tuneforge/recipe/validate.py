@@ -59,6 +59,8 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                             f"but task {recipe.task!r} needs a {task.modality} model")
         if strategy is not None and info.block_names:
             problems += strategy.check(list(info.block_names))
+    from ..evaluation.checks import evaluate_problems
+    problems += evaluate_problems(recipe)
     out = Path(recipe.output.dir)
     if out.exists() and not out.is_dir():
         problems.append(f"output.dir: {out} exists and is not a folder")

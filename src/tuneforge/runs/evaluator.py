@@ -24,5 +24,9 @@ class SplitEvaluator:
             out = self.scaler.inverse(out)
         return out
 
+    def metrics(self, outputs: np.ndarray) -> dict:
+        """Metrics of outputs already computed by :meth:`outputs` (so they can be reused)."""
+        return compute_metrics(self.task.kind, self.targets, outputs, self.label_names)
+
     def __call__(self, model) -> dict:
-        return compute_metrics(self.task.kind, self.targets, self.outputs(model), self.label_names)
+        return self.metrics(self.outputs(model))

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import TuneforgeError
+from ..training.distributed import is_main_process
 
 
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
@@ -34,13 +35,17 @@ def new_run_dir(output_dir: str | Path, name: str) -> Path:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
+    """Write JSON atomically (temporary file, then rename); only the main process of a multi-process run writes."""
+    if not is_main_process():
+        return
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=_default), encoding="utf-8")
     os.replace(tmp, path)
 
 
 def write_text(path: Path, text: str) -> None:
+    if not is_main_process():
+        return
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -29,6 +29,11 @@ from ..training.history import HistoryWriter
 from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
+from .extras import evaluate_extras
+from ..report import write_report_quietly
+from ..training.tensorboard import tensorboard_callback
+from ..training.checkpoint import check_checkpoint, latest_checkpoint
+from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
 from .summary import print_summary
 
@@ -44,12 +49,17 @@ class Prepared:
     encoded: dict
 
 
-def prepare(recipe: Recipe, console: Console) -> Prepared:
-    """Validate, load data and model, encode: all before any run folder exists."""
+def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
+    """Validate, load data and model, encode: all before any run folder exists.
+
+    ``data``: an already split :class:`~tuneforge.data.bundle.DataBundle` (one fold of a
+    cross-validation) instead of loading ``recipe.data``.
+    """
     check_recipe(recipe)
     task = TASKS.get(recipe.task)
     torch.manual_seed(recipe.train.seed)
-    data = load_data(recipe.data, task.modality, task.classification, recipe.train.seed)
+    if data is None:
+        data = load_data(recipe.data, task.modality, task.classification, recipe.train.seed)
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
     console.print(f"[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
@@ -96,11 +106,16 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
     """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`."""
     from .result import FinetuneResult
 
-    console = console or Console(quiet=quiet)
+    console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
+    if recipe.evaluate.folds and resume_dir is None:
+        from .crossval import run_folds
+        return run_folds(recipe, console, quiet)
     started = time.perf_counter()
     p = prepare(recipe, console)
+    if resume_dir is not None:  # refuse another model's checkpoint before touching the folder
+        check_checkpoint(_checkpoint_to_resume(resume_dir), p.model.net)
     name = recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}"
-    run_dir = resume_dir or new_run_dir(recipe.output.dir, name)
+    run_dir = resume_dir or shared_value(lambda: new_run_dir(recipe.output.dir, name))
     try:
         return _train_and_report(p, run_dir, console, quiet, started, resume_dir is not None, FinetuneResult)
     except KeyboardInterrupt:
@@ -121,6 +136,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:
         trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
+    trainer_cbs += [cb for cb in [tensorboard_callback(run_dir)] if cb is not None]
     metric = recipe.evaluate.metric or task.default_metric()
     tracker = MetricTracker(metric, greater_is_better(metric),
                             recipe.train.early_stopping.min_delta if recipe.train.early_stopping else 0.0)
@@ -146,17 +162,22 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
     write_json(run_dir / "plan.json", plan_rows)
     _print_plan(console, plan_rows, recipe)
+    if trainer.prefix_cache.active:
+        console.print(trainer.prefix_cache.summary())
     state = trainer.fit(resume=resuming)
-    extra_files = p.strategy.save_extra(p.model, run_dir) if recipe.output.save_model else []
+    extra_files = p.strategy.save_extra(p.model, run_dir) if recipe.output.save_model and is_main_process() else []
     p.model = p.strategy.finalize(p.model)
 
     if p.scaler is not None:  # from now on the model predicts original units
         p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
     validation = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                                 recipe.evaluate.batch_size, precision, device)(p.model) if val_eval else {}
-    test = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
-                          recipe.evaluate.batch_size, precision, device)(p.model) if "test" in p.encoded else {}
-    if recipe.output.save_model:
+    test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
+                               recipe.evaluate.batch_size, precision, device) if "test" in p.encoded else None
+    test_outputs = test_eval.outputs(p.model) if test_eval else None
+    test = test_eval.metrics(test_outputs) if test_eval else {}
+    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console)
+    if recipe.output.save_model and is_main_process():
         save_task_model(p.model, run_dir / "model", p.data.label_names,
                         {"task": recipe.task, "recipe": recipe.model_dump(mode="json")})
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
@@ -169,8 +190,9 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
                   "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
                   "steps": state.step, "epochs": trainer.epochs, "stop_reason": state.stop_reason,
+                  "skipped_batches": state.skipped_batches,
                   "best_step": state.best_step, "best_validation": state.best_value,
-                  "stage_seconds": state.stage_seconds,
+                  "stage_seconds": state.stage_seconds, "prefix_cache": trainer.prefix_cache.describe(),
                   "trainable_parameters": trainable, "total_parameters": total,
                   "peak_memory_mb": _peak_memory_mb(device)},
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
@@ -178,9 +200,12 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
     }
+    metrics.update(extras)
     write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
     print_summary(console, metrics)
+    if recipe.evaluate.report:
+        write_report_quietly(run_dir, console)
     return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
                       label_names=p.data.label_names, data_section=recipe.data)
 
@@ -233,4 +258,14 @@ def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False
     if read_status(run_dir).get("state") == "completed":
         raise TuneforgeError(f"--resume {run_dir}: this run already completed; start a new one with "
                              f"`tuneforge run {run_dir}/recipe.yaml`")
+    _checkpoint_to_resume(run_dir)
     return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir)
+
+
+def _checkpoint_to_resume(run_dir: Path) -> Path:
+    path = latest_checkpoint(run_dir / "checkpoints")
+    if path is None:
+        raise TuneforgeError(f"--resume {run_dir}: the run folder holds no complete checkpoint (it was stopped "
+                             "before its first one, or checkpoints/ was removed); start it again with "
+                             f"`tuneforge run {run_dir}/recipe.yaml`")
+    return path

@@ -5,6 +5,9 @@ A checkpoint folder ``checkpoints/step-00000123`` holds the network's weights
 generator states of Python, NumPy and torch. It is written under a temporary name and
 renamed when complete, then ``checkpoints/latest`` is switched to it (also by rename), so a
 crash mid-write leaves the previous checkpoint intact. Only ``keep`` recent ones stay.
+A second checkpoint of the same step (step end, then epoch end) gets the name
+``step-00000123.1`` rather than replacing the folder ``latest`` points to.
+:func:`check_checkpoint` compares a checkpoint with a model from the file header alone.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from ..errors import TrainingError
+from .faults import fault_point
 from .state import TrainState
 
 LATEST = "latest"
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "rng.pt", "state.json")
 
 
 def _rng_state() -> dict:
@@ -59,16 +64,41 @@ def _check_space(folder: Path, needed: int) -> None:
             f"with `tuneforge run --resume {folder.parent}`; the previous checkpoint is intact.")
 
 
+def _free_name(folder: Path, step: int) -> str:
+    """``step-00000123``, or ``step-00000123.1``, ... when ``latest`` already points to that name
+    (a step-end and an epoch-end checkpoint of the same step): the pointed-to folder is never replaced."""
+    current = (folder / LATEST).read_text(encoding="utf-8", errors="replace").strip() \
+        if (folder / LATEST).is_file() else None
+    base, n = f"step-{step:08d}", 0
+    name = base
+    while name == current:
+        n += 1
+        name = f"{base}.{n}"
+    return name
+
+
+def _order(path: Path) -> tuple[int, int]:
+    step, _, n = path.name.removeprefix("step-").partition(".")
+    return (int(step), int(n or 0)) if step.isdigit() and (not n or n.isdigit()) else (-1, -1)
+
+
 def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainState, keep: int) -> Path:
+    """Write a complete checkpoint of ``state.step`` and point ``latest`` at it; keep the ``keep`` newest.
+
+    Order of operations (each crash point leaves a resumable folder): check free space; write
+    every file into ``.tmp-<name>``; fsync; rename it to ``<name>``; switch ``latest`` (atomic
+    rename); only then delete older checkpoints.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"step-{state.step:08d}"
-    final = folder / name
     tensors = sum(t.numel() * t.element_size() for t in net.state_dict().values())
     _check_space(folder, 3 * tensors + (64 << 20))
+    name = _free_name(folder, state.step)
+    final = folder / name
     tmp = folder / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_model(net, str(tmp / "model.safetensors"))
+    fault_point("checkpoint-write")  # tests: die with a half-written folder
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch_states = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -78,7 +108,7 @@ def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainS
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
-    if final.exists():
+    if final.exists():  # a leftover of a crash after the rename but before the pointer switch
         shutil.rmtree(final)
     os.replace(tmp, final)
     write_file_atomic(folder / LATEST, name)
@@ -87,27 +117,61 @@ def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainS
 
 
 def _prune(folder: Path, keep: int, protect: str) -> None:
-    ckpts = sorted(p for p in folder.glob("step-*") if p.is_dir())
+    ckpts = sorted((p for p in folder.glob("step-*") if p.is_dir()), key=_order)
     for old in ckpts[:-keep]:
         if old.name != protect:
             shutil.rmtree(old, ignore_errors=True)
+    for leftover in folder.glob(".tmp-step-*"):  # half-written folders of killed runs
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint ``latest`` points to, if it is complete; else None."""
     pointer = folder / LATEST
     if not pointer.is_file():
         return None
-    path = folder / pointer.read_text().strip()
-    return path if (path / "state.json").is_file() else None
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if not name.startswith("step-") or "/" in name or "\\" in name:
+        return None
+    path = folder / name
+    return path if all((path / f).is_file() for f in CHECKPOINT_FILES) else None
+
+
+def check_checkpoint(path: Path, net: torch.nn.Module) -> None:
+    """Raise TrainingError unless the checkpoint's weights have ``net``'s names and shapes.
+
+    Reads only the safetensors header, so a resume can refuse a checkpoint of another model
+    before it touches the run folder.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path / "model.safetensors"), framework="pt") as f:
+            saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for a damaged file
+        raise TrainingError(f"checkpoint {path} is damaged ({e}); delete it (and point "
+                            f"{path.parent / LATEST} at an older one) or start a new run") from None
+    own = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    missing = sorted(set(own) - set(saved))
+    unexpected = sorted(set(saved) - set(own))
+    reshaped = sorted(k for k in set(own) & set(saved) if own[k] != saved[k])
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise TrainingError(
+            f"checkpoint {path} belongs to another model: {len(missing)} weights missing, {len(unexpected)} "
+            f"unexpected, {len(reshaped)} of another shape (e.g. {example!r}); resume it with the recipe it "
+            f"was written with (its run folder's recipe.yaml), or start a new run")
 
 
 def load_checkpoint(path: Path, net: torch.nn.Module, optimizer) -> TrainState:
     """Restore weights, optimizer and RNG states; return the saved :class:`TrainState`."""
-    missing, unexpected = load_model(net, str(path / "model.safetensors"), strict=False)
-    if missing or unexpected:
-        raise TrainingError(f"checkpoint {path} belongs to another model: {len(missing)} missing and "
-                            f"{len(unexpected)} unexpected weights (e.g. {(missing or unexpected)[0]})")
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    meta = json.loads((path / "state.json").read_text())
-    _set_rng_state(meta["rng"], torch.load(path / "rng.pt", weights_only=True))
+    check_checkpoint(path, net)
+    load_model(net, str(path / "model.safetensors"))
+    try:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        meta = json.loads((path / "state.json").read_text())
+        _set_rng_state(meta["rng"], torch.load(path / "rng.pt", weights_only=True))
+    except (RuntimeError, ValueError, KeyError, EOFError, OSError) as e:
+        raise TrainingError(f"checkpoint {path} could not be restored ({type(e).__name__}: {e}); it may be "
+                            "damaged or from another optimizer; start a new run") from None
     return TrainState.from_dict(meta["state"])

@@ -15,6 +15,11 @@ cleanup, no ``finally``, exactly like the kernel's OOM killer or a pre-empted jo
 ``stage``
     when the strategy's plan moves to a new stage (not counting the first stage).
 
+One point does not kill but poisons a value, to test non-finite handling without wrecking the model:
+
+``nan-loss``
+    the ``N``-th training loss computed in this process becomes NaN.
+
 Unset (the normal case) the cost is one dictionary lookup per point. Example::
 
     TUNEFORGE_FAULT=checkpoint-write:2 tuneforge run recipe.yaml   # dies writing the 2nd checkpoint
@@ -26,7 +31,7 @@ import os
 import signal
 
 ENV = "TUNEFORGE_FAULT"
-POINTS = ("step", "checkpoint-write", "evaluate", "stage")
+POINTS = ("step", "checkpoint-write", "evaluate", "stage", "nan-loss")
 
 
 def _parse(value: str | None) -> dict[str, int]:
@@ -42,13 +47,22 @@ _armed = _parse(os.environ.get(ENV))
 _seen: dict[str, int] = {}
 
 
+def _hit(name: str) -> bool:
+    if name not in _armed:
+        return False
+    _seen[name] = _seen.get(name, 0) + 1
+    return _seen[name] == _armed[name]
+
+
 def fault_point(name: str) -> None:
     """Die here (SIGKILL) if ``TUNEFORGE_FAULT`` names this point and this is its N-th pass."""
-    if name not in _armed:
-        return
-    _seen[name] = _seen.get(name, 0) + 1
-    if _seen[name] == _armed[name]:
+    if _hit(name):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def poisoned_loss(loss):
+    """``loss``, or NaN (same shape, device and graph) on the N-th call under ``TUNEFORGE_FAULT=nan-loss:N``."""
+    return loss * float("nan") if _hit("nan-loss") else loss
 
 
 def arm(value: str | None) -> None:

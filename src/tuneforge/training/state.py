@@ -16,7 +16,10 @@ class TrainState:
     seconds: float = 0.0             # training time so far (across resumes)
     samples: int = 0                 # training examples seen
     tokens: int = 0                  # real (non-padding) tokens seen, text tasks
+    skipped_batches: int = 0         # batches skipped for a non-finite loss or gradient (train.nonfinite: skip)
     stage_seconds: dict = field(default_factory=dict)
+    loss_sum: float = 0.0            # running train loss of the current epoch (so a resume continues it)
+    loss_n: int = 0
     stop_reason: Optional[str] = None
 
     def to_dict(self) -> dict:

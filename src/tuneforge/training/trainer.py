@@ -26,9 +26,10 @@ from ..errors import TrainingError
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from .faults import fault_point
+from .faults import fault_point, poisoned_loss
 from .optimizers import build_optimizer
 from .precision import resolve_precision
+from .prefix_cache import PrefixCache
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
 
@@ -57,10 +58,12 @@ class Trainer:
         self.optimizer = build_optimizer(self.groups, recipe.optimizer)
         self.unwrapped = model
         # DDP all-reduces only the parameters that require grad when it wraps the model, so every
-        # parameter a stage may train must require grad now; each stage then sets its own flags.
+        # parameter some stage trains must require grad now (and no other: a LoRA base model is
+        # never synchronised); each stage then sets its own flags.
+        ever = {id(p) for g in self.groups if any(s.settings(g)[0] for s in self.plan.stages) for p in g.params}
         flags = [(p, p.requires_grad) for g in self.groups for p in g.params]
         for p, _ in flags:
-            p.requires_grad_(True)
+            p.requires_grad_(id(p) in ever)
         self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
         for p, flag in flags:
             p.requires_grad_(flag)
@@ -71,10 +74,12 @@ class Trainer:
         self.last_loss: Optional[float] = None
         self.last_metrics: dict = {}
         self.head = model.layer_map.head_index
+        self.prefix_cache = PrefixCache(self)  # frozen bottom blocks computed once; off when it can't be exact
 
     # -- schedule --------------------------------------------------------------------------------
-    def _apply_stage(self) -> None:
-        idx = self.plan.stage_index(self.state.step)
+    def _apply_stage(self, step: Optional[int] = None) -> None:
+        step = self.state.step if step is None else step
+        idx = self.plan.stage_index(step)
         if idx != self._stage:
             if self._stage != -1:
                 fault_point("stage")
@@ -85,10 +90,11 @@ class Trainer:
                     p.requires_grad_(trains)
             self._stage = idx
             self._set_modes()
+            self.prefix_cache.enter_stage(idx)
         stage = self.plan.stages[idx]
         start, end = self.plan.stage_bounds(idx, self.total_steps) if stage.restart_schedule else (0, self.total_steps)
         span = end - start
-        mult = self.schedule(self.state.step - start, span, warmup_steps(self.recipe.scheduler.warmup, span))
+        mult = self.schedule(step - start, span, warmup_steps(self.recipe.scheduler.warmup, span))
         opt = self.recipe.optimizer
         for g, pg in zip(self.groups, self.optimizer.param_groups):
             trains, scale = stage.settings(g)
@@ -124,7 +130,8 @@ class Trainer:
         while self.state.epoch < self.epochs and self._stop is None:
             epoch = self.state.epoch
             batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths)
-            self._apply_stage()
+            if self.state.batch_in_epoch < len(batches):  # (a resume at an epoch's end keeps the last step's)
+                self._apply_stage()
             self._set_modes()
             if self.state.batch_in_epoch == 0:  # the epoch's running loss is checkpointed: resume continues it
                 self.state.loss_sum, self.state.loss_n = 0.0, 0
@@ -140,10 +147,12 @@ class Trainer:
                     self._apply_stage()
                 with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
                                     enabled=self.precision == "bf16"):
-                    outputs = self.model(batch)
+                    with self.prefix_cache.feeding(idx, batch):
+                        outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
                     for reg in self.regularisers:
                         loss = loss + reg.penalty(self.unwrapped, batch, outputs)
+                loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
                 if not self._finite(loss):
                     self._nonfinite(f"loss is {loss.item()}", idx)
                     self.state.batch_in_epoch += 1
@@ -153,7 +162,7 @@ class Trainer:
                 else:
                     with self.accelerator.no_sync(self.model):
                         self.accelerator.backward(loss / t.grad_accum)
-                self.state.loss_sum += loss.item()
+                self.state.loss_sum += self._loss_value
                 self.state.loss_n += 1
                 self.state.samples += len(idx) * world
                 if "attention_mask" in batch:
@@ -185,6 +194,7 @@ class Trainer:
                 break
         self.state.stop_reason = self._stop or "completed"
         self._restore_best()
+        self.prefix_cache.close()
         self.callbacks("on_train_end", self)
         return self.state
 
@@ -204,12 +214,16 @@ class Trainer:
 
     def _finite(self, loss: torch.Tensor) -> bool:
         """Whether the loss is finite; with several processes, whether it is finite in all of them
-        (so that all skip or stop together instead of waiting forever on each other)."""
-        finite = bool(torch.isfinite(loss))
-        if self.accelerator.num_processes > 1:
-            bad = torch.tensor([0.0 if finite else 1.0], device=self.accelerator.device)
-            finite = float(self.accelerator.reduce(bad, "sum").item()) == 0.0
-        return finite
+        (so that all skip or stop together instead of waiting forever on each other). Also sets
+        ``self._loss_value``: the loss of the whole global batch (the mean over processes)."""
+        value = loss.detach().float().reshape(1)
+        if self.accelerator.num_processes == 1:
+            self._loss_value = value.item()
+            return bool(torch.isfinite(value))
+        bad = (~torch.isfinite(value)).float()
+        total = self.accelerator.reduce(torch.cat([torch.nan_to_num(value, 0.0, 0.0, 0.0), bad]), "sum")
+        self._loss_value = total[0].item() / self.accelerator.num_processes
+        return total[1].item() == 0.0
 
     def _nonfinite(self, what: str, idx) -> None:
         rows = ", ".join(str(int(i)) for i in np.asarray(idx)[:8])
@@ -282,6 +296,8 @@ class Trainer:
             raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
         self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer)
         self._stage = -1
+        if self.state.step > 0:  # stage and learning rates of the last step taken, as the interrupted run had
+            self._apply_stage(self.state.step - 1)
         history = self.run_dir / "history.jsonl"
         if history.is_file():  # drop records written after the checkpoint
             keep = [l for l in history.read_text().splitlines() if l and json.loads(l)["step"] <= self.state.step]

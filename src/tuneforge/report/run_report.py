@@ -1,0 +1,77 @@
+"""``report.html`` of one run folder, rebuilt from the folder's files alone.
+
+Reads ``metrics.json`` (required), ``history.jsonl``, ``plan.json`` and
+``explanations.json`` when present. A cross-validation folder (its ``metrics.json``
+has ``folds``) gets the fold table and links to each fold's own report.
+
+Example::
+
+    path = write_run_report("runs/demo-20250101-120000")   # -> .../report.html
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import TuneforgeError
+from . import sections
+from .html import esc, note, page, section
+
+
+def _read_json(path: Path, default=None):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def _history(run_dir: Path) -> list[dict]:
+    path = run_dir / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_run_report(run_dir: Path) -> str:
+    """The HTML text of a run's report."""
+    run_dir = Path(run_dir)
+    metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        raise TuneforgeError(f"{run_dir} has no metrics.json: is it a finished tuneforge run folder?")
+    strategy = metrics.get("strategy", {}).get("name", "?")
+    title = f"{metrics.get('model', '?')} · {metrics.get('task', '?')} · {strategy}"
+    subtitle = f"run folder {run_dir.name}"
+    if "folds" in metrics:
+        links = "".join(f'<li><a href="{esc(f)}/report.html">{esc(f)}</a></li>' for f in metrics.get("fold_dirs", []))
+        parts = [sections.folds(metrics["folds"], metrics.get("per_fold", [])),
+                 sections.folds(metrics.get("folds_baseline", {}), metrics.get("per_fold", []))
+                 .replace("cross-validation", "cross-validation, linear-probe baseline"),
+                 section("Folds", f"<ul>{links}</ul>") if links else ""]
+        return page(f"Cross-validation: {title}", subtitle, parts)
+    parts = [sections.comparison(metrics), sections.cost(metrics),
+             sections.training(_history(run_dir), metrics.get("monitor")),
+             sections.test_details(metrics), sections.retention(metrics.get("retention")),
+             sections.plan(_read_json(run_dir / "plan.json", [])),
+             sections.explanations(_read_json(run_dir / "explanations.json", [])),
+             sections.data(metrics),
+             section("Files", note("TensorBoard: tensorboard --logdir " + str(run_dir.parent)),
+                     note("metrics.json, history.jsonl, plan.json, test_outputs.npz and the model/ folder sit "
+                          "beside this report; `tuneforge report RUN` rebuilds it."))]
+    return page(title, subtitle, parts)
+
+
+def write_run_report(run_dir) -> Path:
+    """Write ``run_dir/report.html``; returns its path."""
+    from ..runs.folder import write_text
+
+    run_dir = Path(run_dir)
+    path = run_dir / "report.html"
+    write_text(path, build_run_report(run_dir))
+    return path
+
+
+def write_report_quietly(run_dir, console) -> None:
+    """Write the report; a failure is printed as a warning and never fails the run."""
+    try:
+        path = write_run_report(run_dir)
+        console.print(f"report: [bold]{path}[/bold]")
+    except Exception as e:  # the run's results are already saved; the report can be rebuilt later
+        console.print(f"[yellow]warning[/yellow] report.html could not be written ({e!r}); "
+                      f"try `tuneforge report {run_dir}`")

@@ -1,0 +1,160 @@
+"""Report sections built from a run's saved files (metrics.json, history.jsonl, plan.json...).
+
+Each function takes already-parsed data and returns an HTML fragment ("" when there is
+nothing to show), so the run report, the cross-validation report and the comparison
+report share them.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from . import figures
+from .html import esc, fmt, grid, img, note, section, table, with_ci
+
+HEADLINE = {"classification": ["accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece"],
+            "regression": ["r2", "mae", "rmse", "mse"]}
+
+
+def kind_of(metrics: dict) -> str:
+    scores = metrics.get("test") or metrics.get("validation") or {}
+    return "classification" if "accuracy" in scores or metrics.get("data", {}).get("label_names") else "regression"
+
+
+def comparison(metrics: dict) -> str:
+    """Baselines beside the fine-tuned model, with bootstrap intervals on the fine-tuned row."""
+    kind = kind_of(metrics)
+    split = "test" if metrics.get("test") else "validation"
+    names = [n for n in HEADLINE[kind] if n in (metrics.get(split) or {})]
+    ci = metrics.get("test_ci", {}) if split == "test" else {}
+    rows = []
+    for label, key in (("majority / mean predictor", "baseline_majority"),
+                       ("pre-trained, linear probe", "baseline"),
+                       ("same architecture, random init", "baseline_random_init")):
+        m = metrics.get(key)
+        if m and "error" not in m:
+            rows.append([esc(label)] + [fmt(m.get(n)) for n in names])
+    tuned = metrics.get(split) or {}
+    rows.append([f"<b>fine-tuned ({esc(metrics['strategy']['name'])})</b>"]
+                + [with_ci(tuned.get(n), ci.get(n)) for n in names])
+    level = metrics.get("confidence", 0.95)
+    text = (f"On the {split} split ({metrics.get('data', {}).get('sizes', {}).get(split, '?')} examples). "
+            f"Brackets: {level:.0%} bootstrap interval ({metrics.get('bootstrap', 0)} resamples).")
+    return section("Did fine-tuning help?", table(["model"] + names, rows, highlight=len(rows) - 1, raw=True),
+                   note(text), anchor="help")
+
+
+def cost(metrics: dict) -> str:
+    t = metrics.get("train", {})
+    rows = [["training time (s)", t.get("seconds")], ["samples per second", t.get("samples_per_second")],
+            ["optimizer steps", t.get("steps")], ["stopped because", t.get("stop_reason")],
+            ["trainable parameters", t.get("trainable_parameters")], ["total parameters", t.get("total_parameters")],
+            ["peak memory (MB)", t.get("peak_memory_mb")], ["precision", metrics.get("precision")],
+            ["whole run (s)", metrics.get("seconds_total")]]
+    return section("What did it cost?", table(["", "value"], [r for r in rows if r[1] is not None]), anchor="cost")
+
+
+def training(history: list[dict], monitor: Optional[str]) -> str:
+    if not history:
+        return section("Training", note("no history.jsonl (no evaluation happened)"))
+    return section("Training", grid(_img(figures.learning_curves(history, monitor), "train loss and validation "
+                                                                                     "metric"),
+                                    _img(figures.learning_rates(history), "learning rate per block")),
+                   anchor="training")
+
+
+def _img(uri: Optional[str], caption: str) -> str:
+    return img(uri, caption) if uri else ""
+
+
+def test_details(metrics: dict) -> str:
+    test = metrics.get("test") or {}
+    if "confusion_matrix" not in test:
+        return ""
+    labels = metrics.get("data", {}).get("label_names") or [str(i) for i in range(len(test["confusion_matrix"]))]
+    curves = metrics.get("test_curves", {})
+    figs = grid(_img(figures.confusion_matrix(test["confusion_matrix"], labels), "confusion matrix"),
+                _img(figures.roc_curves(curves.get("roc", {})), "ROC curves"),
+                _img(figures.pr_curves(curves.get("pr", {})), "precision-recall curves"),
+                _img(figures.reliability_diagram(curves.get("calibration", {})), "reliability diagram"))
+    per_class = table(["class", "precision", "recall", "f1", "support"],
+                      [[n, c["precision"], c["recall"], c["f1"], c["support"]] for n, c in test["per_class"].items()])
+    return section("Test split in detail", figs, per_class, anchor="test")
+
+
+def plan(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    body = [[r["name"], r["start_step"], ", ".join(f"{b}" + (f" ×{r['lr_scales'][b]:g}" if r.get("lr_scales", {})
+                                                              .get(b, 1) != 1 else "") for b in r["trainable"]),
+             r.get("trainable_parameters")] for r in rows]
+    return section("Strategy plan", table(["stage", "from step", "trains (block × lr scale)", "parameters"], body),
+                   anchor="plan")
+
+
+def retention(r: Optional[dict]) -> str:
+    if not r:
+        return ""
+    if "error" in r:
+        return section("Retention", note(f"retention could not be measured: {r['error']}"))
+    rows = [["headline score (1 = nothing forgotten)", r.get("score")],
+            ["embedding similarity preserved (Spearman)", r.get("embedding_spearman")],
+            ["mean linear CKA over blocks", r.get("mean_cka")]]
+    if r.get("original_head_agreement") is not None:
+        rows.append(["original head: same prediction as before", r["original_head_agreement"]])
+    src = r.get("source_task")
+    if src:
+        rows += [[f"source task {src['metric']} before", src["before"]], [f"source task {src['metric']} after", src["after"]],
+                 [f"source task {src['metric']} after (probe re-fitted)", src["after_refit"]]]
+    parts = [table(["measure", "value"], rows),
+             note(f"probe set: {r.get('probe_examples')} examples from the {r.get('probe_source')}"
+                  + (f"; {r['original_head_note']}" if r.get("original_head_note") else "")),
+             grid(_img(figures.bars(r.get("cka", {}), "linear CKA, pre-trained vs fine-tuned", "CKA"),
+                       "representation similarity per block"))]
+    return section("Retention: what was forgotten?", *parts, anchor="retention")
+
+
+def explanations(entries) -> str:
+    if not entries:
+        return ""
+    parts = [note("Occlusion: how much the predicted class's probability falls when a token (or an image "
+                  "patch) is hidden. Red supported the prediction, blue spoke against it.")]
+    figs = []
+    for e in entries:
+        head = (f"#{e['index']}: true <b>{esc(e['label'])}</b>, predicted <b>{esc(e['predicted'])}</b> "
+                f"({e['probability']:.2f})")
+        if "tokens" in e:
+            top = max([abs(t["score"]) for t in e["tokens"]] + [1e-6])
+            spans = "".join(_token(t["token"], t["score"] / top) for t in e["tokens"])
+            parts.append(f'<div class="example">{head}<br>{spans}</div>')
+        elif "heatmap" in e:
+            figs.append(img(figures.occlusion_image(e["image"], e["heatmap"],
+                                                    f"true {e['label']}, predicted {e['predicted']}"),
+                            f"example {e['index']}"))
+    return section("Why these predictions?", *parts, grid(*figs), anchor="explain")
+
+
+def _token(token: str, weight: float) -> str:
+    alpha = min(1.0, abs(weight)) * 0.8
+    color = f"rgba(220,50,40,{alpha:.2f})" if weight > 0 else f"rgba(40,90,220,{alpha:.2f})"
+    return f'<span class="tok" style="background:{color}" title="{weight:+.2f}">{esc(token)}</span>'
+
+
+def data(metrics: dict) -> str:
+    d = metrics.get("data", {})
+    sizes = table(["split", "examples", "how"], [[k, v, d.get(k, {}).get("how", "")] for k, v in d.get("sizes", {}).items()])
+    cleaning = table(["source", "rows read", "rows kept", "dropped", "filled"],
+                     [[c["source"], c["rows_read"], c["rows_kept"],
+                       ", ".join(f"{n} {why}" for why, n in c["dropped"].items() if n) or "none",
+                       ", ".join(f"{n} {why}" for why, n in c.get("filled", {}).items() if n) or "none"]
+                      for c in d.get("cleaning", [])])
+    return section("Data", sizes, "<h3>Cleaning</h3>" + cleaning if d.get("cleaning") else "", anchor="data")
+
+
+def folds(summary: dict, per_fold: list[dict]) -> str:
+    """Cross-validation: mean ± std and each fold's value."""
+    if not summary:
+        return ""
+    k = len(per_fold)
+    rows = [[name, s["mean"], s["std"]] + list(s["values"]) for name, s in summary.items()]
+    return section(f"{k}-fold cross-validation (test = the held-out fold)",
+                   table(["metric", "mean", "std"] + [f"fold {i + 1}" for i in range(k)], rows), anchor="folds")

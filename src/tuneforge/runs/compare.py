@@ -1,0 +1,183 @@
+"""``tuneforge compare``: several strategies on identical splits and seeds, and a leaderboard.
+
+Each strategy runs the same recipe (same data, splits, seed, optimizer, schedule), only
+``strategy`` differs; options in the recipe's ``strategy`` section are kept for the
+strategy they belong to. The leaderboard ranks by the monitored metric and says whether
+each strategy's difference to the best is significant: a paired bootstrap on the same
+test examples (hold-out), or a paired t-test across folds (``--folds K``).
+
+The comparison folder ``<output.dir>/compare-<name>-<time>/`` holds ``runs/`` (one run
+folder per strategy), ``leaderboard.json`` and ``report.html``. It is created by the
+first run, after that run's recipe, data and model have been checked, so a user error
+leaves nothing behind.
+
+Example::
+
+    board = compare("recipes/demo.yaml", ["linear-probe", "full", "freeze"])
+    board["rows"][0]["strategy"]        # the best
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import RecipeError
+from ..evaluation import default_metric, greater_is_better
+from ..evaluation.bootstrap import paired_bootstrap
+from ..recipe import Recipe, check_recipe
+from ..recipe.schema import StrategySection
+from .extras import load_outputs
+from .folder import write_json
+
+SHOWN = {"classification": ["accuracy", "macro_f1", "roc_auc"], "regression": ["r2", "mae", "rmse"]}
+
+
+def strategy_variants(recipe: Recipe, strategies: Sequence[str], root: Path, folds: Optional[int]) -> dict:
+    """``{strategy: recipe}``, each checked; raises one RecipeError listing every problem."""
+    from ..strategies import STRATEGIES
+
+    problems, variants = [], {}
+    for name in strategies:
+        if name not in STRATEGIES:
+            problems.append(f"--strategies: {STRATEGIES.unknown_message(name)}")
+            continue
+        section = recipe.strategy if recipe.strategy.name == name else StrategySection(name=name)
+        evaluate = recipe.evaluate.model_copy(update={"folds": folds}) if folds else recipe.evaluate
+        variant = recipe.model_copy(update={"strategy": section, "evaluate": evaluate, "output":
+                                            recipe.output.model_copy(update={"dir": str(root / "runs"), "name": name})})
+        try:
+            check_recipe(variant)
+        except RecipeError as e:
+            problems += [f"{name}: {p}" for p in e.problems]
+        variants[name] = variant
+    if len(set(strategies)) != len(strategies):
+        problems.append("--strategies: a strategy is listed twice")
+    if problems:
+        raise RecipeError(problems=problems)
+    return variants
+
+
+def _comparison_dir(recipe: Recipe) -> Path:
+    base = Path(recipe.output.dir) / f"compare-{recipe.name or recipe.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        path, n = Path(f"{base}-{n}"), n + 1
+    return path
+
+
+def _row(name: str, metrics: dict, kind: str) -> dict:
+    cv = "folds" in metrics
+    per_fold = metrics.get("per_fold", [])
+    train = [f["train"] for f in per_fold] if cv else [metrics["train"]]
+    retention = [f.get("retention", {}) for f in per_fold] if cv else [metrics.get("retention") or {}]
+    scores = [r.get("score") for r in retention if r and r.get("score") is not None]
+    return {"strategy": name, "run_dir": metrics["run_dir"],
+            "test": {m: s["mean"] for m, s in metrics["folds"].items()} if cv else metrics.get("test", {}),
+            "test_std": {m: s["std"] for m, s in metrics["folds"].items()} if cv else None,
+            "test_folds": {m: s["values"] for m, s in metrics["folds"].items()} if cv else None,
+            "test_ci": None if cv else metrics.get("test_ci"),
+            "retention": float(np.mean(scores)) if scores else None,
+            "train_seconds": float(sum(t["seconds"] for t in train)),
+            "peak_memory_mb": float(max(t["peak_memory_mb"] for t in train)),
+            "trainable_parameters": int(train[0]["trainable_parameters"]),
+            "total_parameters": int(train[0]["total_parameters"])}
+
+
+def _significance(rows: list[dict], best: dict, metric: str, kind: str, recipe: Recipe) -> None:
+    from scipy.stats import ttest_rel
+
+    alpha = 1.0 - recipe.evaluate.confidence
+    for row in rows:
+        if row is best:
+            row["vs_best"] = None
+            continue
+        if row["test_folds"] is not None:
+            a, b = np.asarray(row["test_folds"][metric]), np.asarray(best["test_folds"][metric])
+            p = float(ttest_rel(a, b).pvalue) if np.any(a != b) else 1.0
+            row["vs_best"] = {"difference": float(a.mean() - b.mean()), "p_value": p,
+                              "method": "paired t-test across folds"}
+        else:
+            mine, theirs = load_outputs(Path(row["run_dir"])), load_outputs(Path(best["run_dir"]))
+            if mine is None or theirs is None:
+                row["vs_best"] = None
+                continue
+            res = paired_bootstrap(kind, mine[1], mine[0], theirs[0], metric,
+                                   recipe.evaluate.bootstrap or 1000, recipe.evaluate.confidence, recipe.train.seed)
+            row["vs_best"] = {**res, "method": "paired bootstrap on the same test examples"}
+        p = row["vs_best"]["p_value"]
+        row["vs_best"]["significant"] = bool(np.isfinite(p) and p < alpha)
+
+
+def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = None,
+            console: Optional[Console] = None, quiet: bool = False) -> dict:
+    """Run every strategy, write ``leaderboard.json`` and ``report.html``; return the leaderboard."""
+    from ..report import write_comparison_report
+    from ..tasks import TASKS
+    from .pipeline import run
+
+    console = console or Console(quiet=quiet)
+    root = _comparison_dir(recipe)
+    variants = strategy_variants(recipe, strategies, root, folds)
+    kind = TASKS.get(recipe.task).kind
+    metric = recipe.evaluate.metric or default_metric(kind)
+    results = {}
+    for name, variant in variants.items():
+        console.rule(f"strategy {name}")
+        results[name] = run(variant, console, quiet).metrics
+    rows = [_row(name, m, kind) for name, m in results.items()]
+    sign = 1 if greater_is_better(metric) else -1
+    rows.sort(key=lambda r: -sign * r["test"].get(metric, np.nan) if np.isfinite(r["test"].get(metric, np.nan))
+              else np.inf)
+    _significance(rows, rows[0], metric, kind, recipe)
+    first = next(iter(results.values()))
+    board = {"recipe": recipe.name or recipe.task, "task": recipe.task, "model": recipe.model.name,
+             "kind": kind, "metric": metric, "greater_is_better": sign > 0, "folds": folds,
+             "confidence": recipe.evaluate.confidence, "seed": recipe.train.seed, "rows": rows,
+             "baseline": first.get("baseline") if not folds else None,
+             "baseline_majority": first.get("baseline_majority") if not folds else None,
+             "comparison_dir": str(root)}
+    write_json(root / "leaderboard.json", board)
+    print_leaderboard(console, board)
+    path = write_comparison_report(root)
+    console.print(f"leaderboard: [bold]{root / 'leaderboard.json'}[/bold]\nreport: [bold]{path}[/bold]")
+    return board
+
+
+def leaderboard_cells(board: dict, row: dict) -> list[str]:
+    """The printable cells of one row (shared by the terminal table and the report)."""
+    cells = [row["strategy"]]
+    for m in SHOWN[board["kind"]]:
+        value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
+        text = "-" if value is None else f"{value:.4f}"
+        if ci:
+            text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+        elif std is not None:
+            text += f" ± {std:.3f}"
+        cells.append(text)
+    vs = row.get("vs_best")
+    cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
+                 f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
+    cells.append("-" if row["retention"] is None else f"{row['retention']:.3f}")
+    cells += [f"{row['train_seconds']:.1f}", f"{row['peak_memory_mb']:.0f}",
+              f"{row['trainable_parameters']:,} / {row['total_parameters']:,}"]
+    return cells
+
+
+def leaderboard_header(board: dict) -> list[str]:
+    interval = f"{board['confidence']:.0%} CI" if not board["folds"] else f"mean ± std over {board['folds']} folds"
+    return (["strategy"] + [f"{m} ({interval})" for m in SHOWN[board["kind"]]]
+            + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
+
+
+def print_leaderboard(console: Console, board: dict) -> None:
+    table = Table(title=f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}")
+    for i, h in enumerate(leaderboard_header(board)):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in board["rows"]:
+        table.add_row(*leaderboard_cells(board, row))
+    console.print(table)

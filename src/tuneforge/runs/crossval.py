@@ -1,0 +1,95 @@
+"""``evaluate.folds: K`` (``--folds K``): K full fine-tunes, each tested on its held-out fold.
+
+All cleaned rows of ``data.train`` are cut into K stratified folds (seeded). For fold i
+the model is fine-tuned on the other folds (a ``data.validation`` fraction of them is held
+out for validation, stratified) and tested on fold i. Each fold is a complete run folder
+``fold-i/`` (metrics, history, report); the parent folder holds ``metrics.json`` with
+``folds`` (per metric: mean, std, values), ``folds_baseline`` (the linear probe) and
+``per_fold`` (each fold's metrics), plus a report linking the folds.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..data import load_data
+from ..data.bundle import DataBundle
+from ..data.splits import stratified_split
+from ..evaluation.folds import kfold_indices, summarise_folds
+from ..recipe import Recipe, check_recipe, recipe_to_yaml
+from ..tasks import TASKS
+from .folder import new_run_dir, set_status, write_json, write_text
+
+
+def fold_bundles(recipe: Recipe) -> list[DataBundle]:
+    """The K data bundles (train / validation / test) of a cross-validation."""
+    task = TASKS.get(recipe.task)
+    seed, k = recipe.train.seed, recipe.evaluate.folds
+    whole = load_data(recipe.data.model_copy(update={"validation": None, "test": None}), task.modality,
+                      task.classification, seed)
+    data = whole.train
+    bundles = []
+    for i, (train_idx, test_idx) in enumerate(kfold_indices(data.targets, k, seed, task.classification)):
+        train, validation = data.subset(train_idx), None
+        fraction = recipe.data.validation
+        if isinstance(fraction, float):
+            strat = train.targets if task.classification else None
+            keep, held = stratified_split(strat, len(train), fraction, seed, label_names=whole.label_names,
+                                          what=f"a validation split of fold {i + 1}")
+            train, validation = train.subset(keep), train.subset(held)
+        bundles.append(DataBundle(modality=whole.modality, train=train, validation=validation,
+                                  test=data.subset(test_idx), label_names=whole.label_names,
+                                  cleaning=whole.cleaning,
+                                  description={**whole.description, "fold": i + 1, "folds": k}))
+    return bundles
+
+
+def run_folds(recipe: Recipe, console, quiet: bool = False):
+    """Run every fold; return a FinetuneResult whose metrics are the cross-validation summary."""
+    from .pipeline import _train_and_report, prepare
+    from .result import FinetuneResult
+
+    started = time.perf_counter()
+    check_recipe(recipe)
+    bundles = fold_bundles(recipe)
+    k = len(bundles)
+    first = prepare(recipe, console, data=bundles[0])      # a bad model fails before any folder exists
+    name = (recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}") + f"-cv{k}"
+    parent = new_run_dir(recipe.output.dir, name)
+    write_text(parent / "recipe.yaml", recipe_to_yaml(recipe))
+    set_status(parent, "running")
+    per_fold, fold_dirs, result = [], [], None
+    for i, bundle in enumerate(bundles):
+        console.rule(f"fold {i + 1} of {k}")
+        p = first if i == 0 else prepare(recipe, console, data=bundle)
+        fold_dir = parent / f"fold-{i + 1}"
+        fold_dir.mkdir()
+        result = _train_and_report(p, fold_dir, console, quiet, time.perf_counter(), False, FinetuneResult)
+        per_fold.append(result.metrics)
+        fold_dirs.append(fold_dir.name)
+    metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": per_fold[0]["strategy"],
+               "k": k, "folds": summarise_folds([m["test"] for m in per_fold]),
+               "folds_baseline": summarise_folds([m["baseline"] for m in per_fold]) if per_fold[0]["baseline"] else {},
+               "per_fold": per_fold, "fold_dirs": fold_dirs, "data": per_fold[0]["data"],
+               "seconds_total": time.perf_counter() - started, "run_dir": str(parent)}
+    write_json(parent / "metrics.json", metrics)
+    set_status(parent, "completed")
+    _print(console, metrics)
+    if recipe.evaluate.report:
+        from ..report import write_report_quietly
+        write_report_quietly(parent, console)
+    return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=Path(parent), model=result.model,
+                          task=result.task, label_names=result.label_names, data_section=recipe.data)
+
+
+def _print(console, metrics: dict) -> None:
+    from rich.table import Table
+
+    k = metrics["k"]
+    table = Table(title=f"{k}-fold cross-validation · {metrics['model']} · {metrics['strategy']['name']}")
+    for h in ["metric", "mean", "std"] + [f"fold {i + 1}" for i in range(k)]:
+        table.add_column(h, justify="right")
+    for name, s in metrics["folds"].items():
+        table.add_row(name, f"{s['mean']:.4f}", f"{s['std']:.4f}", *[f"{v:.4f}" for v in s["values"]])
+    console.print(table)
+    console.print(f"cross-validation folder: [bold]{metrics['run_dir']}[/bold]")

@@ -1,0 +1,95 @@
+"""Use a finished run on new data: ``tuneforge evaluate RUN --data FILE`` and ``tuneforge predict RUN INPUT...``.
+
+Both read only the run folder: ``recipe.yaml`` (task, columns, input size) and ``model/``
+(loaded with :func:`~tuneforge.models.load_saved_model`). ``evaluate`` cleans the new
+file like the recipe's data, refuses labels the model does not know, and writes
+``evaluations/<file stem>-<time>.json`` with the metrics and their bootstrap intervals.
+
+Example::
+
+    metrics = evaluate_run("runs/demo-20250101-120000", "more_tweets.csv")
+    predict_run("runs/demo-20250101-120000", ["what a lovely day"])
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..errors import TuneforgeError
+
+
+def load_finished_run(run_dir: Path):
+    """(recipe, task, model) of a run folder that has a saved model."""
+    from ..models import load_saved_model
+    from ..recipe import load_recipe
+    from ..tasks import TASKS
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "recipe.yaml").is_file():
+        raise TuneforgeError(f"{run_dir} is not a run folder (no recipe.yaml)")
+    if not (run_dir / "model").is_dir():
+        raise TuneforgeError(f"{run_dir} has no saved model (model/): was it run with output.save_model=false, "
+                             "or has it not finished?")
+    recipe = load_recipe(run_dir / "recipe.yaml")
+    return recipe, TASKS.get(recipe.task), load_saved_model(run_dir / "model")
+
+
+def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = None) -> dict:
+    """Metrics (``test``) and intervals (``test_ci``) of a run's model on ``data_file``; also written to disk."""
+    import torch
+    from rich.console import Console
+
+    from ..data import encode_split, load_data
+    from ..evaluation import compute_metrics, predict_outputs
+    from .extras import test_statistics
+    from .folder import write_json
+
+    console = console or Console()
+    run_dir = Path(run_dir)
+    recipe, task, model = load_finished_run(run_dir)
+    if not Path(data_file).exists():
+        raise TuneforgeError(f"--data: {data_file} does not exist")
+    section = recipe.data.model_copy(update={"train": str(data_file), "validation": None, "test": None,
+                                             "max_train_samples": None,
+                                             "labels": model.label_names if task.classification else None})
+    bundle = load_data(section, task.modality, task.classification, recipe.train.seed)
+    split = bundle.train
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    outputs = predict_outputs(model, encode_split(split, model, section), recipe.evaluate.batch_size, device)
+    ev = recipe.evaluate.model_copy(update={"bootstrap": resamples}) if resamples is not None else recipe.evaluate
+    result = {"data": str(data_file), "examples": len(split), "cleaning": [r.to_dict() for r in bundle.cleaning],
+              "test": compute_metrics(task.kind, split.targets, outputs, model.label_names),
+              **test_statistics(task.kind, split.targets, outputs, model.label_names, ev, recipe.train.seed)}
+    out = run_dir / "evaluations"
+    out.mkdir(exist_ok=True)
+    path = out / f"{Path(data_file).stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_json(path, result)
+    _print(console, result, task.kind, path)
+    return result
+
+
+def _print(console, result: dict, kind: str, path: Path) -> None:
+    from rich.table import Table
+
+    from .summary import SHOWN
+
+    table = Table(title=f"{result['data']} ({result['examples']} examples)")
+    for h in ("metric", "value", f"{result['confidence']:.0%} interval"):
+        table.add_column(h, justify="right")
+    for name in SHOWN[kind]:
+        ci = result["test_ci"].get(name)
+        table.add_row(name, f"{result['test'][name]:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
+    console.print(table)
+    console.print(f"written to [bold]{path}[/bold]")
+
+
+def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
+    """Predictions for raw inputs (texts, or image file paths) with class probabilities."""
+    from .result import predict_raw
+
+    recipe, task, model = load_finished_run(Path(run_dir))
+    if not inputs:
+        raise TuneforgeError("give at least one input to predict")
+    return predict_raw(model, task, model.label_names, recipe.data, inputs, batch_size)

@@ -1,0 +1,87 @@
+"""The deeper evaluation of a finished run, beyond the plain test metrics.
+
+Called by the pipeline once the model is final, before ``metrics.json`` is written:
+
+* ``test_outputs.npz`` (test logits / predictions and targets), so that comparisons can
+  run paired tests on the same examples without the model;
+* ``test_ci``: bootstrap intervals of every scalar test metric (``evaluate.bootstrap``,
+  ``evaluate.confidence``);
+* ``test_curves``: downsampled ROC, precision-recall and reliability curves;
+* ``explanations.json``: occlusion explanations of ``evaluate.explain`` test examples;
+* ``baseline_random_init``: the "without pre-training" ablation (``evaluate.random_init``);
+* ``retention`` (``evaluate.retention``).
+
+Optional analyses that fail (explanations, retention) do not lose the run: the error is
+recorded under that key and printed, and the metrics are still written.
+"""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import numpy as np
+from scipy.special import softmax
+
+from ..evaluation.bootstrap import confidence_intervals
+from ..evaluation.curves import classification_curves
+from ..evaluation.explain import explain_examples, pick_examples
+from .folder import write_json
+
+
+def save_outputs(run_dir: Path, outputs: np.ndarray, targets: np.ndarray) -> None:
+    np.savez_compressed(run_dir / "test_outputs.npz", outputs=np.asarray(outputs, dtype=np.float32),
+                        targets=np.asarray(targets))
+
+
+def load_outputs(run_dir: Path):
+    """(outputs, targets) saved by :func:`save_outputs`, or None."""
+    path = Path(run_dir) / "test_outputs.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as f:
+        return f["outputs"], f["targets"]
+
+
+def test_statistics(kind: str, targets, outputs, label_names, evaluate, seed: int) -> dict:
+    """``test_ci`` and (classification) ``test_curves`` from stored outputs."""
+    out = {"test_ci": confidence_intervals(kind, targets, outputs, evaluate.bootstrap, evaluate.confidence, seed),
+           "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
+    if kind == "classification":
+        out["test_curves"] = classification_curves(targets, softmax(np.asarray(outputs, np.float64), axis=1),
+                                                   label_names)
+    return out
+
+
+def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console) -> dict:
+    """Everything listed in the module docstring; returns the keys to add to ``metrics.json``."""
+    ev, seed = p.recipe.evaluate, p.recipe.train.seed
+    out: dict = {}
+    if test_outputs is not None:
+        targets = p.data.test.targets
+        save_outputs(run_dir, test_outputs, targets)
+        out.update(test_statistics(p.task.kind, targets, test_outputs, p.data.label_names, ev, seed))
+        if p.task.classification and ev.explain:
+            out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
+    if ev.random_init:
+        from .random_init import random_init_baseline
+        console.print("[dim]baseline[/dim] training the same architecture from random weights")
+        out["baseline_random_init"] = random_init_baseline(p, device, precision)
+    if ev.retention is not None:
+        from .retention import measure_retention
+        out["retention"] = _guarded(console, "retention", lambda: measure_retention(p, p.model, device, console))
+    return out
+
+
+def _explain(p, run_dir: Path, device) -> str:
+    indices = pick_examples(len(p.encoded["test"]), p.recipe.evaluate.explain)
+    write_json(run_dir / "explanations.json",
+               explain_examples(p.model, p.encoded["test"], indices, p.data.label_names, device))
+    return "explanations.json"
+
+
+def _guarded(console, what: str, fn):
+    try:
+        return fn()
+    except Exception as e:  # an optional analysis must not lose a finished training run
+        console.print(f"[yellow]warning[/yellow] {what} failed: {e!r}")
+        return {"error": repr(e), "traceback": traceback.format_exc(limit=5)}
