@@ -8,6 +8,9 @@ from .callbacks import Callback
 from .history import scalar_metrics
 
 
+PREFERRED = ["accuracy", "macro_f1", "log_loss", "r2", "mae", "rmse"]
+
+
 class ProgressReporter(Callback):
     order = 20
 
@@ -31,7 +34,10 @@ class ProgressReporter(Callback):
 
     def on_evaluate(self, trainer, metrics):
         s = trainer.state
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in list(scalar_metrics(metrics).items())[:4])
+        scalars = scalar_metrics(metrics)
+        first = [trainer.tracker.name] if trainer.tracker is not None else []
+        names = list(dict.fromkeys(first + [n for n in PREFERRED if n in scalars]))[:3]
+        shown = ", ".join(f"{n} {scalars[n]:.4f}" for n in names if n in scalars)
         loss = f"{trainer.last_loss:.4f}" if trainer.last_loss is not None else "-"
         self.console.print(f"epoch {s.epoch if s.batch_in_epoch == 0 else s.epoch + 1}/{trainer.epochs} "
                            f"step {s.step}/{trainer.total_steps}  train loss {loss}  validation: {shown}")
