@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 
-from ..data import encode_split, load_data
+from ..data import batch_order, encode_split, load_data, padding_fraction
 from ..errors import TuneforgeError
 from ..evaluation import METRICS, extract_features, greater_is_better, linear_probe_baseline, majority_baseline
 from ..models import load_task_model, save_task_model
@@ -193,6 +193,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                   "skipped_batches": state.skipped_batches,
                   "best_step": state.best_step, "best_validation": state.best_value,
                   "stage_seconds": state.stage_seconds, "prefix_cache": trainer.prefix_cache.describe(),
+                  "padding_fraction": _padding(p.encoded["train"], recipe),
                   "trainable_parameters": trainable, "total_parameters": total,
                   "peak_memory_mb": _peak_memory_mb(device)},
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
@@ -242,6 +243,16 @@ def _print_plan(console, rows, recipe) -> None:
         console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: trains "
                       f"{s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} "
                       f"at lr {recipe.optimizer.lr:g}")
+
+
+def _padding(encoded, recipe) -> Optional[float]:
+    """Share of padded token positions in the first epoch's training batches (text only)."""
+    if encoded.lengths is None:
+        return None
+    t = recipe.train
+    batches = batch_order(len(encoded), t.batch_size, t.seed, 0,
+                          lengths=encoded.lengths if t.group_by_length else None)
+    return padding_fraction(encoded.lengths, batches)
 
 
 def _peak_memory_mb(device) -> float:

@@ -29,5 +29,7 @@ def print_summary(console: Console, metrics: dict) -> None:
     console.print(f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples); "
                   f"training {t['seconds']:.1f}s, {t['samples_per_second']:.1f} samples/s, "
                   f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained, "
-                  f"peak memory {t['peak_memory_mb']:.0f} MB; total {metrics['seconds_total']:.1f}s")
+                  f"peak memory {t['peak_memory_mb']:.0f} MB"
+                  + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None else "")
+                  + f"; total {metrics['seconds_total']:.1f}s")
     console.print(f"run folder: [bold]{metrics['run_dir']}[/bold]")
