@@ -35,7 +35,8 @@ def torchrun(args, fault=None) -> subprocess.CompletedProcess:
 
 
 def test_two_processes_with_a_kill_and_resume_equal_one_process(bert_dir, small_csv, tmp_path):
-    over = {"strategy": STRATEGY, "model.dropout": 0.0}
+    # fp32: under bf16 autocast, half-size per-process batches round differently (measured 2.5e-3 apart)
+    over = {"strategy": STRATEGY, "model.dropout": 0.0, "train.precision": "fp32"}
     single = write_recipe(tmp_path / "single.yaml", small_recipe(bert_dir, small_csv, tmp_path / "single", **over))
     assert main(["run", str(single), "--quiet"]) == 0
     reference = only_run(tmp_path / "single")
