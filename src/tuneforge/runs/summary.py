@@ -4,8 +4,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-SHOWN = {"classification": ["accuracy", "macro_f1", "macro_precision", "macro_recall"],
+SHOWN = {"classification": ["accuracy", "macro_f1"],
          "regression": ["mae", "rmse", "r2"]}
+
+
+def _cell(m: dict, name: str, ci: dict) -> str:
+    if name not in m:
+        return "-"
+    low_high = ci.get(name)
+    return f"{m[name]:.4f}" + (f"\n[{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else "")
 
 
 def print_summary(console: Console, metrics: dict) -> None:
@@ -19,13 +26,17 @@ def print_summary(console: Console, metrics: dict) -> None:
     if metrics.get("baseline_majority"):
         rows.append(("majority / mean predictor", metrics["baseline_majority"]))
     if metrics.get("baseline"):
-        rows.append(("pre-trained, linear probe (baseline)", metrics["baseline"]))
+        rows.append(("pre-trained baseline (linear probe)", metrics["baseline"]))
     split = "test" if metrics.get("test") else "validation"
     rows.append((f"fine-tuned ({metrics['strategy']['name']})", metrics.get(split) or {}))
-    for label, m in rows:
-        table.add_row(label, *[f"{m[n]:.4f}" if n in m else "-" for n in names])
+    ci = metrics.get("test_ci") or {} if split == "test" else {}
+    for i, (label, m) in enumerate(rows):
+        last = i == len(rows) - 1
+        table.add_row(label, *[_cell(m, n, ci if last else {}) for n in names])
     console.print(table)
     t = metrics["train"]
+    if ci:
+        console.print(f"[dim]brackets: {100 * metrics.get('confidence', 0.95):.0f}% bootstrap confidence intervals[/dim]")
     console.print(f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples); "
                   f"training {t['seconds']:.1f}s, {t['samples_per_second']:.1f} samples/s, "
                   f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained, "
