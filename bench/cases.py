@@ -24,7 +24,7 @@ CASES = {
     "effnet-probe": {
         "recipe": {"task": "image-classification", "model": {"name": "efficientnet-lite0"},
                    "data": {"train": "fashion-mnist", "validation": 0.1, "test": None, "image_size": 96},
-                   "strategy": {"name": "linear-probe"}, "optimizer": {"lr": 1e-3},
+                   "strategy": {"name": "linear-probe"}, "optimizer": {"lr": 1e-2},
                    "train": {"batch_size": 64}},
         "frozen_prefix": -1,  # everything below the head
         "samples": 2000, "quick_samples": 640,

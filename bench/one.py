@@ -120,7 +120,7 @@ def run_hf(p, args, frozen):
                               lr_scheduler_type="linear", warmup_steps=0, bf16=args.precision == "bf16",
                               use_cpu=True, report_to=[], save_strategy="no", eval_strategy="no",
                               logging_strategy="no", disable_tqdm=True, seed=r.train.seed, max_grad_norm=1.0,
-                              dataloader_num_workers=0)
+                              dataloader_num_workers=0, remove_unused_columns=False)
     Trainer(model=Wrapped(p.model), args=targs, train_dataset=DS(), data_collator=collate,
             callbacks=[Clock()]).train()
     return times, accs, None
@@ -180,6 +180,7 @@ def main():
     non_embedding = sum(prm.numel() for n, prm in p.model.net.named_parameters()
                         if "embeddings" not in n and "embed_tokens" not in n)
     print(json.dumps({"impl": args.impl, "case": args.case, "precision": args.precision, "n": len(enc),
+                      "frozen_prefix": case["frozen_prefix"],
                       "epoch_seconds": times, "val_accuracy": accs, "real_tokens_per_epoch": real_tokens,
                       "non_embedding_params": non_embedding,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

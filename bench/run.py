@@ -59,7 +59,7 @@ def main():
     cases = args.cases.split(",") if args.cases else (["minilm-full", "minilm-frozen4", "effnet-probe"]
                                                       if args.quick else list(CASES))
     reps = args.reps or (1 if args.quick else 3)
-    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    peak = {"fp32": matmul_gflops(torch.float32, 2048), "bf16": matmul_gflops(torch.bfloat16, 2048)}
     results = {}
     started = time.time()
     for case in cases:
@@ -77,7 +77,7 @@ def main():
 
 def mfu(raw: dict, precision: str, peak: dict) -> str:
     tokens = raw.get("real_tokens_per_epoch")
-    if not tokens:
+    if not tokens or raw.get("frozen_prefix"):  # 6 x params x tokens only holds when every layer trains
         return "-"
     flops = 6 * raw["non_embedding_params"] * tokens
     per_s = flops / statistics.median(raw["epoch_seconds"]) / 1e9
@@ -93,7 +93,9 @@ def write_report(args, results, peak, seconds) -> None:
              f"Measured matrix-product peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s.",
              "", "Samples/s of training only (evaluation excluded); `later` = epochs after the first.",
              "Ratios are tuneforge / Hugging Face Trainer on the same model, data, batch, length and precision.",
-             "MFU counts 6 x non-embedding parameters x real (non-padding) tokens, attention excluded.", "",
+             "Achieved FLOP/s counts 6 x non-embedding parameters x real (non-padding) tokens (attention excluded)",
+             "per second of the median epoch, as a share of the measured matrix-product peak of the same precision;",
+             "shown for full fine-tuning only (frozen layers and the frozen-prefix cache change the work done).", "",
              "| case | precision | impl | samples/s first | samples/s later | ratio later vs HF | val acc | peak RSS MB | achieved |",
              "|---|---|---|---|---|---|---|---|---|"]
     for (case, precision), by_impl in results.items():
