@@ -99,7 +99,7 @@ def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
 @app.command()
 def compare(recipe: Path = typer.Argument(..., help="recipe YAML"),
             overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
-            strategies: str = typer.Option(..., "--strategies", help="comma-separated, e.g. linear-probe,full"),
+            strategies: str = typer.Option(..., "--strategies", help="comma-separated, options after colons: linear-probe,full,freeze:top_blocks=2"),
             folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation per strategy"),
             quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Run several strategies on identical splits and seeds; print and save a leaderboard."""

@@ -60,3 +60,14 @@ def test_run_with_folds_trains_each_fold_and_summarises(bert_dir, text_csv, tmp_
     assert {"mean", "std", "values"} == set(m["folds"]["accuracy"])
     sizes = [f["data"]["sizes"]["test"] for f in m["per_fold"]]
     assert sum(sizes) == 240 and (parent / "fold-1" / "report.html").is_file() and (parent / "report.html").is_file()
+
+
+def test_strategy_specs_carry_options():
+    from tuneforge.errors import RecipeError
+    from tuneforge.runs.compare import parse_strategy_spec
+
+    assert parse_strategy_spec("freeze:top_blocks=2") == ("freeze", {"top_blocks": 2})
+    assert parse_strategy_spec("lora:r=4:alpha=8") == ("lora", {"r": 4, "alpha": 8})
+    assert parse_strategy_spec("full") == ("full", {})
+    with pytest.raises(RecipeError, match="name:key=value"):
+        parse_strategy_spec("freeze:top_blocks")

@@ -37,24 +37,42 @@ from .folder import write_json
 SHOWN = {"classification": ["accuracy", "macro_f1", "roc_auc"], "regression": ["r2", "mae", "rmse"]}
 
 
+def parse_strategy_spec(spec: str) -> tuple[str, dict]:
+    """``"freeze:top_blocks=2"`` -> ``("freeze", {"top_blocks": 2})``; options are ``:``-separated."""
+    import yaml
+
+    name, *parts = spec.strip().split(":")
+    options = {}
+    for part in parts:
+        if "=" not in part:
+            raise RecipeError(f"--strategies: {spec!r}: options are written name:key=value (e.g. freeze:top_blocks=2)")
+        key, value = part.split("=", 1)
+        options[key.strip()] = yaml.safe_load(value)
+    return name, options
+
+
 def strategy_variants(recipe: Recipe, strategies: Sequence[str], root: Path, folds: Optional[int]) -> dict:
     """``{strategy: recipe}``, each checked; raises one RecipeError listing every problem."""
     from ..strategies import STRATEGIES
 
     problems, variants = [], {}
-    for name in strategies:
+    for spec in strategies:
+        name, options = parse_strategy_spec(spec)
         if name not in STRATEGIES:
             problems.append(f"--strategies: {STRATEGIES.unknown_message(name)}")
             continue
-        section = recipe.strategy if recipe.strategy.name == name else StrategySection(name=name)
+        if options:
+            section = StrategySection(name=name, **options)
+        else:
+            section = recipe.strategy if recipe.strategy.name == name else StrategySection(name=name)
         evaluate = recipe.evaluate.model_copy(update={"folds": folds}) if folds else recipe.evaluate
         variant = recipe.model_copy(update={"strategy": section, "evaluate": evaluate, "output":
-                                            recipe.output.model_copy(update={"dir": str(root / "runs"), "name": name})})
+                                            recipe.output.model_copy(update={"dir": str(root / "runs"), "name": spec})})
         try:
             check_recipe(variant)
         except RecipeError as e:
-            problems += [f"{name}: {p}" for p in e.problems]
-        variants[name] = variant
+            problems += [f"{spec}: {p}" for p in e.problems]
+        variants[spec] = variant
     if len(set(strategies)) != len(strategies):
         problems.append("--strategies: a strategy is listed twice")
     if problems:
