@@ -3,6 +3,7 @@ and `--folds` cross-validation."""
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from tuneforge.cli import main
