@@ -21,9 +21,9 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import STRATEGIES, Plan, Stage, Strategy
+from .base import STRATEGIES, Plan, Stage
 from .lr_spread import decay_scales
-from .staged import StagedOptions, too_many
+from .staged import StagedOptions, StagedStrategy
 
 
 class GradualUnfreezingOptions(StagedOptions):
@@ -35,13 +35,9 @@ class GradualUnfreezingOptions(StagedOptions):
 
 @STRATEGIES.register("gradual-unfreezing",
                      "ULMFiT: head first, then unfreeze one more block from the top every stage")
-class GradualUnfreezing(Strategy):
+class GradualUnfreezing(StagedStrategy):
     name = "gradual-unfreezing"
     Options = GradualUnfreezingOptions
-
-    def check(self, block_names):
-        o = self.options
-        return too_many("strategy.blocks", o.blocks, block_names) if o.blocks is not None else []
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
         o = self.options

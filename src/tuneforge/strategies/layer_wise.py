@@ -19,8 +19,8 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import STRATEGIES, Plan, Stage, Strategy
-from .staged import StagedOptions, too_many
+from .base import STRATEGIES, Plan, Stage
+from .staged import StagedOptions, StagedStrategy
 
 
 class LayerWiseOptions(StagedOptions):
@@ -30,13 +30,9 @@ class LayerWiseOptions(StagedOptions):
 
 
 @STRATEGIES.register("layer-wise", "chain-thaw: head, then each block alone from the top, then all together")
-class LayerWise(Strategy):
+class LayerWise(StagedStrategy):
     name = "layer-wise"
     Options = LayerWiseOptions
-
-    def check(self, block_names):
-        o = self.options
-        return too_many("strategy.blocks", o.blocks, block_names) if o.blocks is not None else []
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
         o = self.options

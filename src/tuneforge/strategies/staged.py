@@ -10,7 +10,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import StrategyOptions
+from .base import Strategy, StrategyOptions
 
 
 class StagedOptions(StrategyOptions):
@@ -32,3 +32,11 @@ def too_many(key: str, asked: int, block_names: list[str]) -> list[str]:
         return [f"{key}: {asked} blocks asked, but the model has only {len(body)} blocks below the head "
                 f"({', '.join(body)})"]
     return []
+
+
+class StagedStrategy(Strategy):
+    """Base of strategies with a ``blocks`` option: refuses more blocks than the model has."""
+
+    def check(self, block_names):
+        blocks = self.options.blocks
+        return too_many("strategy.blocks", blocks, block_names) if blocks is not None else []
