@@ -11,6 +11,7 @@ from torch import nn
 
 from tuneforge.models.layer_map import Block, LayerMap
 from tuneforge.models.task_model import TaskModel
+from tuneforge.training import Callback
 
 
 class ToyNet(nn.Module):
@@ -62,3 +63,16 @@ class ToySplit:
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         y = torch.tensor(self.y[np.asarray(indices)], dtype=torch.float32 if self.regression else torch.long)
         return {"pixel_values": self.x[idx], "targets": y}
+
+
+class Crash(Callback):
+    """Simulates a killed run: interrupts training right after optimizer step ``at`` (and its checkpoint)."""
+
+    order = 100  # after the checkpointer
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step_end(self, trainer):
+        if trainer.state.step == self.at:
+            raise KeyboardInterrupt

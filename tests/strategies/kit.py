@@ -13,6 +13,8 @@ from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
 from tuneforge.training import Callback, Checkpointer, Trainer  # noqa: F401 (re-exported)
 
+from toy import Crash  # noqa: F401 (re-exported)
+
 FAMILIES = ["bert", "vit", "cnn"]
 K = 3
 
@@ -101,12 +103,3 @@ class StageSpy(Callback):
         return changed(self.params[stage], self.params[stage + 1])
 
 
-class Crash(Callback):
-    order = 100  # after the checkpointer
-
-    def __init__(self, at):
-        self.at = at
-
-    def on_step_end(self, trainer):
-        if trainer.state.step == self.at:
-            raise KeyboardInterrupt

@@ -12,7 +12,7 @@ from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
 from tuneforge.training import Callback, Checkpointer, Trainer
 
-from toy import ToySplit, toy_model
+from toy import Crash, ToySplit, toy_model
 
 TASK = TASKS.get("image-classification")
 
@@ -101,17 +101,6 @@ def test_weight_decay_only_on_weights():
     tr, m = make("full", **{"optimizer.weight_decay": 0.1})
     wd = {pg["name"]: pg["weight_decay"] for pg in tr.optimizer.param_groups}
     assert wd["head"] == 0.1 and wd["head (no decay)"] == 0.0
-
-
-class Crash(Callback):
-    order = 100  # after the checkpointer
-
-    def __init__(self, at):
-        self.at = at
-
-    def on_step_end(self, trainer):
-        if trainer.state.step == self.at:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("crash_at", [4, 6, 13])  # mid-epoch, at an epoch end, later mid-epoch
