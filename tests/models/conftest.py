@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.tiny import tiny_bert, tiny_llama, tiny_timm_cnn, tiny_vit
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory) -> Path:
-    return tiny_bert(tmp_path_factory.mktemp("bert"))
+from helpers.tiny import tiny_llama, tiny_timm_cnn, tiny_vit
 
 
 @pytest.fixture(scope="session")

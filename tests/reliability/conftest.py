@@ -10,15 +10,9 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from helpers.tiny import tiny_bert
 from runs.conftest import sentiment_table
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory):
-    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

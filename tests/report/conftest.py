@@ -8,7 +8,7 @@ import pytest
 
 import tuneforge
 
-from runs.conftest import bert_dir, text_csv, text_recipe  # noqa: F401  (fixtures)
+from runs.conftest import text_csv, text_recipe  # noqa: F401  (fixtures)
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

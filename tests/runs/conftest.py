@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.tiny import tiny_bert, tiny_timm_cnn
+from helpers.tiny import tiny_timm_cnn
 
 POSITIVE = "good great happy wonderful excellent loved amazing best fine".split()
 NEGATIVE = "bad terrible awful sad boring hated war cold dark".split()
@@ -22,11 +22,6 @@ def sentiment_table(n=240, seed=0) -> pd.DataFrame:
         rows.append({"text": " ".join(words), "label": label,
                      "score": (2.0 if label == "positive" else -1.0) + 0.1 * rng.normal() + 10.0})
     return pd.DataFrame(rows)
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory):
-    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")
