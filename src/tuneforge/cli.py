@@ -137,13 +137,15 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
 
     from .runs.evaluate_run import predict_run
 
-    table = Table("input", "prediction", "probabilities")
-    for text, pred in zip(inputs, predict_run(run_dir, inputs)):
-        if "label" in pred:
+    preds = predict_run(run_dir, inputs)
+    classes = all("label" in p for p in preds)  # regression has no probabilities to show
+    table = Table("input", "prediction", *(["probabilities"] if classes else []))
+    for text, pred in zip(inputs, preds):
+        if classes:
             probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
             table.add_row(escape(text), escape(pred["label"]), escape(probs))
         else:
-            table.add_row(escape(text), f"{pred['value']:.4g}", "")
+            table.add_row(escape(text), f"{pred['value']:.4g}")
     Console().print(table)
 
 
@@ -155,7 +157,8 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     if not folder.is_dir():
         raise TuneforgeError(f"{folder} is not a folder")
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
-    Console().print(f"report: [bold]{path}[/bold]")
+    from .terminal import print_path
+    print_path(Console(), "report", path)
 
 
 def _interrupt(signum, frame):
