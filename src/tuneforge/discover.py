@@ -127,11 +127,18 @@ def _metric_facts(name, fn) -> dict[str, str]:
 
 
 def _model_facts(name, spec_fn) -> dict[str, str]:
+    from pathlib import Path
+
+    from .models.aliases import resolve_alias
     try:
-        spec = spec_fn()
+        spec = resolve_alias(name, peek=True)  # never converts weights just to describe them
     except TuneforgeError as e:  # the alias's package is missing: say so instead of failing
         return {"unavailable": str(e)}
-    facts = {"kind": spec.kind, "input": spec.modality, "path": spec.path}
+    facts = {"kind": spec.kind, "input": spec.modality}
+    if spec.kind == "timm":
+        facts["architecture"] = spec.path
+    elif any(Path(spec.path).glob("*.safetensors")):
+        facts["folder"] = spec.path
     if spec.weights:
         facts["weights"] = spec.weights
     if spec.size:
@@ -217,7 +224,7 @@ def print_entry(console: Console, kind: str, name: str) -> None:
 
 def _print_entry(console: Console, item: Listable, name: str, desc: str, obj: Any, detailed: bool = False):
     console.print(f"[bold]{escape(name)}[/bold]  {escape(desc)}", highlight=False)
-    facts = item.facts(name, obj) if (detailed or item.plural != "models") else {}
+    facts = item.facts(name, obj)
     for key, value in facts.items():
         console.print(f"    {escape(key)}: {escape(value)}", highlight=False, soft_wrap=True)
     rows = item.options(name, obj)

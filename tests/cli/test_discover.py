@@ -59,6 +59,8 @@ def test_show_facts_of_tasks_and_datasets(capsys):
     assert "default metric: r2" in out_of(["show", "task", "text-regression"], capsys)
     assert "splits: train" in out_of(["show", "dataset", "tweets"], capsys)
     assert "better: lower" in out_of(["show", "metric", "rmse"], capsys)
+    assert "kind: timm input: image architecture: tf_efficientnet_lite0" in out_of(
+        ["show", "model", "efficientnet-lite0"], capsys)
 
 
 @pytest.mark.parametrize("argv, message", [
