@@ -193,18 +193,24 @@ def leaderboard_header(board: dict) -> list[str]:
             + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
 
 
-def leaderboard_priorities(board: dict) -> list[int]:
-    """Which columns a narrow terminal keeps (0: always; larger numbers go first): the strategy,
-    the ranking metric and its difference to the best stay; cost and other metrics go."""
-    metrics = [0 if m == board["metric"] else 2 for m in SHOWN[board["kind"]]]
-    return [0] + metrics + [1, 4, 3, 5, 3]
+_DROP_FIRST = {"peak MB": 5, "retention": 4, "train s": 3, "trainable / total params": 3}
+
+
+def leaderboard_priority(board: dict, header: str) -> int:
+    """How readily a narrow terminal leaves a column out (0: never; larger: sooner): the strategy,
+    the ranking metric and the difference to the best stay; other metrics and costs go first."""
+    if header == "strategy" or header.startswith(f"{board['metric']} ("):
+        return 0
+    if header.startswith("Δ "):
+        return 1
+    return _DROP_FIRST.get(header, 2)
 
 
 def print_leaderboard(console: Console, board: dict) -> None:
     from ..terminal import Column, fit_table
 
-    columns = [Column(h, p, justify="left" if i == 0 else "right")
-               for i, (h, p) in enumerate(zip(leaderboard_header(board), leaderboard_priorities(board)))]
+    columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
+               for i, h in enumerate(leaderboard_header(board))]
     rows = [leaderboard_cells(board, row) for row in board["rows"]]
     title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
     console.print(fit_table(columns, rows, console.width, title=title))
