@@ -72,7 +72,8 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
 
 
 @app.command("list")
-def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, schedulers, datasets, augmentations (default: all)"),
+def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, "
+                                                          "schedulers, datasets, augmentations (default: all)"),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="each entry's options, types and defaults")):
     """What a recipe can name, one line each (every registry, grouped, without an argument)."""
     from .discover import print_listing
@@ -81,7 +82,8 @@ def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strate
 
 
 @app.command()
-def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, task, metric, optimizer, scheduler, dataset"),
+def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, task, metric, optimizer, scheduler, "
+                                             "dataset, augmentation"),
          name: str = typer.Argument(..., help="its registered name, e.g. lora")):
     """One registered component with its options (type, default, description): tuneforge show strategy lora."""
     from .discover import print_entry
