@@ -24,13 +24,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import RecipeError
 from ..evaluation import default_metric, greater_is_better
 from ..evaluation.bootstrap import paired_bootstrap
 from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
+from ..terminal import print_path
 from .extras import load_outputs
 from .folder import write_json
 
@@ -162,7 +162,8 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
     path = write_comparison_report(root)
-    console.print(f"leaderboard: [bold]{root / 'leaderboard.json'}[/bold]\nreport: [bold]{path}[/bold]")
+    print_path(console, "leaderboard", root / "leaderboard.json")
+    print_path(console, "report", path)
     return board
 
 
@@ -192,10 +193,24 @@ def leaderboard_header(board: dict) -> list[str]:
             + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
 
 
+_DROP_FIRST = {"peak MB": 5, "retention": 4, "train s": 3, "trainable / total params": 3}
+
+
+def leaderboard_priority(board: dict, header: str) -> int:
+    """How readily a narrow terminal leaves a column out (0: never; larger: sooner): the strategy,
+    the ranking metric and the difference to the best stay; other metrics and costs go first."""
+    if header == "strategy" or header.startswith(f"{board['metric']} ("):
+        return 0
+    if header.startswith("Δ "):
+        return 1
+    return _DROP_FIRST.get(header, 2)
+
+
 def print_leaderboard(console: Console, board: dict) -> None:
-    table = Table(title=f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}")
-    for i, h in enumerate(leaderboard_header(board)):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for row in board["rows"]:
-        table.add_row(*leaderboard_cells(board, row))
-    console.print(table)
+    from ..terminal import Column, fit_table
+
+    columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
+               for i, h in enumerate(leaderboard_header(board))]
+    rows = [leaderboard_cells(board, row) for row in board["rows"]]
+    title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
+    console.print(fit_table(columns, rows, console.width, title=title))

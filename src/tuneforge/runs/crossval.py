@@ -92,4 +92,5 @@ def _print(console, metrics: dict) -> None:
     for name, s in metrics["folds"].items():
         table.add_row(name, f"{s['mean']:.4f}", f"{s['std']:.4f}", *[f"{v:.4f}" for v in s["values"]])
     console.print(table)
-    console.print(f"cross-validation folder: [bold]{metrics['run_dir']}[/bold]")
+    from ..terminal import print_path
+    print_path(console, "cross-validation folder", metrics["run_dir"])
