@@ -18,6 +18,7 @@ from torch import nn
 from ..errors import ModelError
 from .families import build_layer_map
 from .pooling import Pooling, resolve_image_pooling, resolve_text_pooling
+from .pooling_code import is_tuneforge_code
 from .task_model import ImageSpec, TaskModel
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -60,7 +61,9 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
     (``auto_map``) and the recipe has not set ``model.trust_remote_code: true``.
 
     Checked on the JSON text, before transformers sees the config, so that no such code is
-    ever imported, and the message says what to do.
+    ever imported, and the message says what to do. A folder tuneforge exported, whose
+    ``auto_map`` names only an unmodified ``tuneforge_pooling.py``, passes: tuneforge loads it
+    with the transformers class and pools as config.json records, so that file never runs.
     """
     if trust_remote_code or config_file is None:
         return
@@ -69,6 +72,8 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
     except (OSError, ValueError):
         return  # unreadable configs get their own message where they are loaded
     auto_map = data.get("auto_map") if isinstance(data, dict) else None
+    if auto_map and is_tuneforge_code(Path(config_file).parent, auto_map):
+        return  # a folder tuneforge exported: it is reloaded with the transformers class, its file never runs
     if auto_map:
         files = sorted({str(v).split(".")[0] + ".py" for v in (auto_map.values() if isinstance(auto_map, dict)
                                                                 else auto_map) if isinstance(v, str)})
