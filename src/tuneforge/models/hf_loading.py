@@ -216,11 +216,23 @@ def model_pooling(net: nn.Module, head: list[str], modality: str, name: str, req
         source = (f"{type(net).__name__} reads the first token" if own == "cls"
                   else f"{type(net).__name__}'s own pooling")
         return resolve_image_pooling(requested, own, source, name)
-    folder = path if path is not None and os.path.isdir(str(path)) else None
+    folder = path if path is not None and os.path.isdir(str(path)) else _cached_snapshot(path)
     choice = resolve_text_pooling(requested, net, head, name, folder, pooler_in_checkpoint)
     if choice.own and choice.how != "pooler" and getattr(net.base_model, "pooler", None) is not None:
         net.base_model.pooler = None
     return choice
+
+
+def _cached_snapshot(hub_id) -> Optional[str]:
+    """The local snapshot folder of a hub id whose sentence-transformers files are cached, or None."""
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        found = try_to_load_from_cache(str(hub_id), "modules.json")
+    except (ValueError, OSError):
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
 
 
 def _tokenizer(path: str, name: str, net: nn.Module, common: dict):
