@@ -21,6 +21,11 @@ class ModelSection(Section):
     weights: Optional[str] = Field(None, description="local weights file (timm models, or to override an alias)")
     dropout: Optional[float] = Field(None, ge=0.0, lt=1.0, description="override the model's dropout rates")
     trust_remote_code: bool = Field(False, description="allow model code from a hub repository to run")
+    pooling: Literal["auto", "cls", "mean", "pooler", "last"] = Field(
+        "auto", description="the features the head reads: auto follows the checkpoint (sentence-transformers "
+        "config -> its pooling, decoders -> last, a pre-trained pooler -> pooler, else cls); cls/mean/pooler/last "
+        "need a text model whose head is one linear layer (pooler: pooler weights in the checkpoint; cls: not a "
+        "decoder; last: decoders only); image models and multi-layer heads accept only auto or their own pooling")
 
 
 class CleanSection(Section):

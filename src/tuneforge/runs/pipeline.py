@@ -184,6 +184,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     total = sum(par.numel() for par in p.model.net.parameters())
     metrics = {
         "task": recipe.task, "model": recipe.model.name,
+        "pooling": {"how": p.model.pooling, "source": p.model.pooling_source},
         "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
         "precision": precision, "monitor": metric,
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
