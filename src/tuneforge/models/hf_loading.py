@@ -140,7 +140,7 @@ def reinit_head(net: nn.Module, roots: list[str]) -> None:
 
 def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: Optional[list[str]],
             regression: bool, image_size: Optional[int], dropout: Optional[float], trust_remote_code: bool,
-            keep_head: bool, local_only: bool) -> TaskModel:
+            keep_head: bool, local_only: bool, problem_type: Optional[str] = None) -> TaskModel:
     """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel."""
     from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
 
@@ -158,7 +158,7 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
             names = names or (["target"] if regression else [f"LABEL_{i}" for i in range(num_outputs)])
             config.id2label = dict(enumerate(names))
             config.label2id = {n: i for i, n in enumerate(names)}
-            config.problem_type = "regression" if regression else "single_label_classification"
+            config.problem_type = problem_type or ("regression" if regression else "single_label_classification")
         if dropout is not None:
             set_dropout(config, dropout)
         auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification

@@ -4,8 +4,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-SHOWN = {"classification": ["accuracy", "macro_f1"],
-         "regression": ["mae", "rmse", "r2"]}
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -16,8 +14,7 @@ def _cell(m: dict, name: str, ci: dict) -> str:
 
 
 def print_summary(console: Console, metrics: dict) -> None:
-    kind = "classification" if "accuracy" in metrics.get("test", metrics.get("validation", {})) else "regression"
-    names = SHOWN[kind]
+    names = metrics["columns"]["summary"]   # the task's columns (Task.summary_columns)
     table = Table(title=f"{metrics['model']} · {metrics['task']} · strategy {metrics['strategy']['name']}")
     table.add_column("model")
     for n in names:
