@@ -59,7 +59,7 @@ def _read(value, role: str, data: DataSection, task, reports: list[CleaningRepor
             raise DataError(missing_column_message(key, column, df.columns, source))
     report = CleaningReport(source=source, rows_read=len(df))
     df = clean_inputs(df, input_col, data.clean, source, task.modality, report)
-    df = task.clean_targets(df, label_col, data.clean, source, lines, report)
+    df = task.clean_targets(df, label_col, data, source, lines, report)
     if modality.drops_duplicates:
         df = drop_duplicate_texts(df, input_col, data.clean, report)
     df.attrs[LINES_ATTR] = lines

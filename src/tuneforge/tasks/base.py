@@ -62,9 +62,10 @@ class Task:
         """Problems with the recipe's ``data`` section that only this task knows about."""
         return []
 
-    def clean_targets(self, df: pd.DataFrame, label_column: str, clean, source: str, lines, report) -> pd.DataFrame:
+    def clean_targets(self, df: pd.DataFrame, label_column: str, data, source: str, lines, report) -> pd.DataFrame:
         """``df`` with the label column cleaned (rows without a target dropped, values parsed).
 
+        ``data`` is the recipe's data section (``data.clean`` says what to drop or fill);
         ``source`` and ``lines`` name rows in messages; ``report`` counts what was dropped.
         """
         raise NotImplementedError

@@ -41,9 +41,9 @@ class ClassificationTask(Task):
             return ["data.labels: classification needs at least 2 classes"]
         return []
 
-    def clean_targets(self, df, label_column, clean, source, lines, report):
+    def clean_targets(self, df, label_column, data, source, lines, report):
         from ..data.cleaning import label_targets
-        return label_targets(df, label_column, clean, source, lines, report)
+        return label_targets(df, label_column, data.clean, source, lines, report)
 
     def label_names(self, train_labels, data, own_order) -> list[str]:
         if data.labels:

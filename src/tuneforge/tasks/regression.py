@@ -27,9 +27,9 @@ class RegressionTask(Task):
             return ["data.labels: class names are only used by classification tasks"]
         return []
 
-    def clean_targets(self, df, label_column, clean, source, lines, report):
+    def clean_targets(self, df, label_column, data, source, lines, report):
         from ..data.cleaning import numeric_targets
-        return numeric_targets(df, label_column, clean, source, lines, report)
+        return numeric_targets(df, label_column, data.clean, source, lines, report)
 
     def encode_targets(self, labels, names, declared, where) -> np.ndarray:
         return labels.to_numpy(dtype=np.float32)
