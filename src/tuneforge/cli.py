@@ -129,15 +129,11 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     """Print predictions (with class probabilities) of a finished run's model."""
     from rich.table import Table
 
-    from .runs.evaluate_run import predict_run
+    from .runs.evaluate_run import predict_cells
 
     table = Table("input", "prediction", "probabilities")
-    for text, pred in zip(inputs, predict_run(run_dir, inputs)):
-        if "label" in pred:
-            probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
-            table.add_row(escape(text), escape(pred["label"]), escape(probs))
-        else:
-            table.add_row(escape(text), f"{pred['value']:.4g}", "")
+    for text, (prediction, probs) in zip(inputs, predict_cells(run_dir, inputs)):
+        table.add_row(escape(text), escape(prediction), escape(probs))
     Console().print(table)
 
 

@@ -83,6 +83,12 @@ def _print(console, result: dict, names, path: Path) -> None:
     console.print(f"written to [bold]{path}[/bold]")
 
 
+def predict_cells(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[tuple[str, str]]:
+    """(prediction, probabilities) as text for each input, as the task formats them (``tuneforge predict``)."""
+    _, task, _ = load_finished_run(Path(run_dir))
+    return [task.format_prediction(row) for row in predict_run(run_dir, inputs, batch_size)]
+
+
 def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
     """Predictions for raw inputs (texts, or image file paths) with class probabilities."""
     from .result import predict_raw

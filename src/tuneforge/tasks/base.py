@@ -166,6 +166,11 @@ class Task:
         """What ``predict`` returns for each row of raw model outputs."""
         raise NotImplementedError
 
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        """(prediction, probabilities) of one :meth:`predict_rows` row as text for a table."""
+        probs = row.get("probabilities") or {}
+        return str(row), ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1]))
+
     def model_files(self, folder, decision: Optional[dict]) -> None:
         """Write this task's files beside a saved model (e.g. ``thresholds.json``)."""
 

@@ -106,6 +106,9 @@ class ClassificationTask(Task):
         return [{"label": names[int(row.argmax())], "probabilities": {n: float(v) for n, v in zip(names, row)}}
                 for row in probs]
 
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return row["label"], super().format_prediction(row)[1]
+
 
 def classification_task_for(modality: str) -> ClassificationTask:
     """The registered single-label classification task of ``modality`` (labelled source data for retention)."""

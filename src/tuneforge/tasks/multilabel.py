@@ -155,6 +155,9 @@ class MultiLabelTask(Task):
         return [{"labels": [n for n, on in zip(names, row) if on],
                  "probabilities": {n: float(v) for n, v in zip(names, p)}} for row, p in zip(chosen, probs)]
 
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return ", ".join(row["labels"]) or "(none)", super().format_prediction(row)[1]
+
     def model_files(self, folder, decision) -> None:
         folder = Path(folder)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))

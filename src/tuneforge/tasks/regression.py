@@ -50,3 +50,6 @@ class RegressionTask(Task):
 
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
         return [{"value": float(v)} for v in np.asarray(outputs).reshape(-1)]
+
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return f"{row['value']:.4g}", ""
