@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import DataError
 from ..recipe.schema import CleanSection
 from .bundle import CleaningReport
+from .modalities import MODALITIES
 from .tables import LINES_ATTR, row_label
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -122,11 +123,10 @@ def label_targets(df: pd.DataFrame, label_column: str, clean: CleanSection, sour
 
 def clean_inputs(df: pd.DataFrame, input_column: str, clean: CleanSection, source: str, modality: str,
                  report: CleaningReport) -> pd.DataFrame:
-    """Drop rows with a missing input (and, for text, exact duplicates after the first)."""
+    """Drop rows with a missing input ("missing text" / "missing image")."""
     lines = df.attrs.get(LINES_ATTR)
-    kind = "image" if modality == "image" else "text"
-    df = drop_rows(df, df[input_column].map(_missing).astype(bool), f"missing {kind}", input_column, clean, source,
-                   lines, report)
+    df = drop_rows(df, df[input_column].map(_missing).astype(bool), f"missing {modality}", input_column, clean,
+                   source, lines, report)
     df.attrs[LINES_ATTR] = lines
     return df
 
@@ -157,7 +157,7 @@ def clean_table(df: pd.DataFrame, input_column: str, label_column: Optional[str]
     if label_column is not None:
         clean_targets = numeric_targets if regression else label_targets
         df = clean_targets(df, label_column, clean, source, lines, report)
-    if modality != "image":
+    if MODALITIES.get(modality).drops_duplicates:
         df = drop_duplicate_texts(df, input_column, clean, report)
     df.attrs[LINES_ATTR] = lines
     return df, report
