@@ -66,3 +66,16 @@ def test_predict_command_reads_the_thresholds(ml_run, capsys):
     main(["predict", str(ml_run.run_dir), "rain and cold wind"])
     out = capsys.readouterr().out
     assert "weather" in out
+
+
+def test_evaluate_on_new_data_uses_the_saved_thresholds(ml_run, multilabel_jsonl):
+    from rich.console import Console
+
+    from tuneforge.runs.evaluate_run import evaluate_run
+
+    result = evaluate_run(ml_run.run_dir, multilabel_jsonl, Console(quiet=True), resamples=50)
+    thresholds = json.loads((ml_run.run_dir / "model" / "thresholds.json").read_text())
+    assert {k: v["threshold"] for k, v in result["test"]["per_label"].items()} == thresholds
+    assert result["examples"] == 240 and result["test"]["micro_f1"] > 0.6
+    lo, hi = result["test_ci"]["micro_f1"]
+    assert lo <= result["test"]["micro_f1"] <= hi
