@@ -79,3 +79,10 @@ def test_evaluate_on_new_data_uses_the_saved_thresholds(ml_run, multilabel_jsonl
     assert result["examples"] == 240 and result["test"]["micro_f1"] > 0.6
     lo, hi = result["test_ci"]["micro_f1"]
     assert lo <= result["test"]["micro_f1"] <= hi
+
+
+def test_report_shows_the_tasks_metrics_and_per_label_table(ml_run):
+    from tuneforge.report import build_run_report
+
+    html = build_run_report(ml_run.run_dir)
+    assert "Test split per label" in html and "subset_accuracy" in html and "confusion matrix" not in html

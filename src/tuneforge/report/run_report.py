@@ -47,7 +47,7 @@ def build_run_report(run_dir: Path) -> str:
         return page(f"Cross-validation: {title}", subtitle, parts)
     parts = [sections.comparison(metrics), sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
-             sections.test_details(metrics), sections.retention(metrics.get("retention")),
+             sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),
              sections.data(metrics),

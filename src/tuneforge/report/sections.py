@@ -83,6 +83,17 @@ def test_details(metrics: dict) -> str:
     return section("Test split in detail", figs, per_class, anchor="test")
 
 
+def per_label(metrics: dict) -> str:
+    """Per-label scores and decision thresholds (multi-label tasks write ``test.per_label``)."""
+    labels = (metrics.get("test") or {}).get("per_label")
+    if not labels:
+        return ""
+    rows = [[n, c["precision"], c["recall"], c["f1"], c["support"], c.get("threshold")] for n, c in labels.items()]
+    return section("Test split per label", table(["label", "precision", "recall", "f1", "support", "threshold"], rows),
+                   note("A label is predicted when its probability reaches its threshold (tuned for that "
+                        "label's F1 on the validation split; 0.5 without one)."), anchor="labels")
+
+
 def plan(rows: list[dict]) -> str:
     if not rows:
         return ""
