@@ -28,6 +28,8 @@ def test_each_task_answers_the_interface(name):
     for view, columns in task.describe().items():
         assert columns and set(columns) <= set(task.metric_names()), view
     assert task.probe_kind in ("softmax", "sigmoid", "ridge") and task.problem_type and task.bootstrap_unit
+    import transformers
+    assert task.hf_auto_class().startswith("AutoModelFor") and hasattr(transformers, task.hf_auto_class())
 
     from tuneforge.data.bundle import CleaningReport
     data = DataSection(train="unused.csv")

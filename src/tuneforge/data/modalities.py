@@ -31,6 +31,7 @@ class Modality:
     drops_duplicates = False   # whether cleaning drops exact duplicate inputs
     augments = False           # whether data.augment applies
     reads_folders = False      # whether a folder (of class sub-folders) can be a data source
+    hf_example_head = ""       # transformers class with one output vector per example
 
     @property
     def column_key(self) -> str:
@@ -58,6 +59,7 @@ class Modality:
 
 class Text(Modality):
     name, default_column, drops_duplicates = "text", "text", True
+    hf_example_head = "AutoModelForSequenceClassification"
 
     def inputs(self, parts, column, data):
         return {role: p.df[column].astype(str).tolist() for role, p in parts.items()}
@@ -68,6 +70,7 @@ class Text(Modality):
 
 class Image(Modality):
     name, default_column, augments, reads_folders = "image", "image", True, True
+    hf_example_head = "AutoModelForImageClassification"
 
     def folder_problem(self, key, path):
         return None if folder_has_images(path) else f"{key}: {path} holds no images in class sub-folders"

@@ -140,7 +140,8 @@ def reinit_head(net: nn.Module, roots: list[str]) -> None:
 
 def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: Optional[list[str]],
             regression: bool, image_size: Optional[int], dropout: Optional[float], trust_remote_code: bool,
-            keep_head: bool, local_only: bool, problem_type: Optional[str] = None) -> TaskModel:
+            keep_head: bool, local_only: bool, problem_type: Optional[str] = None,
+            auto_class: Optional[str] = None) -> TaskModel:
     """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel."""
     from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
 
@@ -162,6 +163,9 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
         if dropout is not None:
             set_dropout(config, dropout)
         auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+        if auto_class is not None:
+            import transformers
+            auto = getattr(transformers, auto_class)
         try:
             net, info = auto.from_pretrained(path, config=config, ignore_mismatched_sizes=True,
                                              output_loading_info=True, **common)

@@ -92,13 +92,24 @@ class Task:
     def num_outputs(self, label_names: Optional[list[str]]) -> int:
         return 1 if label_names is None else len(label_names)
 
+    def hf_auto_class(self) -> str:
+        """The transformers class a Hugging Face model of this task is built (and exported) as.
+
+        Default: the modality's per-example head (sequence or image classification); a task
+        with per-token outputs (NER) or a language-model head (causal LM) overrides it.
+        """
+        from ..data.modalities import MODALITIES
+        return MODALITIES.get(self.modality).hf_example_head
+
     def build_model(self, section, label_names: Optional[list[str]], image_size: Optional[int] = None,
                     keep_head: bool = False, num_outputs: Optional[int] = None):
-        """The pre-trained model of ``section`` with this task's head (``AutoModelFor...`` / timm)."""
+        """The pre-trained model of ``section`` with this task's head (``hf_auto_class()``, or timm with
+        ``num_classes``)."""
         from ..models import load_task_model
         return load_task_model(section, self.modality, num_outputs or self.num_outputs(label_names), label_names,
                                regression=self.problem_type == "regression", image_size=image_size,
-                               keep_head=keep_head, problem_type=self.problem_type)
+                               keep_head=keep_head, problem_type=self.problem_type,
+                               auto_class=self.hf_auto_class())
 
     def target_scaler(self, train_targets: np.ndarray) -> Optional["TargetScaler"]:
         """A scaler the targets are trained in (regression), or None."""
