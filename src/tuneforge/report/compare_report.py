@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import TuneforgeError
-from . import figures, sections
+from . import figures
 from .html import esc, grid, img, note, page, section, table, write_atomically
 from .leaderboard import leaderboard_cells, leaderboard_header, leaderboard_metrics
 
