@@ -137,17 +137,13 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     """Print predictions (with class probabilities) of a finished run's model."""
     from rich.table import Table
 
-    from .runs.evaluate_run import predict_run
+    from .runs.evaluate_run import predict_cells
 
-    preds = predict_run(run_dir, inputs)
-    classes = all("label" in p for p in preds)  # regression has no probabilities to show
-    table = Table("input", "prediction", *(["probabilities"] if classes else []))
-    for text, pred in zip(inputs, preds):
-        if classes:
-            probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
-            table.add_row(escape(text), escape(pred["label"]), escape(probs))
-        else:
-            table.add_row(escape(text), f"{pred['value']:.4g}")
+    cells = list(predict_cells(run_dir, inputs))
+    with_probs = any(probs for _, probs in cells)  # regression has no probabilities to show
+    table = Table("input", "prediction", *(["probabilities"] if with_probs else []))
+    for text, (prediction, probs) in zip(inputs, cells):
+        table.add_row(escape(text), escape(prediction), *([escape(probs)] if with_probs else []))
     Console().print(table)
 
 

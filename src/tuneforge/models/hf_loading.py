@@ -146,12 +146,14 @@ def reinit_head(net: nn.Module, roots: list[str]) -> None:
 
 def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: Optional[list[str]],
             regression: bool, image_size: Optional[int], dropout: Optional[float], trust_remote_code: bool,
-            keep_head: bool, local_only: bool, pooling: str = "auto") -> TaskModel:
+            keep_head: bool, local_only: bool, pooling: str = "auto", problem_type: Optional[str] = None,
+            auto_class: Optional[str] = None) -> TaskModel:
     """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel.
 
     ``pooling`` is ``model.pooling`` (see :mod:`tuneforge.models.pooling`); a checkpoint
     without pooler weights loads when the pooling does not read the pooler, which is then
-    removed (an unused layer would only look trainable).
+    removed (an unused layer would only look trainable). ``problem_type`` and ``auto_class``
+    come from the task (the transformers class its model is built as).
     """
     from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
 
@@ -169,10 +171,13 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
             names = names or (["target"] if regression else [f"LABEL_{i}" for i in range(num_outputs)])
             config.id2label = dict(enumerate(names))
             config.label2id = {n: i for i, n in enumerate(names)}
-            config.problem_type = "regression" if regression else "single_label_classification"
+            config.problem_type = problem_type or ("regression" if regression else "single_label_classification")
         if dropout is not None:
             set_dropout(config, dropout)
         auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+        if auto_class is not None:
+            import transformers
+            auto = getattr(transformers, auto_class)
         try:
             net, info = auto.from_pretrained(path, config=config, ignore_mismatched_sizes=True,
                                              output_loading_info=True, **common)

@@ -140,11 +140,15 @@ def _hub_local_only(name: str, trust_remote_code: bool) -> bool:
 
 def load_task_model(section: ModelSection, modality: Literal["text", "image"], num_outputs: int,
                     label_names: Optional[list[str]], regression: bool, image_size: Optional[int] = None,
-                    keep_head: bool = False) -> TaskModel:
+                    keep_head: bool = False, problem_type: Optional[str] = None,
+                    auto_class: Optional[str] = None) -> TaskModel:
     """Load the pre-trained model of ``section`` with a new head of ``num_outputs`` outputs.
 
     ``image_size`` overrides the model's input size (images); ``keep_head=True`` keeps the
     checkpoint's own classifier (it must have ``num_outputs`` outputs) instead of a fresh one.
+    ``problem_type`` (transformers' ``config.problem_type``, from the task) overrides the one
+    ``regression`` implies; ``auto_class`` (e.g. ``"AutoModelForSequenceClassification"``, from the
+    task) names the transformers class that builds the network (default: by modality).
     """
     if num_outputs < 1:
         raise ModelError(f"the task needs at least one output, got num_outputs={num_outputs}")
@@ -155,7 +159,8 @@ def load_task_model(section: ModelSection, modality: Literal["text", "image"], n
                          mean=spec.mean, std=spec.std, label_names=label_names, pooling=section.pooling)
     try:
         return load_hf(spec.path, section.name, modality, num_outputs, label_names, regression, image_size,
-                       section.dropout, section.trust_remote_code, keep_head, local_only, section.pooling)
+                       section.dropout, section.trust_remote_code, keep_head, local_only, section.pooling,
+                       problem_type, auto_class)
     except OSError as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"model.name {section.name!r} could not be loaded: {text}") from None

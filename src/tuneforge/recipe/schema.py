@@ -46,6 +46,8 @@ class DataSection(Section):
     image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
     label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
     labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
+    label_delimiter: str = Field("|", min_length=1, description="multi-label tasks: separator of the labels in a "
+                                 "text cell (a list cell in JSONL/Parquet needs none)")
     max_train_samples: Optional[int] = Field(None, ge=1, description="stratified subset of train")
     max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
@@ -146,7 +148,8 @@ class OutputSection(Section):
 
 
 class Recipe(Section):
-    task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression")
+    task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
+                                       "text-multilabel (`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)

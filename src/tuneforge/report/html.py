@@ -93,3 +93,14 @@ def page(title: str, subtitle: str, sections: Sequence[str]) -> str:
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(subtitle)}</p>"
             + "".join(s for s in sections if s) + "</main></body></html>\n")
+
+
+def write_atomically(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees half a page."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -6,9 +6,6 @@ from rich.table import Table
 
 from ..terminal import print_path, print_segments
 
-SHOWN = {"classification": ["accuracy", "macro_f1"],
-         "regression": ["mae", "mse", "rmse", "r2"]}
-
 
 def _cell(m: dict, name: str, ci: dict) -> str:
     if name not in m:
@@ -18,8 +15,7 @@ def _cell(m: dict, name: str, ci: dict) -> str:
 
 
 def print_summary(console: Console, metrics: dict) -> None:
-    kind = "classification" if "accuracy" in metrics.get("test", metrics.get("validation", {})) else "regression"
-    names = SHOWN[kind]
+    names = metrics["columns"]["summary"]   # the task's columns (Task.summary_columns)
     table = Table(title=f"{metrics['model']} · {metrics['task']} · strategy {metrics['strategy']['name']}")
     table.add_column("model")
     for n in names:
