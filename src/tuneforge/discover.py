@@ -107,7 +107,7 @@ def _optimizer_applies(name: str, row: OptionRow) -> bool:
 
 
 def _task_facts(name, task) -> dict[str, str]:
-    return {"input": task.modality, "predicts": task.kind, "default metric": task.default_metric()}
+    return {"input": task.modality, "predicts": task.metric_kind, "default metric": task.default_metric()}
 
 
 def _dataset_facts(name, loader) -> dict[str, str]:
@@ -122,6 +122,7 @@ def _dataset_facts(name, loader) -> dict[str, str]:
 def _metric_facts(name, fn) -> dict[str, str]:
     from .evaluation import metrics
     kind = getattr(metrics, "_KIND", {}).get(name)
+    kind = ", ".join(sorted(kind)) if isinstance(kind, (set, frozenset, list, tuple)) else kind
     lower = name in getattr(metrics, "_LOWER_IS_BETTER", set())
     return {**({"for": kind} if kind else {}), "better": "lower" if lower else "higher"}
 
