@@ -175,3 +175,15 @@ def test_compare_to_baseline_orients_the_difference():
     good, bad = y + rng.normal(0, 0.2, N), y + rng.normal(0, 1.0, N)
     res = compare_to_baseline("regression", "mae", False, y, good, bad, resamples=300)
     assert res["difference"] < 0 and res["better"] and not res["worse"]
+
+
+def test_a_loss_that_explodes_then_settles_high_is_diverging_and_lr_suggestions_stay_usable(y):
+    facts = _healthy(y)
+    facts.lr = 3.0
+    facts.losses = [0.69, 4.8, 8.9, 20.1, 21.2, 8.9, 40.5, 60.1, 27.8, 6.3, 11.1, 27.0, 18.3, 7.1, 16.4, 11.5,
+                    4.2, 9.9, 5.9, 6.5, 11.8, 4.8, 4.6, 4.4, 1.4, 2.7, 4.9, 4.5, 4.6, 8.4]   # lr=3 on the tiny BERT
+    (d,) = [d for d in diagnose(facts) if d.code == "diverging"]
+    assert d.try_[0] == "optimizer.lr=0.001"                     # /10 would be 0.3: capped at LR_CEILING
+    facts.lr, facts.losses = 1e-9, [0.693] * 30
+    (d,) = [d for d in diagnose(facts) if d.code == "loss-not-falling"]
+    assert d.try_[0] == "optimizer.lr=2e-05"                     # x10 would be 1e-08: raised to LR_FLOOR

@@ -13,8 +13,9 @@ docs can quote them:
   although that class is at most :data:`COLLAPSE_TRUE_SHARE` of the true labels (or all predictions
   are one class while two or more classes occur); regression, predictions spread less than
   :data:`CONSTANT_SPREAD` of the targets' standard deviation.
-* ``diverging``: the smoothed training loss ends above :data:`DIVERGE_RATIO` x its start, or gives back
-  more than half of what it had gained (and ends above 1.5 x its lowest point).
+* ``diverging``: the smoothed training loss ends above :data:`DIVERGE_RATIO` x its start or above twice
+  the first step's loss (the untrained model's), or gives back more than half of what it had gained
+  (and ends above 1.5 x its lowest point).
 * ``loss-not-falling``: the smoothed training loss ends above :data:`FLAT_RATIO` x its start.
   Both loss checks need :data:`MIN_STEPS` optimizer steps; the loss is smoothed over
   :data:`LOSS_WINDOWS` equal windows.
@@ -22,6 +23,9 @@ docs can quote them:
   later one is worse by more than :data:`OVERFIT_DROP` (x max(1, |first|)): over-fitting.
 * ``underfitting``: the model's score on (a sample of) its own training rows is below the frozen
   baseline's training score by more than :data:`UNDERFIT_MARGIN` (x max(1, |baseline|)).
+
+Suggested learning rates are the current one x10 or /10 (x3, /3), kept within
+[:data:`LR_FLOOR`, :data:`LR_CEILING`] so that a wildly wrong lr gets a usable suggestion.
 
 Example::
 
@@ -46,6 +50,7 @@ FLAT_RATIO = 0.95
 DIVERGE_RATIO = 1.2
 OVERFIT_DROP = 0.005
 UNDERFIT_MARGIN = 0.05
+LR_FLOOR, LR_CEILING = 2e-5, 1e-3   # a suggested lr is at least / at most this (x10 from 1e-9 is still useless)
 
 
 @dataclass
@@ -145,19 +150,20 @@ def _fmt_lr(x: float) -> str:
 
 
 def _lr_down(f: RunFacts, by: float = 10) -> list[str]:
-    return [f"optimizer.lr={_fmt_lr(f.lr / by)}"] if f.lr else []
+    return [f"optimizer.lr={_fmt_lr(min(f.lr / by, LR_CEILING))}"] if f.lr and f.lr > LR_FLOOR / by else []
 
 
 def _lr_up(f: RunFacts, by: float = 10) -> list[str]:
-    return [f"optimizer.lr={_fmt_lr(f.lr * by)}"] if f.lr else []
+    return [f"optimizer.lr={_fmt_lr(max(f.lr * by, LR_FLOOR))}"] if f.lr and f.lr < LR_CEILING * by else []
 
 
 def _more_epochs(f: RunFacts) -> list[str]:
     return [f"train.epochs={2 * f.epochs}"] if f.epochs else []
 
 
-def _loss_trend(losses) -> Optional[tuple[float, float, float, int]]:
-    """(first, lowest, last) window means of the finite losses and their count, or None if too few."""
+def _loss_trend(losses) -> Optional[tuple[float, float, float, int, float]]:
+    """(first, lowest, last) window means of the finite losses, their count and the very first loss
+    (the untrained model's), or None if too few."""
     if losses is None:
         return None
     x = np.asarray([v for v in losses if v is not None], dtype=np.float64)
@@ -165,17 +171,17 @@ def _loss_trend(losses) -> Optional[tuple[float, float, float, int]]:
     if len(x) < MIN_STEPS:
         return None
     means = [w.mean() for w in np.array_split(x, LOSS_WINDOWS)]
-    return float(means[0]), float(min(means)), float(means[-1]), len(x)
+    return float(means[0]), float(min(means)), float(means[-1]), len(x), float(x[0])
 
 
 def _is_diverging(trend) -> bool:
-    first, low, last, _ = trend
+    first, low, last, _, initial = trend
     gave_back = first > low and (last - low) > 0.5 * (first - low) and last > 1.5 * low
-    return last > DIVERGE_RATIO * first or gave_back
+    return last > DIVERGE_RATIO * first or last > 2 * initial or gave_back
 
 
 def _is_flat(trend) -> bool:
-    first, _, last, _ = trend
+    first, _, last, _, _ = trend
     return not _is_diverging(trend) and last > FLAT_RATIO * first
 
 
@@ -255,10 +261,10 @@ def check_diverging(f: RunFacts) -> Optional[Diagnostic]:
     trend = _loss_trend(f.losses)
     if trend is None or not _is_diverging(trend):
         return None
-    first, low, last, n = trend
+    first, low, last, n, initial = trend
     return Diagnostic("diverging", "warning",
-                      f"the training loss diverged: {first:.4g} at the start, {low:.4g} at best, {last:.4g} at the "
-                      f"end ({n} steps, averaged over {LOSS_WINDOWS} windows)",
+                      f"the training loss diverged: {initial:.4g} at the first step, {first:.4g} over the first "
+                      f"{100 // LOSS_WINDOWS}% of steps, {low:.4g} at best, {last:.4g} over the last ({n} steps)",
                       "the learning rate is too high (or the warm-up too short) for this model and strategy",
                       _lr_down(f) + ["scheduler.warmup=0.1"])
 
@@ -267,7 +273,7 @@ def check_loss_not_falling(f: RunFacts) -> Optional[Diagnostic]:
     trend = _loss_trend(f.losses)
     if trend is None or not _is_flat(trend):
         return None
-    first, _, last, n = trend
+    first, _, last, n, _ = trend
     return Diagnostic("loss-not-falling", "warning",
                       f"the training loss did not fall: {first:.4g} at the start, {last:.4g} at the end "
                       f"({n} steps; less than {1 - FLAT_RATIO:.0%} lower)",

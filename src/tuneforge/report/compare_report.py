@@ -8,10 +8,12 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import figures, sections
 from .html import esc, grid, img, note, page, section, table
+from .warnings import CSS as _DIAG_CSS
 
 
 def build_comparison_report(folder: Path) -> str:
-    from ..runs.compare import leaderboard_cells, leaderboard_header
+    from ..runs.compare import baseline_warnings, leaderboard_cells, leaderboard_header
+    from ..runs.compare_baselines import display_rows
 
     folder = Path(folder)
     path = folder / "leaderboard.json"
@@ -29,17 +31,29 @@ def build_comparison_report(folder: Path) -> str:
     values = {r["strategy"]: r["test"].get(metric) for r in rows}
     lim = (0, 1.05) if metric in ("accuracy", "macro_f1", "roc_auc", "pr_auc", "balanced_accuracy") else None
     cost = {r["strategy"]: r["train_seconds"] for r in rows}
-    parts = [section("Leaderboard", table(leaderboard_header(board), [leaderboard_cells(board, r) for r in rows],
-                                          highlight=0),
+    shown = display_rows(board)
+    intervals = {r["strategy"]: (r.get("test_ci") or {}).get(metric) or _std_interval(r, metric) for r in rows}
+    refs = {r["strategy"]: r["test"].get(metric) for r in board.get("reference_rows") or []}
+    chart = figures.leaderboard_bars(values, intervals, refs, f"test {metric}", metric, lim)
+    warnings = "".join(f'<div class="diag">{esc(w)}</div>' for w in baseline_warnings(board))
+    parts = [section("Does anything beat the baseline?", warnings) if warnings else "",
+             section("Leaderboard", table(leaderboard_header(board), [leaderboard_cells(board, r) for r in shown],
+                                          highlight=shown.index(rows[0]) if rows else None),
                      note(f"Ranked by {metric} on the test split; 'significant' means p < "
                           f"{1 - board['confidence']:.2f} ({how}). Every strategy used the same splits and seed "
-                          f"({board['seed']}).")),
-             section("At a glance", grid(img(figures.bars(values, f"test {metric}", metric, lim), metric)
-                                         if values else "",
+                          f"({board['seed']}). Rows in italics are references, not strategies; 'vs baseline' "
+                          "marks (✗) every strategy not significantly better than the baseline.")),
+             section("At a glance", grid(img(chart, metric) if chart else "",
                                          img(figures.bars(cost, "training time", "seconds", None), "time")
                                          if cost else "")),
              _baselines(board), section("Runs", f"<ul>{''.join(links)}</ul>")]
+    parts[0] = (_DIAG_CSS + parts[0]) if parts[0] else ""
     return page(f"Comparison: {board['model']} · {board['task']}", f"comparison folder {folder.name}", parts)
+
+
+def _std_interval(row: dict, metric: str):
+    std, value = (row.get("test_std") or {}).get(metric), row["test"].get(metric)
+    return None if std is None or value is None else [value - std, value + std]
 
 
 def _baselines(board: dict) -> str:

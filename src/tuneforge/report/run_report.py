@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import sections
 from .html import esc, note, page, section
+from .warnings import diagnostics_section, verdict_html
 
 
 def _read_json(path: Path, default=None):
@@ -45,7 +46,7 @@ def build_run_report(run_dir: Path) -> str:
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [sections.comparison(metrics), sections.cost(metrics),
+    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),

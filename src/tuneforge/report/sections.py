@@ -20,7 +20,7 @@ def kind_of(metrics: dict) -> str:
     return "classification" if "accuracy" in scores or metrics.get("data", {}).get("label_names") else "regression"
 
 
-def comparison(metrics: dict) -> str:
+def comparison(metrics: dict, verdict: str = "") -> str:
     """Baselines beside the fine-tuned model, with bootstrap intervals on the fine-tuned row."""
     kind = kind_of(metrics)
     split = "test" if metrics.get("test") else "validation"
@@ -39,7 +39,7 @@ def comparison(metrics: dict) -> str:
     level = metrics.get("confidence", 0.95)
     text = (f"On the {split} split ({metrics.get('data', {}).get('sizes', {}).get(split, '?')} examples). "
             f"Brackets: {level:.0%} bootstrap interval ({metrics.get('bootstrap', 0)} resamples).")
-    return section("Did fine-tuning help?", table(["model"] + names, rows, highlight=len(rows) - 1, raw=True),
+    return section("Did fine-tuning help?", verdict, table(["model"] + names, rows, highlight=len(rows) - 1, raw=True),
                    note(text), anchor="help")
 
 

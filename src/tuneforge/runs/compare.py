@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import RecipeError
@@ -31,6 +32,7 @@ from ..evaluation import default_metric, greater_is_better
 from ..evaluation.bootstrap import paired_bootstrap
 from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
+from .compare_baselines import baseline_cell, display_rows, mark_rows, reference_rows
 from .extras import load_outputs
 from .folder import write_json
 
@@ -152,12 +154,15 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     rows.sort(key=lambda r: -sign * r["test"].get(metric, np.nan) if np.isfinite(r["test"].get(metric, np.nan))
               else np.inf)
     _significance(rows, rows[0], metric, kind, recipe)
+    mark_rows(rows, results, kind, metric, sign > 0, recipe.evaluate, recipe.train.seed)
     first = next(iter(results.values()))
     board = {"recipe": recipe.name or recipe.task, "task": recipe.task, "model": recipe.model.name,
              "kind": kind, "metric": metric, "greater_is_better": sign > 0, "folds": folds,
              "confidence": recipe.evaluate.confidence, "seed": recipe.train.seed, "rows": rows,
              "baseline": first.get("baseline") if not folds else None,
              "baseline_majority": first.get("baseline_majority") if not folds else None,
+             "reference_rows": reference_rows(results, kind, recipe.evaluate, recipe.train.seed),
+             "none_beats_baseline": not any(r.get("beats_baseline") for r in rows),
              "comparison_dir": str(root)}
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
@@ -168,6 +173,7 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
 
 def leaderboard_cells(board: dict, row: dict) -> list[str]:
     """The printable cells of one row (shared by the terminal table and the report)."""
+    ref = bool(row.get("reference"))
     cells = [row["strategy"]]
     for m in SHOWN[board["kind"]]:
         value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
@@ -177,9 +183,12 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
         elif std is not None:
             text += f" ± {std:.3f}"
         cells.append(text)
+    if ref:
+        return cells + ["-", baseline_cell(row)] + ["-"] * 4
     vs = row.get("vs_best")
     cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
                  f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
+    cells.append(baseline_cell(row))
     cells.append("-" if row["retention"] is None else f"{row['retention']:.3f}")
     cells += [f"{row['train_seconds']:.1f}", f"{row['peak_memory_mb']:.0f}",
               f"{row['trainable_parameters']:,} / {row['total_parameters']:,}"]
@@ -189,13 +198,29 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
 def leaderboard_header(board: dict) -> list[str]:
     interval = f"{board['confidence']:.0%} CI" if not board["folds"] else f"mean ± std over {board['folds']} folds"
     return (["strategy"] + [f"{m} ({interval})" for m in SHOWN[board["kind"]]]
-            + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
+            + [f"Δ {board['metric']} vs best", f"Δ {board['metric']} vs baseline", "retention", "train s", "peak MB", "trainable / total params"])
 
 
 def print_leaderboard(console: Console, board: dict) -> None:
     table = Table(title=f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}")
     for i, h in enumerate(leaderboard_header(board)):
         table.add_column(h, justify="left" if i == 0 else "right")
-    for row in board["rows"]:
-        table.add_row(*leaderboard_cells(board, row))
+    for row in display_rows(board):
+        table.add_row(*leaderboard_cells(board, row), style="dim italic" if row.get("reference") else None)
     console.print(table)
+    for line in baseline_warnings(board):
+        console.print(f"[bold yellow]warning[/bold yellow] {escape(line)}")
+
+
+def baseline_warnings(board: dict) -> list[str]:
+    """Plain-text warnings about strategies that do not beat the baseline (terminal and report)."""
+    marked = [r for r in board["rows"] if r.get("beats_baseline") is False]
+    if not marked:
+        return []
+    against = next((r["vs_baseline"]["against"] for r in marked if r.get("vs_baseline")), "the baseline")
+    if board.get("none_beats_baseline") and len(marked) == len(board["rows"]):
+        return [f"no strategy beats {against} on {board['metric']}: the 'best' row is no better than not "
+                "fine-tuning at all. Try strategy.name=lp-ft, a lower optimizer.lr, or more training data; "
+                "see each run's diagnostics."]
+    return [f"{len(marked)} of {len(board['rows'])} strategies do not beat {against} on {board['metric']}: "
+            + ", ".join(r["strategy"] for r in marked)]

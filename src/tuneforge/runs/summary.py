@@ -57,7 +57,7 @@ def print_verdict_and_diagnostics(console: Console, metrics: dict) -> None:
         text = verdict(metrics.get("vs_baseline"), split.get(monitor), (metrics.get("baseline") or {}).get(monitor))
         console.print(f"[bold]did fine-tuning help?[/bold] {escape(text)}")
     for d in metrics.get("diagnostics") or []:
-        console.print(f"[bold yellow]warning[/bold yellow] [{escape(d['code'])}] {escape(d['message'])}")
+        console.print(f"[bold yellow]warning[/bold yellow] {escape('[' + d['code'] + ']')} {escape(d['message'])}")
         console.print(f"  likely cause: {escape(d['cause'])}")
         if d.get("try"):
             console.print(f"  try: [bold]{escape(' '.join(d['try']))}[/bold]")
