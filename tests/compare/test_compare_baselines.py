@@ -73,7 +73,7 @@ def test_with_folds_the_mark_is_a_paired_t_test_and_references_are_fold_means():
     rows = [{"strategy": "good", "test_folds": {"accuracy": [0.90, 0.93, 0.91]}},
             {"strategy": "bad", "test_folds": {"accuracy": [0.70, 0.71, 0.69]}}]
     mark_rows(rows, results, "classification", "accuracy", True, EvaluateSection(), 0)
-    assert rows[0]["beats_baseline"] is True and rows[0]["vs_baseline"]["method"] == "paired t-test across folds"
+    assert rows[0]["beats_baseline"] is True and rows[0]["vs_baseline"]["method"] == "paired t-test across 3 folds"
     assert rows[1]["beats_baseline"] is False and rows[1]["vs_baseline"]["worse"]
     refs = reference_rows(results, "classification", EvaluateSection(), 0)
     assert [r["reference"] for r in refs] == ["probe", "majority"]

@@ -50,3 +50,23 @@ def test_a_learning_rate_of_1e_9_is_warned_about_everywhere(bert_dir, text_csv, 
     html = (run / "report.html").read_text()
     assert html.index("Diagnostics") < html.index("Did fine-tuning help?")
     assert "below-baseline" in html and "optimizer.lr=2e-05" in html
+
+
+def test_k_fold_summary_shows_the_baseline_beside_the_model_and_each_folds_warnings(bert_dir, text_csv, tmp_path,
+                                                                                     capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")                                 # the table fits without wrapping
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(text_recipe(bert_dir, text_csv, tmp_path / "runs", **FAST)))
+    assert main(["run", str(recipe), "--folds", "2", "optimizer.lr=1e-9", "train.epochs=2"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (parent,) = (tmp_path / "runs").iterdir()
+    m = json.loads((parent / "metrics.json").read_text())
+    assert {"folds_baseline", "folds_majority"} <= set(m) and m["folds_majority"]["accuracy"]["mean"] == 0.5
+    assert m["vs_baseline"]["method"] == "paired t-test across 2 folds" and m["vs_baseline"]["difference"] < 0
+    assert {d["fold"] for d in m["diagnostics"] if "fold" in d} == {1, 2}
+    assert any(d["code"] == "collapsed" and d["message"].startswith("fold 1:") for d in m["diagnostics"])
+    base = m["folds_baseline"]["macro_f1"]
+    assert f"{base['mean']:.4f} ± {base['std']:.4f}" in out and "warning [collapsed] fold 2:" in out
+    html = (parent / "report.html").read_text()
+    assert "mean ± std over folds" in html and f"{base['mean']:.4f} ± {base['std']:.4f}" in html
+    assert "Diagnostics" in html

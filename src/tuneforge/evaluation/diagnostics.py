@@ -125,6 +125,27 @@ def compare_to_baseline(kind: str, metric: str, greater: bool, y_true, outputs, 
             "method": "paired bootstrap on the same examples"}
 
 
+def compare_folds_to_baseline(model_values, baseline_values, metric: str, greater: bool,
+                              confidence: float = 0.95) -> dict:
+    """Paired t-test across cross-validation folds (model minus baseline), same keys as
+    :func:`compare_to_baseline` (``ci``: the interval of the mean difference)."""
+    from scipy import stats
+
+    a, b = np.asarray(model_values, dtype=np.float64), np.asarray(baseline_values, dtype=np.float64)
+    d = a - b
+    diff = float(d.mean())
+    if len(d) > 1 and np.any(d != d[0]):
+        p = float(stats.ttest_rel(a, b).pvalue)
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    else:   # identical differences in every fold: no spread to test against
+        p, half = (1.0 if diff == 0 or len(d) < 2 else 0.0), 0.0
+    significant = bool(np.isfinite(p) and p < 1.0 - confidence)
+    gain = diff if greater else -diff
+    return {"metric": metric, "difference": diff, "ci": [diff - half, diff + half], "p_value": p,
+            "significant": significant, "better": significant and gain > 0, "worse": significant and gain < 0,
+            "method": f"paired t-test across {len(d)} folds"}
+
+
 def verdict(vs_baseline: Optional[dict], score: Optional[float] = None, baseline_score: Optional[float] = None,
             what: str = "the frozen pre-trained baseline (linear probe)") -> str:
     """'Did fine-tuning help?' in one sentence."""

@@ -29,3 +29,22 @@ def verdict_html(metrics: dict) -> str:
     monitor = metrics.get("monitor")
     text = verdict(metrics.get("vs_baseline"), split.get(monitor), (metrics.get("baseline") or {}).get(monitor))
     return f'<p class="verdict"><b>{esc(text)}</b></p>'
+
+
+def folds_beside_baseline(metrics: dict) -> str:
+    """Cross-validation: per metric, the model's mean ± std beside the baseline's and the majority's."""
+    from .html import table
+
+    folds = metrics.get("folds") or {}
+    if not folds:
+        return ""
+
+    def cell(summary, name):
+        s = (summary or {}).get(name)
+        return "-" if not s else f"{s['mean']:.4f} ± {s['std']:.4f}"
+
+    rows = [[name, cell(folds, name), cell(metrics.get("folds_baseline"), name),
+             cell(metrics.get("folds_majority"), name)] for name in folds]
+    return section("Did fine-tuning help? (mean ± std over folds)", verdict_html(metrics),
+                   table(["metric", "fine-tuned", "frozen baseline (linear probe)", "majority / mean predictor"], rows),
+                   anchor="help")

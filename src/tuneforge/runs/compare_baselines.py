@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..evaluation.bootstrap import confidence_intervals
-from ..evaluation.diagnostics import compare_to_baseline
+from ..evaluation.diagnostics import compare_folds_to_baseline, compare_to_baseline
 from .baselines import load_baseline_outputs
 from .extras import load_outputs
 
@@ -29,21 +29,12 @@ def _baseline_key(metrics: dict) -> tuple[str, str]:
     return ("probe", "baseline") if fold0.get("baseline") else ("majority", "baseline_majority")
 
 
-def _vs_folds(row: dict, metrics: dict, key: str, metric: str, greater: bool, alpha: float) -> Optional[dict]:
-    from scipy.stats import ttest_rel
-
+def _vs_folds(row: dict, metrics: dict, key: str, metric: str, greater: bool, confidence: float) -> Optional[dict]:
     base = [f.get(key, {}).get(metric) for f in metrics["per_fold"]]
     mine = row["test_folds"].get(metric) if row.get("test_folds") else None
     if mine is None or any(b is None for b in base):
         return None
-    a, b = np.asarray(mine, dtype=float), np.asarray(base, dtype=float)
-    p = float(ttest_rel(a, b).pvalue) if np.any(a != b) and len(a) > 1 else 1.0
-    diff = float(a.mean() - b.mean())
-    significant = bool(np.isfinite(p) and p < alpha)
-    gain = diff if greater else -diff
-    return {"metric": metric, "difference": diff, "p_value": p, "significant": significant,
-            "better": significant and gain > 0, "worse": significant and gain < 0,
-            "method": "paired t-test across folds"}
+    return compare_folds_to_baseline(mine, base, metric, greater, confidence)
 
 
 def mark_rows(rows: list[dict], results: dict, kind: str, metric: str, greater: bool, evaluate, seed: int) -> None:
@@ -53,7 +44,7 @@ def mark_rows(rows: list[dict], results: dict, kind: str, metric: str, greater: 
         out_key, key = _baseline_key(metrics)
         vs = None
         if "per_fold" in metrics:
-            vs = _vs_folds(row, metrics, key, metric, greater, 1.0 - evaluate.confidence)
+            vs = _vs_folds(row, metrics, key, metric, greater, evaluate.confidence)
         else:
             mine, base = load_outputs(Path(row["run_dir"])), load_baseline_outputs(Path(row["run_dir"]))
             if mine is not None and out_key in base and len(base[out_key]) == len(mine[1]):

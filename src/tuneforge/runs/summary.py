@@ -52,9 +52,10 @@ def print_summary(console: Console, metrics: dict) -> None:
 
 def print_verdict_and_diagnostics(console: Console, metrics: dict) -> None:
     """'Did fine-tuning help?' in words, then every diagnostic as a warning with the overrides to try."""
-    if metrics.get("baseline") or metrics.get("vs_baseline"):
+    base = metrics.get("baseline") if isinstance(metrics.get("baseline"), dict) else {}
+    if base or metrics.get("vs_baseline"):
         split, monitor = metrics.get("test") or metrics.get("validation") or {}, metrics.get("monitor")
-        text = verdict(metrics.get("vs_baseline"), split.get(monitor), (metrics.get("baseline") or {}).get(monitor))
+        text = verdict(metrics.get("vs_baseline"), split.get(monitor), base.get(monitor))
         console.print(f"[bold]did fine-tuning help?[/bold] {escape(text)}")
     for d in metrics.get("diagnostics") or []:
         console.print(f"[bold yellow]warning[/bold yellow] {escape('[' + d['code'] + ']')} {escape(d['message'])}")
