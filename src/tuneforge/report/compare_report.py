@@ -34,7 +34,9 @@ def build_comparison_report(folder: Path) -> str:
     shown = display_rows(board)
     intervals = {r["strategy"]: (r.get("test_ci") or {}).get(metric) or _std_interval(r, metric) for r in rows}
     refs = {r["strategy"]: r["test"].get(metric) for r in board.get("reference_rows") or []}
-    chart = figures.leaderboard_bars(values, intervals, refs, f"test {metric}", metric, lim)
+    losing = frozenset(r["strategy"] for r in rows if r.get("beats_baseline") is False)
+    chart = figures.leaderboard_bars(values, intervals, refs, f"test {metric}" + (" (grey: not better than the "
+                                     "baseline)" if losing else ""), metric, lim, losing)
     warnings = "".join(f'<div class="diag">{esc(w)}</div>' for w in baseline_warnings(board))
     parts = [section("Does anything beat the baseline?", warnings) if warnings else "",
              section("Leaderboard", table(leaderboard_header(board), [leaderboard_cells(board, r) for r in shown],

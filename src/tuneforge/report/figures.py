@@ -175,9 +175,10 @@ def occlusion_image(image: list, heatmap: list, caption: str) -> str:
 
 
 def leaderboard_bars(values: dict[str, float], intervals: dict[str, Optional[list]], references: dict[str, float],
-                     title: str, ylabel: str, ylim=None) -> Optional[str]:
+                     title: str, ylabel: str, ylim=None, losing: frozenset = frozenset()) -> Optional[str]:
     """A bar per strategy with its interval as an error bar, and each reference (the frozen baseline,
-    the majority predictor) as a horizontal line across all bars."""
+    the majority predictor) as a horizontal line across all bars. Strategies in ``losing`` (not
+    better than the baseline) are drawn grey and hatched."""
     items = [(k, v) for k, v in values.items() if v is not None and np.isfinite(v)]
     if not items:
         return None
@@ -186,8 +187,11 @@ def leaderboard_bars(values: dict[str, float], intervals: dict[str, Optional[lis
     heights = np.array([v for _, v in items])
     low = np.array([v - (intervals.get(k) or [v, v])[0] for k, v in items])
     high = np.array([(intervals.get(k) or [v, v])[1] - v for k, v in items])
-    ax.bar(range(len(items)), heights, color="#3060c0", yerr=np.maximum(np.vstack([low, high]), 0), capsize=4,
-           ecolor="#1d2330")
+    bars = ax.bar(range(len(items)), heights, color=["#a0a8b8" if k in losing else "#3060c0" for k, _ in items],
+                  yerr=np.maximum(np.vstack([low, high]), 0), capsize=4, ecolor="#1d2330")
+    for bar, (k, _) in zip(bars, items):
+        if k in losing:
+            bar.set_hatch("//")
     for (name, value), style in zip(references.items(), ["--", ":"]):
         if value is not None and np.isfinite(value):
             ax.axhline(value, linestyle=style, color="#c05030", label=f"{name} ({value:.3f})")
