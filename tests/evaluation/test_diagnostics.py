@@ -153,10 +153,19 @@ def test_best_at_first_eval_fires_on_over_fitting(y):
 def test_underfitting_fires_when_the_train_score_is_below_the_baselines(y):
     facts = _healthy(y)
     facts.strategy, facts.train_score, facts.baseline_train_score = "freeze", 0.70, 0.98
+    facts.outputs = _logits(_with_accuracy(y, 0.80, 1))         # on test, no better than the baseline
     (d,) = [d for d in diagnose(facts) if d.code == "underfitting"]
     assert "0.7000" in d.message and "0.9800" in d.message and "strategy.name=full" in d.try_
     facts.train_score = 0.95                       # within UNDERFIT_MARGIN
     assert "underfitting" not in _codes(facts)
+
+
+def test_underfitting_is_quiet_when_the_model_beats_the_baseline_on_test(y):
+    facts = _healthy(y)                            # significantly better than the probe on test...
+    facts.train_score, facts.baseline_train_score = 0.90, 1.0   # ...though the probe fits its train rows better
+    assert _codes(facts) == []
+    facts.outputs, facts.vs_baseline = _logits(_with_accuracy(y, 0.80, 1)), None   # no better on test: say it
+    assert _codes(facts) == ["underfitting"]
 
 
 def test_missing_facts_keep_every_check_quiet():

@@ -26,8 +26,9 @@ def test_healthy_run_has_no_diagnostics_and_a_verdict(healthy):
     assert m["train_sample"]["model"] >= 0.9 and m["train_sample"]["rows"] == m["data"]["sizes"]["train"]
     d = healthy.run_dir
     assert json.loads((d / "metrics.json").read_text())["diagnostics"] == []
-    trace = json.loads((d / "loss_trace.json").read_text())
-    assert len(trace["loss"]) == m["train"]["steps"] and trace["loss"][-1] < trace["loss"][0]
+    trace = [json.loads(line) for line in (d / "loss_trace.jsonl").read_text().splitlines()]
+    assert [t["step"] for t in trace] == list(range(1, m["train"]["steps"] + 1))
+    assert trace[-1]["loss"] < trace[0]["loss"]
     html = (d / "report.html").read_text()
     assert "Did fine-tuning help?" in html and "Diagnostics" not in html
 

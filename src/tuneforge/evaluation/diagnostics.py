@@ -22,7 +22,8 @@ docs can quote them:
 * ``best-at-first-eval``: with two or more validation evaluations, the first is the best and every
   later one is worse by more than :data:`OVERFIT_DROP` (x max(1, |first|)): over-fitting.
 * ``underfitting``: the model's score on (a sample of) its own training rows is below the frozen
-  baseline's training score by more than :data:`UNDERFIT_MARGIN` (x max(1, |baseline|)).
+  baseline's training score by more than :data:`UNDERFIT_MARGIN` (x max(1, |baseline|)), unless the
+  model is significantly better than the baseline on the evaluation split.
 
 Suggested learning rates are the current one x10 or /10 (x3, /3), kept within
 [:data:`LR_FLOOR`, :data:`LR_CEILING`] so that a wildly wrong lr gets a usable suggestion.
@@ -327,6 +328,9 @@ def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
     if f.train_score is None or f.baseline_train_score is None:
         return None
     if not (np.isfinite(f.train_score) and np.isfinite(f.baseline_train_score)):
+        return None
+    vs = _vs_baseline(f)
+    if vs and vs.get("better"):   # it already generalises better than the probe
         return None
     margin = UNDERFIT_MARGIN * max(1.0, abs(f.baseline_train_score))
     gap = (f.baseline_train_score - f.train_score) if f.greater_is_better else (f.train_score - f.baseline_train_score)

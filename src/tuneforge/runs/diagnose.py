@@ -2,7 +2,7 @@
 
 Called by the pipeline once the model is final. Gathers the model's per-example outputs on the
 evaluation split (test, else validation), the baselines' outputs (``baseline_outputs.npz``), the
-per-step training losses (``loss_trace.json``), the validation metric at each evaluation
+per-step training losses (``loss_trace.jsonl``), the validation metric at each evaluation
 (``history.jsonl``) and the model's and the probe's scores on a sample of training rows. Returns
 the keys added to ``metrics.json``: ``diagnostics`` (a list, empty when healthy), ``vs_baseline``
 (the paired bootstrap behind "did fine-tuning help?") and ``train_sample`` (the under-fitting scores).

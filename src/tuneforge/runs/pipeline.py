@@ -118,7 +118,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         recipe = p.recipe = _repeatable(recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     set_status(run_dir, "running")
-    history, loss_trace = HistoryWriter(run_dir / "history.jsonl"), LossTrace(run_dir / "loss_trace.json")
+    history, loss_trace = HistoryWriter(run_dir / "history.jsonl"), LossTrace(run_dir / "loss_trace.jsonl")
     trainer_cbs = [history, loss_trace, Checkpointer(recipe.train.save_every_steps),
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:

@@ -1,10 +1,11 @@
-"""``loss_trace.json``: the training loss of every optimizer step, for the end-of-run diagnostics.
+"""``loss_trace.jsonl``: the training loss of every optimizer step, for the end-of-run diagnostics.
 
 ``history.jsonl`` holds one running-mean loss per evaluation (often once per epoch), too coarse
-to tell "not falling" or "diverging" in a one-epoch run. This callback records each optimizer
-step's mean loss over its micro-batches, derived from the trainer's running epoch sums so the
-trainer needs no change. It rewrites the file at each epoch end and at the end of training; a
-resumed run reloads it and drops steps past the checkpoint it resumed from.
+to tell "not falling" or "diverging" in a one-epoch run. This callback appends one line
+``{"step": n, "loss": x}`` per optimizer step: the mean loss over the step's micro-batches, derived
+from the trainer's running epoch sums so the trainer needs no change. A resumed run first cuts
+the file back to the step of the checkpoint it resumed from, so a killed and resumed run ends
+with the same trace as one never interrupted.
 """
 from __future__ import annotations
 
@@ -26,11 +27,12 @@ class LossTrace(Callback):
 
     def on_train_start(self, trainer):
         s = trainer.state
-        if self.path is not None and self.path.is_file() and s.step > 0:
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-            keep = [i for i, step in enumerate(saved.get("steps", [])) if step <= s.step]
-            self.steps = [saved["steps"][i] for i in keep]
-            self.losses = [saved["loss"][i] for i in keep]
+        if self.path is not None and self.path.is_file():
+            records = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+            records = [r for r in records if r["step"] <= s.step]
+            self.steps, self.losses = [r["step"] for r in records], [r["loss"] for r in records]
+            if trainer.accelerator.is_main_process:
+                self.path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         self._sum, self._n = s.loss_sum, s.loss_n
 
     def on_step_end(self, trainer):
@@ -38,21 +40,15 @@ class LossTrace(Callback):
         if s.loss_n < self._n:  # a new epoch reset the running sums
             self._sum, self._n = 0.0, 0
         n = s.loss_n - self._n
-        if n > 0:
-            self.steps.append(int(s.step))
-            self.losses.append((s.loss_sum - self._sum) / n)
-        self._sum, self._n = s.loss_sum, s.loss_n
+        self._sum, self._n, before = s.loss_sum, s.loss_n, self._sum
+        if n <= 0:
+            return
+        loss = (s.loss_sum - before) / n
+        self.steps.append(int(s.step))
+        self.losses.append(loss)
+        if self.path is not None and trainer.accelerator.is_main_process:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": int(s.step), "loss": loss}) + "\n")
 
     def on_epoch_end(self, trainer):
         self._sum, self._n = 0.0, 0   # the next epoch starts from zero sums
-        self._write(trainer)
-
-    def on_train_end(self, trainer):
-        self._write(trainer)
-
-    def _write(self, trainer):
-        if self.path is None or not trainer.accelerator.is_main_process:
-            return
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"steps": self.steps, "loss": self.losses}), encoding="utf-8")
-        tmp.replace(self.path)
