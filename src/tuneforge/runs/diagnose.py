@@ -41,8 +41,11 @@ def _model_outputs(p, encoded, device, precision) -> np.ndarray:
 
 
 def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.ndarray], history: list[dict],
-                    losses: list[float], device, precision: str, console=None) -> dict:
-    """``{"diagnostics": [...], "vs_baseline": {...} | None, "train_sample": {...} | None}``."""
+                    losses: list[float], device, precision: str, metrics: Optional[dict] = None) -> dict:
+    """``{"diagnostics": [...], "vs_baseline": {...} | None, "train_sample": {...} | None}``.
+
+    ``metrics``: the run's metrics so far; without saved baseline outputs (a run folder from an older
+    version, resumed) the baseline's score is compared with the model's bootstrap interval instead."""
     recipe, kind = p.recipe, p.task.kind
     greater = greater_is_better(metric)
     split = eval_split_name(p)
@@ -62,6 +65,9 @@ def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.nda
             facts.baseline_score = compute_metrics(kind, facts.y_true, base["probe"], names).get(metric)
             facts.vs_baseline = compare_to_baseline(kind, metric, greater, facts.y_true, facts.outputs,
                                                     base["probe"], facts.resamples, facts.confidence, facts.seed)
+        elif metrics and split == "test":
+            facts.baseline_score = (metrics.get("baseline") or {}).get(metric)
+            facts.score_ci = (metrics.get("test_ci") or {}).get(metric)
     facts.losses = losses or [h.get("train_loss") for h in history]
     facts.validation = [h.get("validation", {}).get(metric) for h in history]
     facts.validation_epochs = [h.get("epoch", 0.0) for h in history]

@@ -183,7 +183,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     }
     metrics.update(extras)
     metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
-                                   device, precision))
+                                   device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
     print_summary(console, metrics)
