@@ -3,7 +3,8 @@
     tuneforge run RECIPE.yaml [dotted.key=value ...] [--quiet]
     tuneforge run --resume RUN
     tuneforge validate RECIPE.yaml [dotted.key=value ...]
-    tuneforge list models|strategies|tasks|metrics|optimizers|schedulers|datasets
+    tuneforge list [models|strategies|regularisers|...] [--verbose]
+    tuneforge show strategy lora
     tuneforge demo
     tuneforge compare RECIPE.yaml --strategies linear-probe,full [--folds K]
     tuneforge evaluate RUN --data FILE
@@ -23,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_usage import CLICK_ERRORS, USAGE_ERRORS, show_usage_error
 from .errors import TuneforgeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -70,17 +72,23 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
 
 
 @app.command("list")
-def list_(what: str = typer.Argument(..., help="models, strategies, tasks, metrics, optimizers, schedulers, datasets")):
-    """What is registered, one line each."""
-    from rich.table import Table
+def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, "
+                                                          "schedulers, datasets, augmentations (default: all)"),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="each entry's options, types and defaults")):
+    """What a recipe can name, one line each (every registry, grouped, without an argument)."""
+    from .discover import print_listing
 
-    registry = _registries().get(what)
-    if registry is None:
-        raise TuneforgeError(f"cannot list {what!r}; choose one of: {', '.join(_registries())}")
-    table = Table(show_header=False, box=None)
-    for name, desc in registry.describe().items():
-        table.add_row(f"[bold]{name}[/bold]", desc)
-    Console().print(table)
+    print_listing(Console(), what, verbose)
+
+
+@app.command()
+def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, task, metric, optimizer, scheduler, "
+                                             "dataset, augmentation"),
+         name: str = typer.Argument(..., help="its registered name, e.g. lora")):
+    """One registered component with its options (type, default, description): tuneforge show strategy lora."""
+    from .discover import print_entry
+
+    print_entry(Console(), kind, name)
 
 
 @app.command()
@@ -131,13 +139,15 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
 
     from .runs.evaluate_run import predict_run
 
-    table = Table("input", "prediction", "probabilities")
-    for text, pred in zip(inputs, predict_run(run_dir, inputs)):
-        if "label" in pred:
+    preds = predict_run(run_dir, inputs)
+    classes = all("label" in p for p in preds)  # regression has no probabilities to show
+    table = Table("input", "prediction", *(["probabilities"] if classes else []))
+    for text, pred in zip(inputs, preds):
+        if classes:
             probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
             table.add_row(escape(text), escape(pred["label"]), escape(probs))
         else:
-            table.add_row(escape(text), f"{pred['value']:.4g}", "")
+            table.add_row(escape(text), f"{pred['value']:.4g}")
     Console().print(table)
 
 
@@ -149,19 +159,8 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     if not folder.is_dir():
         raise TuneforgeError(f"{folder} is not a folder")
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
-    Console().print(f"report: [bold]{path}[/bold]")
-
-
-def _registries() -> dict:
-    from .data.packaged import DATASETS
-    from .evaluation import METRICS
-    from .models import MODELS
-    from .strategies import STRATEGIES
-    from .tasks import TASKS
-    from .training import OPTIMIZERS, SCHEDULERS
-
-    return {"models": MODELS, "strategies": STRATEGIES, "tasks": TASKS, "metrics": METRICS,
-            "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "datasets": DATASETS}
+    from .terminal import print_path
+    print_path(Console(), "report", path)
 
 
 def _interrupt(signum, frame):
@@ -175,7 +174,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, prog_name="tuneforge")
+    except USAGE_ERRORS as e:
+        return show_usage_error(e, err_console)
     except TuneforgeError as e:
         err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2
@@ -184,14 +185,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except SystemExit as e:
         return int(e.code or 0)
-    except Exception as e:
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return 2
-        if isinstance(e, click.exceptions.Abort):
-            return 130
-        raise
+    except CLICK_ERRORS as e:  # e.g. an unreadable file given to a click.File option
+        err_console.print(f"[bold red]error:[/bold red] {escape(e.format_message())}", highlight=False,
+                          soft_wrap=True)
+        return 2
+    except typer.Abort:
+        return 130
     return 0
 
 

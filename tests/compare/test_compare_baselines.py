@@ -7,7 +7,7 @@ import yaml
 from tuneforge.cli import main
 from tuneforge.recipe.schema import EvaluateSection
 from tuneforge.runs.compare import baseline_warnings, leaderboard_cells, leaderboard_header
-from tuneforge.runs.compare_baselines import baseline_cell, display_rows, mark_rows, reference_rows
+from tuneforge.runs.compare_baselines import baseline_detail, display_rows, mark_rows, reference_rows
 
 from runs.conftest import text_recipe
 
@@ -29,7 +29,7 @@ def test_when_every_strategy_loses_to_the_baseline_the_leaderboard_says_so(bert_
         assert row["beats_baseline"] is False and row["vs_baseline"]["worse"]
         assert row["vs_baseline"]["against"] == "frozen baseline (linear probe)"
     assert board["none_beats_baseline"] is True
-    assert "no strategy beats frozen baseline (linear probe)" in out
+    assert "✗ no strategy beats frozen baseline (linear probe)" in out and "full ✗" in out
     assert "frozen baseline (linear probe)" in out and "majority / mean predictor" in out
     html = (folder / "report.html").read_text()
     assert "Does anything beat the baseline?" in html and "✗ worse" in html and "majority / mean predictor" in html
@@ -57,12 +57,12 @@ def test_reference_rows_take_their_ranked_place_and_marks_say_beats_or_not():
     assert [r["strategy"] for r in display_rows(board)] == ["full", "freeze", "probe", "majority"]
     rows[1]["test"]["accuracy"] = 0.7
     assert [r["strategy"] for r in display_rows(board)] == ["full", "probe", "freeze", "majority"]
-    assert baseline_cell(rows[0]).startswith("✓ beats") and baseline_cell(rows[1]).startswith("✗ not better")
-    assert baseline_cell(refs[0]) == "reference"
+    assert baseline_detail(rows[0]).startswith("✓ +0.1000") and baseline_detail(rows[1]).startswith("✗ +0.0100")
+    assert leaderboard_cells(board, rows[0])[0] == "full" and leaderboard_cells(board, rows[1])[0] == "freeze ✗"
     assert len(leaderboard_cells(board, refs[0])) == len(leaderboard_header(board))
     assert len(leaderboard_cells(board, rows[0])) == len(leaderboard_header(board))
     (warning,) = baseline_warnings({**board, "none_beats_baseline": False})
-    assert warning.startswith("1 of 2 strategies") and "freeze" in warning
+    assert warning.startswith("✗ 1 of 2 strategies") and "freeze" in warning
     rows[1].update(beats_baseline=True)
     assert baseline_warnings({**board, "none_beats_baseline": False}) == []
 

@@ -47,8 +47,18 @@ model = timm.create_model("{arch}", num_classes={num_classes}, pretrained=True,
 (`num_classes` must be in the overlay too: without it timm assumes the architecture's
 default head size and silently drops the fine-tuned classifier.)
 
-Inputs: RGB images resized to {size}x{size}, scaled to [0, 1], normalised with
-mean {mean} and std {std}. Class names are in `config.json` (`label_names`).
+Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
+crop), scaled to [0, 1], normalised with mean {mean} and std {std}. `config.json`'s
+`pretrained_cfg` says exactly that, so timm's standard transform reproduces it:
+
+```python
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+transform = create_transform(**resolve_data_config(model=model))
+logits = model(transform(Image.open("photo.png").convert("RGB"))[None])
+```
+
+Class names are in `config.json` (`label_names`).
 """
 
 
@@ -112,9 +122,8 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
     spec: ImageSpec = model.preprocessor
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    cfg = {k: v for k, v in net.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "file")}
-    cfg.update(input_size=[3, spec.size, spec.size], mean=list(spec.mean), std=list(spec.std),
-               num_classes=model.num_outputs)
+    cfg = {k: v for k, v in net.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "file") + _TEST_TIME_KEYS}
+    cfg.update(num_classes=model.num_outputs, **timm_preprocessing(spec))
     config = {"architecture": arch, "num_classes": model.num_outputs,
               "num_features": getattr(net, "num_features", None), "pretrained_cfg": cfg,
               "label_names": label_names, "tuneforge": extra}
@@ -124,6 +133,22 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
         folder=folder.resolve().as_posix(), size=spec.size, mean=list(spec.mean), std=list(spec.std)),
         encoding="utf-8")
     return arch
+
+
+_TEST_TIME_KEYS = ("test_input_size", "test_crop_pct")  # the architecture's, not what training used
+
+
+def timm_preprocessing(spec: ImageSpec) -> dict:
+    """The ``pretrained_cfg`` entries that make timm's standard evaluation transform
+    (``create_transform(**resolve_data_config(model=model))``) prepare images as training did.
+
+    Training (``data/images.py``) squashes each image to ``size x size`` with a bilinear resize,
+    without cropping, then normalises. The architecture's own config usually says "resize the
+    shorter side to size / crop_pct with bicubic, then centre-crop", which shows the model
+    different pixels than it learnt from, so those entries are replaced here.
+    """
+    return {"input_size": [3, spec.size, spec.size], "interpolation": "bilinear", "crop_pct": 1.0,
+            "crop_mode": "squash", "mean": list(spec.mean), "std": list(spec.std)}
 
 
 def load_saved_model(folder) -> TaskModel:

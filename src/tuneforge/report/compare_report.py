@@ -13,7 +13,7 @@ from .warnings import CSS as _DIAG_CSS
 
 def build_comparison_report(folder: Path) -> str:
     from ..runs.compare import baseline_warnings, leaderboard_cells, leaderboard_header
-    from ..runs.compare_baselines import display_rows
+    from ..runs.compare_baselines import baseline_detail, display_rows
 
     folder = Path(folder)
     path = folder / "leaderboard.json"
@@ -38,13 +38,17 @@ def build_comparison_report(folder: Path) -> str:
     chart = figures.leaderboard_bars(values, intervals, refs, f"test {metric}" + (" (grey: not better than the "
                                      "baseline)" if losing else ""), metric, lim, losing)
     warnings = "".join(f'<div class="diag">{esc(w)}</div>' for w in baseline_warnings(board))
+    if warnings:
+        warnings += table(["strategy", f"Δ {metric} vs its baseline", "test"],
+                          [[r["strategy"], baseline_detail(r), (r.get("vs_baseline") or {}).get("method", "-")]
+                           for r in rows])
     parts = [section("Does anything beat the baseline?", warnings) if warnings else "",
              section("Leaderboard", table(leaderboard_header(board), [leaderboard_cells(board, r) for r in shown],
                                           highlight=shown.index(rows[0]) if rows else None),
                      note(f"Ranked by {metric} on the test split; 'significant' means p < "
                           f"{1 - board['confidence']:.2f} ({how}). Every strategy used the same splits and seed "
-                          f"({board['seed']}). Rows in italics are references, not strategies; 'vs baseline' "
-                          "marks (✗) every strategy not significantly better than the baseline.")),
+                          f"({board['seed']}). The baselines are rows too; ✗ marks every strategy that is not "
+                          "significantly better than its baseline (see above).")),
              section("At a glance", grid(img(chart, metric) if chart else "",
                                          img(figures.bars(cost, "training time", "seconds", None), "time")
                                          if cost else "")),

@@ -73,7 +73,8 @@ def write_report_quietly(run_dir, console) -> None:
     """Write the report; a failure is printed as a warning and never fails the run."""
     try:
         path = write_run_report(run_dir)
-        console.print(f"report: [bold]{path}[/bold]")
+        from ..terminal import print_path
+        print_path(console, "report", path)
     except Exception as e:  # the run's results are already saved; the report can be rebuilt later
         console.print(f"[yellow]warning[/yellow] report.html could not be written ({e!r}); "
                       f"try `tuneforge report {run_dir}`")

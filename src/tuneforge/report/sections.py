@@ -43,12 +43,17 @@ def comparison(metrics: dict, verdict: str = "") -> str:
                    note(text), anchor="help")
 
 
+def _whole(value):
+    """Megabytes to the nearest one: "1,210", not "1209.7109"."""
+    return None if value is None else int(round(value))
+
+
 def cost(metrics: dict) -> str:
     t = metrics.get("train", {})
     rows = [["training time (s)", t.get("seconds")], ["samples per second", t.get("samples_per_second")],
             ["optimizer steps", t.get("steps")], ["stopped because", t.get("stop_reason")],
             ["trainable parameters", t.get("trainable_parameters")], ["total parameters", t.get("total_parameters")],
-            ["peak memory (MB)", t.get("peak_memory_mb")], ["precision", metrics.get("precision")],
+            ["peak memory (MB)", _whole(t.get("peak_memory_mb"))], ["precision", metrics.get("precision")],
             ["whole run (s)", metrics.get("seconds_total")]]
     return section("What did it cost?", table(["", "value"], [r for r in rows if r[1] is not None]), anchor="cost")
 

@@ -25,14 +25,14 @@ from typing import Optional, Sequence
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..errors import RecipeError
 from ..evaluation import default_metric, greater_is_better
 from ..evaluation.bootstrap import paired_bootstrap
 from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
-from .compare_baselines import baseline_cell, display_rows, mark_rows, reference_rows
+from .compare_baselines import baseline_mark, display_rows, mark_rows, reference_rows
+from ..terminal import print_path
 from .extras import load_outputs
 from .folder import write_json
 
@@ -167,14 +167,15 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
     path = write_comparison_report(root)
-    console.print(f"leaderboard: [bold]{root / 'leaderboard.json'}[/bold]\nreport: [bold]{path}[/bold]")
+    print_path(console, "leaderboard", root / "leaderboard.json")
+    print_path(console, "report", path)
     return board
 
 
 def leaderboard_cells(board: dict, row: dict) -> list[str]:
     """The printable cells of one row (shared by the terminal table and the report)."""
     ref = bool(row.get("reference"))
-    cells = [row["strategy"]]
+    cells = [row["strategy"] + baseline_mark(row)]
     for m in SHOWN[board["kind"]]:
         value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
         text = "-" if value is None else f"{value:.4f}"
@@ -184,11 +185,10 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
             text += f" ± {std:.3f}"
         cells.append(text)
     if ref:
-        return cells + ["-", baseline_cell(row)] + ["-"] * 4
+        return cells + ["-"] * 5
     vs = row.get("vs_best")
     cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
                  f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
-    cells.append(baseline_cell(row))
     cells.append("-" if row["retention"] is None else f"{row['retention']:.3f}")
     cells += [f"{row['train_seconds']:.1f}", f"{row['peak_memory_mb']:.0f}",
               f"{row['trainable_parameters']:,} / {row['total_parameters']:,}"]
@@ -198,16 +198,30 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
 def leaderboard_header(board: dict) -> list[str]:
     interval = f"{board['confidence']:.0%} CI" if not board["folds"] else f"mean ± std over {board['folds']} folds"
     return (["strategy"] + [f"{m} ({interval})" for m in SHOWN[board["kind"]]]
-            + [f"Δ {board['metric']} vs best", f"Δ {board['metric']} vs baseline", "retention", "train s", "peak MB", "trainable / total params"])
+            + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
+
+
+_DROP_FIRST = {"peak MB": 5, "retention": 4, "train s": 3, "trainable / total params": 3}
+
+
+def leaderboard_priority(board: dict, header: str) -> int:
+    """How readily a narrow terminal leaves a column out (0: never; larger: sooner): the strategy,
+    the ranking metric and the difference to the best stay; other metrics and costs go first."""
+    if header == "strategy" or header.startswith(f"{board['metric']} ("):
+        return 0
+    if header.startswith("Δ "):
+        return 1
+    return _DROP_FIRST.get(header, 2)
 
 
 def print_leaderboard(console: Console, board: dict) -> None:
-    table = Table(title=f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}")
-    for i, h in enumerate(leaderboard_header(board)):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for row in display_rows(board):
-        table.add_row(*leaderboard_cells(board, row), style="dim italic" if row.get("reference") else None)
-    console.print(table)
+    from ..terminal import Column, fit_table
+
+    columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
+               for i, h in enumerate(leaderboard_header(board))]
+    rows = [leaderboard_cells(board, row) for row in display_rows(board)]
+    title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
+    console.print(fit_table(columns, rows, console.width, title=title))
     for line in baseline_warnings(board):
         console.print(f"[bold yellow]warning[/bold yellow] {escape(line)}")
 
@@ -219,8 +233,8 @@ def baseline_warnings(board: dict) -> list[str]:
         return []
     against = next((r["vs_baseline"]["against"] for r in marked if r.get("vs_baseline")), "the baseline")
     if board.get("none_beats_baseline") and len(marked) == len(board["rows"]):
-        return [f"no strategy beats {against} on {board['metric']}: the 'best' row is no better than not "
+        return [f"✗ no strategy beats {against} on {board['metric']}: the 'best' row is no better than not "
                 "fine-tuning at all. Try strategy.name=lp-ft, a lower optimizer.lr, or more training data; "
                 "see each run's diagnostics."]
-    return [f"{len(marked)} of {len(board['rows'])} strategies do not beat {against} on {board['metric']}: "
+    return [f"✗ {len(marked)} of {len(board['rows'])} strategies do not beat {against} on {board['metric']}: "
             + ", ".join(r["strategy"] for r in marked)]

@@ -85,7 +85,7 @@ def reference_rows(results: dict, kind: str, evaluate, seed: int) -> list[dict]:
 
 def display_rows(board: dict) -> list[dict]:
     """Strategy rows and reference rows together, ranked by the board's metric (references in place)."""
-    metric, sign = board["metric"], 1 if board["greater_is_better"] else -1
+    metric, sign = board["metric"], 1 if board.get("greater_is_better", True) else -1
     rows = list(board["rows"])
     for ref in board.get("reference_rows") or []:
         value = ref["test"].get(metric)
@@ -100,14 +100,17 @@ def display_rows(board: dict) -> list[dict]:
     return rows
 
 
-def baseline_cell(row: dict) -> str:
-    """The 'beats the baseline?' mark of a row."""
-    if row.get("reference"):
-        return "reference"
+def baseline_mark(row: dict) -> str:
+    """" ✗" after the name of a strategy that is not significantly better than its baseline, else ""."""
+    return " ✗" if row.get("beats_baseline") is False else ""
+
+
+def baseline_detail(row: dict) -> str:
+    """'✓ +0.1000 (p=0.001)' / '✗ worse -0.6458 (p=0.000)': a row's difference to its baseline."""
     vs = row.get("vs_baseline")
     if vs is None:
         return "-"
     text = f"{vs['difference']:+.4f} (p={vs['p_value']:.3f})"
     if vs["better"]:
-        return "✓ beats " + text
-    return ("✗ worse " if vs["worse"] else "✗ not better ") + text
+        return "✓ " + text
+    return ("✗ worse " if vs["worse"] else "✗ ") + text

@@ -86,4 +86,5 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
 
 def _print(console, metrics: dict) -> None:
     print_folds_table(console, metrics)
-    console.print(f"cross-validation folder: [bold]{metrics['run_dir']}[/bold]")
+    from ..terminal import print_path
+    print_path(console, "cross-validation folder", metrics["run_dir"])

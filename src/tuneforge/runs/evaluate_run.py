@@ -82,7 +82,8 @@ def _print(console, result: dict, kind: str, path: Path) -> None:
         ci = result["test_ci"].get(name)
         table.add_row(name, f"{result['test'][name]:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
     console.print(table)
-    console.print(f"written to [bold]{path}[/bold]")
+    from ..terminal import print_path
+    print_path(console, "written to", path)
 
 
 def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:

@@ -8,7 +8,6 @@ verdict) and ``diagnostics``: every fold's own diagnostics (tagged with ``fold``
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
 
 from ..evaluation import default_metric, greater_is_better
 from ..evaluation.diagnostics import RunFacts, check_below_baseline, compare_folds_to_baseline
@@ -48,13 +47,15 @@ def _mean_std(summary: dict, name: str) -> str:
 
 def print_folds_table(console, metrics: dict) -> None:
     """Per metric: the model's mean ± std beside the baseline's and the majority predictor's, then each fold."""
+    from ..terminal import Column, fit_table
+
     k = metrics["k"]
-    table = Table(title=f"{k}-fold cross-validation · {metrics['model']} · {metrics['strategy']['name']}")
-    for h in ["metric", "fine-tuned mean ± std", "baseline (linear probe)", "majority / mean"] + \
-             [f"fold {i + 1}" for i in range(k)]:
-        table.add_column(h, justify="right")
-    for name, s in metrics["folds"].items():
-        table.add_row(name, _mean_std(metrics["folds"], name), _mean_std(metrics.get("folds_baseline") or {}, name),
-                      _mean_std(metrics.get("folds_majority") or {}, name), *[f"{v:.4f}" for v in s["values"]])
-    console.print(table)
+    columns = [Column("metric", 0, "left"), Column("fine-tuned mean ± std", 0),
+               Column("baseline (linear probe)", 0), Column("majority / mean", 1)] + \
+              [Column(f"fold {i + 1}", 2) for i in range(k)]
+    rows = [[name, _mean_std(metrics["folds"], name), _mean_std(metrics.get("folds_baseline") or {}, name),
+             _mean_std(metrics.get("folds_majority") or {}, name), *[f"{v:.4f}" for v in s["values"]]]
+            for name, s in metrics["folds"].items()]
+    title = f"{k}-fold cross-validation · {metrics['model']} · {metrics['strategy']['name']}"
+    console.print(fit_table(columns, rows, console.width, title=title))
     print_verdict_and_diagnostics(console, metrics)

@@ -6,9 +6,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..evaluation.diagnostics import verdict
+from ..terminal import print_path, print_segments
 
 SHOWN = {"classification": ["accuracy", "macro_f1"],
-         "regression": ["mae", "rmse", "r2"]}
+         "regression": ["mae", "mse", "rmse", "r2"]}
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -40,14 +41,14 @@ def print_summary(console: Console, metrics: dict) -> None:
     t = metrics["train"]
     if ci:
         console.print(f"[dim]brackets: {100 * metrics.get('confidence', 0.95):.0f}% bootstrap confidence intervals[/dim]")
-    console.print(f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples); "
-                  f"training {t['seconds']:.1f}s, {t['samples_per_second']:.1f} samples/s, "
-                  f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained, "
-                  f"peak memory {t['peak_memory_mb']:.0f} MB"
-                  + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None else "")
-                  + f"; total {metrics['seconds_total']:.1f}s")
+    print_segments(console, [f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples);",
+                             f"training {t['seconds']:.1f}s,", f"{t['samples_per_second']:.1f} samples/s,",
+                             f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained,",
+                             f"peak memory {t['peak_memory_mb']:.0f} MB"
+                             + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
+                                else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
     print_verdict_and_diagnostics(console, metrics)
-    console.print(f"run folder: [bold]{metrics['run_dir']}[/bold]")
+    print_path(console, "run folder", metrics["run_dir"])
 
 
 def print_verdict_and_diagnostics(console: Console, metrics: dict) -> None:
