@@ -153,9 +153,11 @@ def test_best_at_first_eval_fires_on_over_fitting(y):
 def test_underfitting_fires_when_the_train_score_is_below_the_baselines(y):
     facts = _healthy(y)
     facts.strategy, facts.train_score, facts.baseline_train_score = "freeze", 0.70, 0.98
-    facts.outputs = _logits(_with_accuracy(y, 0.80, 1))         # on test, no better than the baseline
+    facts.outputs = _logits(_with_accuracy(y, 0.70, 2))         # on test, worse than the baseline
     (d,) = [d for d in diagnose(facts) if d.code == "underfitting"]
     assert "0.7000" in d.message and "0.9800" in d.message and "strategy.name=full" in d.try_
+    (below,) = [d for d in diagnose(facts) if d.code == "below-baseline"]   # same cause, named there too
+    assert "training rows" in below.cause and below.try_ == ["strategy.name=lp-ft", "train.epochs=6"]
     facts.train_score = 0.95                       # within UNDERFIT_MARGIN
     assert "underfitting" not in _codes(facts)
 

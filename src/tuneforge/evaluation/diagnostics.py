@@ -235,6 +235,11 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
         cause = ("training barely moved the model (the loss hardly fell): the learning rate is too low "
                  "or there were too few steps for this strategy")
         try_ = _lr_up(f) + _more_epochs(f)
+    elif _underfit(f):
+        cause = (f"the model has not even fitted its training rows as well as the frozen features do ({f.metric} "
+                 f"{f.train_score:.4f} against {f.baseline_train_score:.4f}): too few steps for the new head and "
+                 "the body to settle; training the head first keeps the pre-trained features' accuracy")
+        try_ = (["strategy.name=lp-ft"] if f.strategy != "lp-ft" else []) + _more_epochs(f)
     else:
         cause = ("fine-tuning distorted the pre-trained features (learning rate too high for the body) or "
                  "over-fitted a small training set; the frozen features alone did better")
@@ -324,17 +329,22 @@ def check_best_at_first_eval(f: RunFacts) -> Optional[Diagnostic]:
                       [f"train.epochs={epochs}"] + _lr_down(f, 3) + ["optimizer.weight_decay=0.1"])
 
 
-def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
+def _underfit(f: RunFacts) -> bool:
+    """The model's training score is below the baseline's by more than :data:`UNDERFIT_MARGIN`."""
     if f.train_score is None or f.baseline_train_score is None:
-        return None
+        return False
     if not (np.isfinite(f.train_score) and np.isfinite(f.baseline_train_score)):
+        return False
+    margin = UNDERFIT_MARGIN * max(1.0, abs(f.baseline_train_score))
+    gap = (f.baseline_train_score - f.train_score) if f.greater_is_better else (f.train_score - f.baseline_train_score)
+    return gap > margin
+
+
+def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
+    if not _underfit(f):
         return None
     vs = _vs_baseline(f)
     if vs and vs.get("better"):   # it already generalises better than the probe
-        return None
-    margin = UNDERFIT_MARGIN * max(1.0, abs(f.baseline_train_score))
-    gap = (f.baseline_train_score - f.train_score) if f.greater_is_better else (f.train_score - f.baseline_train_score)
-    if gap <= margin:
         return None
     return Diagnostic("underfitting", "warning",
                       f"under-fitting: on its own training rows the model's {f.metric} is {f.train_score:.4f}, below "
