@@ -198,3 +198,21 @@ def test_a_loss_that_explodes_then_settles_high_is_diverging_and_lr_suggestions_
     facts.lr, facts.losses = 1e-9, [0.693] * 30
     (d,) = [d for d in diagnose(facts) if d.code == "loss-not-falling"]
     assert d.try_[0] == "optimizer.lr=2e-05"                     # x10 would be 1e-08: raised to LR_FLOOR
+
+
+def test_a_loss_that_stays_at_guessing_level_is_not_falling_even_if_it_dips_5_percent(y):
+    facts = _healthy(y)
+    noise = 0.05 * np.random.default_rng(0).normal(size=50)
+    facts.losses = list(np.linspace(1.10, 1.04, 50) + noise)        # lr=5e-3 on the real MiniLM: ~ln(3) throughout
+    facts.prior_loss = 1.02                                          # entropy of the training class frequencies
+    assert "loss-not-falling" in _codes(facts)
+    facts.losses = list(np.linspace(1.10, 0.60, 50) + noise)        # learning: well below the prior's loss
+    assert "loss-not-falling" not in _codes(facts)
+
+
+def test_a_collapsed_model_is_reported_as_collapsed_not_as_over_or_under_fitting(y):
+    facts = _healthy(y)
+    facts.outputs = _logits(np.zeros(N, dtype=int))
+    facts.validation, facts.train_score, facts.baseline_train_score = [0.33, 0.32, 0.31], 0.33, 0.84
+    codes = _codes(facts)
+    assert "collapsed" in codes and "best-at-first-eval" not in codes and "underfitting" not in codes

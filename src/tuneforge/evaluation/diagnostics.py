@@ -16,7 +16,9 @@ docs can quote them:
 * ``diverging``: the smoothed training loss ends above :data:`DIVERGE_RATIO` x its start or above twice
   the first step's loss (the untrained model's), or gives back more than half of what it had gained
   (and ends above 1.5 x its lowest point).
-* ``loss-not-falling``: the smoothed training loss ends above :data:`FLAT_RATIO` x its start.
+* ``loss-not-falling``: the smoothed training loss ends above :data:`FLAT_RATIO` x its start, or above
+  :data:`FLAT_RATIO` x ``prior_loss`` (the loss of predicting the training class frequencies, or the
+  mean: no better than guessing).
   Both loss checks need :data:`MIN_STEPS` optimizer steps; the loss is smoothed over
   :data:`LOSS_WINDOWS` equal windows.
 * ``best-at-first-eval``: with two or more validation evaluations, the first is the best and every
@@ -97,6 +99,7 @@ class RunFacts:
     vs_baseline: Optional[dict] = None
     label_names: Optional[list[str]] = None
     losses: Optional[Sequence[float]] = None
+    prior_loss: Optional[float] = None            # the training loss of predicting the class frequencies / mean
     validation: Optional[Sequence[float]] = None
     validation_epochs: Optional[Sequence[float]] = None
     train_score: Optional[float] = None
@@ -202,9 +205,10 @@ def _is_diverging(trend) -> bool:
     return last > DIVERGE_RATIO * first or last > 2 * initial or gave_back
 
 
-def _is_flat(trend) -> bool:
+def _is_flat(trend, prior_loss: Optional[float] = None) -> bool:
     first, _, last, _, _ = trend
-    return not _is_diverging(trend) and last > FLAT_RATIO * first
+    at_prior = prior_loss is not None and prior_loss > 0 and last > FLAT_RATIO * prior_loss
+    return not _is_diverging(trend) and (last > FLAT_RATIO * first or at_prior)
 
 
 def _vs_baseline(f: RunFacts) -> Optional[dict]:
@@ -231,7 +235,7 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
     scores = (f" ({f.score:.4f} against {f.baseline_score:.4f})"
               if f.score is not None and f.baseline_score is not None else "")
     trend = _loss_trend(f.losses)
-    if trend is not None and _is_flat(trend):
+    if trend is not None and _is_flat(trend, f.prior_loss):
         cause = ("training barely moved the model (the loss hardly fell): the learning rate is too low "
                  "or there were too few steps for this strategy")
         try_ = _lr_up(f) + _more_epochs(f)
@@ -274,7 +278,7 @@ def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
     trend = _loss_trend(f.losses)
     if trend is not None and _is_diverging(trend):
         cause, try_ = "the training loss diverged: the learning rate is too high", _lr_down(f)
-    elif trend is not None and _is_flat(trend):
+    elif trend is not None and _is_flat(trend, f.prior_loss):
         cause = "the training loss did not fall: the learning rate is too low or training too short"
         try_ = _lr_up(f) + _more_epochs(f)
     else:
@@ -298,17 +302,21 @@ def check_diverging(f: RunFacts) -> Optional[Diagnostic]:
 
 def check_loss_not_falling(f: RunFacts) -> Optional[Diagnostic]:
     trend = _loss_trend(f.losses)
-    if trend is None or not _is_flat(trend):
+    if trend is None or not _is_flat(trend, f.prior_loss):
         return None
     first, _, last, n, _ = trend
+    prior = (f"; guessing the class frequencies / the mean scores {f.prior_loss:.4g}"
+             if f.prior_loss is not None else "")
     return Diagnostic("loss-not-falling", "warning",
                       f"the training loss did not fall: {first:.4g} at the start, {last:.4g} at the end "
-                      f"({n} steps; less than {1 - FLAT_RATIO:.0%} lower)",
+                      f"({n} steps{prior})",
                       "the learning rate is too low, training too short, or too little of the model trains",
                       _lr_up(f) + _more_epochs(f) + (["strategy.name=full"] if f.strategy not in (None, "full") else []))
 
 
 def check_best_at_first_eval(f: RunFacts) -> Optional[Diagnostic]:
+    if _underfit(f) or check_collapsed(f) is not None:   # not over-fitting: it never fitted
+        return None
     vals = [v for v in (f.validation or []) if v is not None and np.isfinite(v)]
     if len(vals) < 2:
         return None
@@ -341,7 +349,7 @@ def _underfit(f: RunFacts) -> bool:
 
 
 def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
-    if not _underfit(f):
+    if not _underfit(f) or check_collapsed(f) is not None:   # a collapsed model is reported as such
         return None
     vs = _vs_baseline(f)
     if vs and vs.get("better"):   # it already generalises better than the probe

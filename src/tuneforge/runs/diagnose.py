@@ -40,6 +40,16 @@ def _model_outputs(p, encoded, device, precision) -> np.ndarray:
     return predict_outputs(p.model, encoded, p.recipe.evaluate.batch_size, device, autocast_dtype(precision))
 
 
+def _prior_loss(kind: str, targets) -> float:
+    """The training loss of a model that ignores its input: the entropy of the class frequencies
+    (cross-entropy), or 1.0 (MSE on the standardised regression targets the trainer uses)."""
+    if kind != "classification":
+        return 1.0
+    _, counts = np.unique(np.asarray(targets), return_counts=True)
+    share = counts / counts.sum()
+    return float(-(share * np.log(share)).sum())
+
+
 def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.ndarray], history: list[dict],
                     losses: list[float], device, precision: str, metrics: Optional[dict] = None) -> dict:
     """``{"diagnostics": [...], "vs_baseline": {...} | None, "train_sample": {...} | None}``.
@@ -69,6 +79,7 @@ def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.nda
             facts.baseline_score = (metrics.get("baseline") or {}).get(metric)
             facts.score_ci = (metrics.get("test_ci") or {}).get(metric)
     facts.losses = losses or [h.get("train_loss") for h in history]
+    facts.prior_loss = _prior_loss(kind, p.data.train.targets)
     facts.validation = [h.get("validation", {}).get(metric) for h in history]
     facts.validation_epochs = [h.get("epoch", 0.0) for h in history]
     train_scores = None
