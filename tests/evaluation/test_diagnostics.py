@@ -205,7 +205,11 @@ def test_a_loss_that_stays_at_guessing_level_is_not_falling_even_if_it_dips_5_pe
     noise = 0.05 * np.random.default_rng(0).normal(size=50)
     facts.losses = list(np.linspace(1.10, 1.04, 50) + noise)        # lr=5e-3 on the real MiniLM: ~ln(3) throughout
     facts.prior_loss = 1.02                                          # entropy of the training class frequencies
-    assert "loss-not-falling" in _codes(facts)
+    (d,) = [d for d in diagnose(facts) if d.code == "loss-not-falling"]
+    assert d.try_[0] == "optimizer.lr=0.0005"                       # lr 5e-5 is low: raise it
+    facts.lr = 5e-3                                                  # the real run's lr: too high for the body
+    (d,) = [d for d in diagnose(facts) if d.code == "loss-not-falling"]
+    assert "collapsed" in d.cause and d.try_ == ["optimizer.lr=5e-05", "strategy.name=lp-ft"]
     facts.losses = list(np.linspace(1.10, 0.60, 50) + noise)        # learning: well below the prior's loss
     assert "loss-not-falling" not in _codes(facts)
 

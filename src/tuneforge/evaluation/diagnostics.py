@@ -54,6 +54,7 @@ DIVERGE_RATIO = 1.2
 OVERFIT_DROP = 0.005
 UNDERFIT_MARGIN = 0.05
 LR_FLOOR, LR_CEILING = 2e-5, 1e-3   # a suggested lr is at least / at most this (x10 from 1e-9 is still useless)
+HIGH_BODY_LR = 1e-4                 # above this, a loss stuck at guessing level more likely means "lr too high"
 
 
 @dataclass
@@ -182,6 +183,18 @@ def _lr_up(f: RunFacts, by: float = 10) -> list[str]:
     return [f"optimizer.lr={_fmt_lr(max(f.lr * by, LR_FLOOR))}"] if f.lr and f.lr < LR_CEILING * by else []
 
 
+def _stuck(f: RunFacts) -> tuple[str, list[str]]:
+    """Cause and overrides for a loss that did not fall: too low an lr, or one so high for a pre-trained
+    body that the model collapsed to guessing the class frequencies (loss at ln K from the start)."""
+    if f.lr is not None and f.lr > HIGH_BODY_LR and f.strategy != "linear-probe":
+        return (f"the loss stayed at guessing level; at optimizer.lr={f.lr:g} the pre-trained body most likely "
+                "collapsed at once (too high for fine-tuning a pre-trained body; too low an lr is the other cause)",
+                [f"optimizer.lr={_fmt_lr(min(f.lr / 10, HIGH_BODY_LR / 2))}"]
+                + (["strategy.name=lp-ft"] if f.strategy != "lp-ft" else []))
+    return ("the loss hardly fell: the learning rate is too low, training too short, or too little of the "
+            "model trains", _lr_up(f) + _more_epochs(f))
+
+
 def _more_epochs(f: RunFacts) -> list[str]:
     return [f"train.epochs={2 * f.epochs}"] if f.epochs else []
 
@@ -236,9 +249,7 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
               if f.score is not None and f.baseline_score is not None else "")
     trend = _loss_trend(f.losses)
     if trend is not None and _is_flat(trend, f.prior_loss):
-        cause = ("training barely moved the model (the loss hardly fell): the learning rate is too low "
-                 "or there were too few steps for this strategy")
-        try_ = _lr_up(f) + _more_epochs(f)
+        cause, try_ = _stuck(f)
     elif _underfit(f):
         cause = (f"the model has not even fitted its training rows as well as the frozen features do ({f.metric} "
                  f"{f.train_score:.4f} against {f.baseline_train_score:.4f}): too few steps for the new head and "
@@ -279,8 +290,7 @@ def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
     if trend is not None and _is_diverging(trend):
         cause, try_ = "the training loss diverged: the learning rate is too high", _lr_down(f)
     elif trend is not None and _is_flat(trend, f.prior_loss):
-        cause = "the training loss did not fall: the learning rate is too low or training too short"
-        try_ = _lr_up(f) + _more_epochs(f)
+        cause, try_ = _stuck(f)
     else:
         cause = ("the model fell back on the majority class / the mean: the learning rate is too high for the "
                  "pre-trained body, training too short, or the classes very imbalanced")
@@ -309,9 +319,7 @@ def check_loss_not_falling(f: RunFacts) -> Optional[Diagnostic]:
              if f.prior_loss is not None else "")
     return Diagnostic("loss-not-falling", "warning",
                       f"the training loss did not fall: {first:.4g} at the start, {last:.4g} at the end "
-                      f"({n} steps{prior})",
-                      "the learning rate is too low, training too short, or too little of the model trains",
-                      _lr_up(f) + _more_epochs(f) + (["strategy.name=full"] if f.strategy not in (None, "full") else []))
+                      f"({n} steps{prior})", *_stuck(f))
 
 
 def check_best_at_first_eval(f: RunFacts) -> Optional[Diagnostic]:
