@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
@@ -26,7 +25,6 @@ from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
-from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
