@@ -62,4 +62,6 @@ def test_sigkill_then_resume_is_bit_identical(where, reference, bert_dir, small_
     assert metrics(run)["test"] == metrics(reference)["test"]
     assert metrics(run)["validation"] == metrics(reference)["validation"]
     assert history(run) == history(reference)
+    assert (run / "loss_trace.jsonl").read_text() == (reference / "loss_trace.jsonl").read_text()
+    assert metrics(run)["diagnostics"] == metrics(reference)["diagnostics"]
     assert not list((run / "checkpoints").glob(".tmp-*"))  # leftovers of the kill are cleaned up

@@ -49,6 +49,19 @@ def linear_probe_baseline(kind: Kind, train_features: np.ndarray, train_targets:
 
     Returns ``{eval set name: metrics dict}``.
     """
+    outputs = linear_probe_outputs(kind, train_features, train_targets, eval_sets, label_names, seed)
+    return {name: compute_metrics(kind, np.asarray(t), outputs[name], label_names if kind == "classification" else None)
+            for name, (_, t) in eval_sets.items()}
+
+
+def linear_probe_outputs(kind: Kind, train_features: np.ndarray, train_targets: np.ndarray,
+                         eval_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+                         label_names: Optional[list[str]] = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """The probe of :func:`linear_probe_baseline`, returning its per-example outputs instead of metrics.
+
+    ``{eval set name: logits [N, K] (log-probabilities) or predicted values [N]}``, so a paired
+    bootstrap can compare the probe with a fine-tuned model on the same examples.
+    """
     _check_kind(kind)
     x = _as_features(train_features)
     y = np.asarray(train_targets)
@@ -56,14 +69,10 @@ def linear_probe_baseline(kind: Kind, train_features: np.ndarray, train_targets:
         raise ValueError(f"{len(x)} training feature rows for {len(y)} targets")
     if kind == "regression":
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(x, y.astype(np.float64))
-        return {name: compute_metrics(kind, np.asarray(t), model.predict(_as_features(f)))
-                for name, (f, t) in eval_sets.items()}
-
+        return {name: model.predict(_as_features(f)) for name, (f, _) in eval_sets.items()}
     num_classes = _num_classes(label_names, y, [t for _, t in eval_sets.values()])
     model = _fit_probe(x, y.astype(np.int64), seed)
-    return {name: compute_metrics(kind, np.asarray(t), _full_logits(model, _as_features(f), num_classes),
-                                  label_names)
-            for name, (f, t) in eval_sets.items()}
+    return {name: _full_logits(model, _as_features(f), num_classes) for name, (f, _) in eval_sets.items()}
 
 
 def majority_baseline(kind: Kind, train_targets: np.ndarray, eval_targets: np.ndarray,
@@ -87,6 +96,19 @@ def majority_baseline(kind: Kind, train_targets: np.ndarray, eval_targets: np.nd
         num_classes = _num_classes(label_names, y, [eval_targets])
     model = DummyClassifier(strategy="prior").fit(dummy_x, y.astype(np.int64))
     return compute_metrics(kind, eval_targets, _full_logits(model, eval_x, num_classes), label_names)
+
+
+def majority_outputs(kind: Kind, train_targets: np.ndarray, n: int, num_classes: Optional[int] = None,
+                     label_names: Optional[list[str]] = None) -> np.ndarray:
+    """Per-example outputs of :func:`majority_baseline` for ``n`` examples (the same row repeated)."""
+    _check_kind(kind)
+    y = np.asarray(train_targets)
+    if kind == "regression":
+        return np.full(n, float(np.mean(y.astype(np.float64))))
+    if num_classes is None:
+        num_classes = _num_classes(label_names, y, [])
+    model = DummyClassifier(strategy="prior").fit(np.zeros((len(y), 1)), y.astype(np.int64))
+    return _full_logits(model, np.zeros((n, 1)), num_classes)
 
 
 def fit_linear_probe(features: np.ndarray, targets: np.ndarray, num_classes: int, seed: int = 0):

@@ -172,3 +172,34 @@ def occlusion_image(image: list, heatmap: list, caption: str) -> str:
     ax.set_axis_off()
     ax.set_title(caption, fontsize=8)
     return to_data_uri(fig)
+
+
+def leaderboard_bars(values: dict[str, float], intervals: dict[str, Optional[list]], references: dict[str, float],
+                     title: str, ylabel: str, ylim=None, losing: frozenset = frozenset()) -> Optional[str]:
+    """A bar per strategy with its interval as an error bar, and each reference (the frozen baseline,
+    the majority predictor) as a horizontal line across all bars. Strategies in ``losing`` (not
+    better than the baseline) are drawn grey and hatched."""
+    items = [(k, v) for k, v in values.items() if v is not None and np.isfinite(v)]
+    if not items:
+        return None
+    fig = new_figure()
+    ax = fig.add_subplot()
+    heights = np.array([v for _, v in items])
+    low = np.array([v - (intervals.get(k) or [v, v])[0] for k, v in items])
+    high = np.array([(intervals.get(k) or [v, v])[1] - v for k, v in items])
+    bars = ax.bar(range(len(items)), heights, color=["#a0a8b8" if k in losing else "#3060c0" for k, _ in items],
+                  yerr=np.maximum(np.vstack([low, high]), 0), capsize=4, ecolor="#1d2330")
+    for bar, (k, _) in zip(bars, items):
+        if k in losing:
+            bar.set_hatch("//")
+    for (name, value), style in zip(references.items(), ["--", ":"]):
+        if value is not None and np.isfinite(value):
+            ax.axhline(value, linestyle=style, color="#c05030", label=f"{name} ({value:.3f})")
+    ax.set_xticks(range(len(items)), [k for k, _ in items], rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    if references:
+        ax.legend(fontsize=6, loc="lower right")
+    ax.set_title(title)
+    return to_data_uri(fig)

@@ -5,6 +5,8 @@ so nothing here knows which task was compared.
 """
 from __future__ import annotations
 
+import numpy as np
+
 
 def leaderboard_metrics(board: dict) -> list[str]:
     """The metric columns of ``board`` (older boards without ``columns``: the metrics the rows have)."""
@@ -15,9 +17,14 @@ def leaderboard_metrics(board: dict) -> list[str]:
     return [m for m, v in first.items() if isinstance(v, (int, float))][:3]
 
 
+def baseline_mark(row: dict) -> str:
+    """" ✗" after the name of a strategy that is not significantly better than its baseline, else ""."""
+    return " ✗" if row.get("beats_baseline") is False else ""
+
+
 def leaderboard_cells(board: dict, row: dict) -> list[str]:
     """The printable cells of one row."""
-    cells = [row["strategy"]]
+    cells = [row["strategy"] + baseline_mark(row)]
     for m in leaderboard_metrics(board):
         value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
         text = "-" if value is None else f"{value:.4f}"
@@ -26,6 +33,8 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
         elif std is not None:
             text += f" ± {std:.3f}"
         cells.append(text)
+    if row.get("reference"):   # the baselines as rows: no training, no cost
+        return cells + ["-"] * 5
     vs = row.get("vs_best")
     cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
                  f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
@@ -39,3 +48,45 @@ def leaderboard_header(board: dict) -> list[str]:
     interval = f"{board['confidence']:.0%} CI" if not board["folds"] else f"mean ± std over {board['folds']} folds"
     return (["strategy"] + [f"{m} ({interval})" for m in leaderboard_metrics(board)]
             + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
+
+
+def display_rows(board: dict) -> list[dict]:
+    """Strategy rows and reference rows together, ranked by the board's metric (references in place)."""
+    metric, sign = board["metric"], 1 if board.get("greater_is_better", True) else -1
+    rows = list(board["rows"])
+    for ref in board.get("reference_rows") or []:
+        value = ref["test"].get(metric)
+        at = len(rows)
+        if value is not None and np.isfinite(value):
+            for i, r in enumerate(rows):
+                other = r["test"].get(metric)
+                if r.get("reference") is None and (other is None or not np.isfinite(other) or sign * value > sign * other):
+                    at = i
+                    break
+        rows.insert(at, ref)
+    return rows
+
+
+def baseline_detail(row: dict) -> str:
+    """'✓ +0.1000 (p=0.001)' / '✗ worse -0.6458 (p=0.000)': a row's difference to its baseline."""
+    vs = row.get("vs_baseline")
+    if vs is None:
+        return "-"
+    text = f"{vs['difference']:+.4f} (p={vs['p_value']:.3f})"
+    if vs["better"]:
+        return "✓ " + text
+    return ("✗ worse " if vs["worse"] else "✗ ") + text
+
+
+def baseline_warnings(board: dict) -> list[str]:
+    """Plain-text warnings about strategies that do not beat the baseline (terminal and report)."""
+    marked = [r for r in board["rows"] if r.get("beats_baseline") is False]
+    if not marked:
+        return []
+    against = next((r["vs_baseline"]["against"] for r in marked if r.get("vs_baseline")), "the baseline")
+    if board.get("none_beats_baseline") and len(marked) == len(board["rows"]):
+        return [f"✗ no strategy beats {against} on {board['metric']}: the 'best' row is no better than not "
+                "fine-tuning at all. Try strategy.name=lp-ft, a lower optimizer.lr, or more training data; "
+                "see each run's diagnostics."]
+    return [f"✗ {len(marked)} of {len(board['rows'])} strategies do not beat {against} on {board['metric']}: "
+            + ", ".join(r["strategy"] for r in marked)]

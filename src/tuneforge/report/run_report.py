@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import sections
 from .html import esc, note, page, section, write_atomically
+from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
 
 
 def _read_json(path: Path, default=None):
@@ -40,12 +41,13 @@ def build_run_report(run_dir: Path) -> str:
     subtitle = f"run folder {run_dir.name}"
     if "folds" in metrics:
         links = "".join(f'<li><a href="{esc(f)}/report.html">{esc(f)}</a></li>' for f in metrics.get("fold_dirs", []))
-        parts = [sections.folds(metrics["folds"], metrics.get("per_fold", [])),
+        parts = [diagnostics_section(metrics), folds_beside_baseline(metrics),
+                 sections.folds(metrics["folds"], metrics.get("per_fold", [])),
                  sections.folds(metrics.get("folds_baseline", {}), metrics.get("per_fold", []))
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [sections.comparison(metrics), sections.cost(metrics),
+    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),

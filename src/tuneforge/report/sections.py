@@ -23,7 +23,7 @@ def headline_metrics(metrics: dict) -> list[str]:
     return [n for n, v in split.items() if isinstance(v, (int, float)) and not isinstance(v, bool)][:7]
 
 
-def comparison(metrics: dict) -> str:
+def comparison(metrics: dict, verdict: str = "") -> str:
     """Baselines beside the fine-tuned model, with bootstrap intervals on the fine-tuned row."""
     split = "test" if metrics.get("test") else "validation"
     names = headline_metrics(metrics)
@@ -41,7 +41,7 @@ def comparison(metrics: dict) -> str:
     level = metrics.get("confidence", 0.95)
     text = (f"On the {split} split ({metrics.get('data', {}).get('sizes', {}).get(split, '?')} examples). "
             f"Brackets: {level:.0%} bootstrap interval ({metrics.get('bootstrap', 0)} resamples).")
-    return section("Did fine-tuning help?", table(["model"] + names, rows, highlight=len(rows) - 1, raw=True),
+    return section("Did fine-tuning help?", verdict, table(["model"] + names, rows, highlight=len(rows) - 1, raw=True),
                    note(text), anchor="help")
 
 

@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import RecipeError
 from ..evaluation import greater_is_better
@@ -31,6 +32,8 @@ from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
 from ..report.leaderboard import leaderboard_cells, leaderboard_header  # noqa: F401  (re-exported)
 from ..training.distributed import is_main_process
+from ..report.leaderboard import baseline_warnings, display_rows  # noqa: F401  (re-exported)
+from .compare_baselines import mark_rows, reference_rows
 from ..terminal import print_path
 from .extras import load_outputs
 from .folder import write_json
@@ -152,12 +155,15 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     rows.sort(key=lambda r: -sign * r["test"].get(metric, np.nan) if np.isfinite(r["test"].get(metric, np.nan))
               else np.inf)
     _significance(rows, rows[0], metric, task, recipe)
+    mark_rows(rows, results, task, metric, sign > 0, recipe.evaluate, recipe.train.seed)
     first = next(iter(results.values()))
     board = {"recipe": recipe.name or recipe.task, "task": recipe.task, "model": recipe.model.name,
              "columns": task.describe(), "metric": metric, "greater_is_better": sign > 0, "folds": folds,
              "confidence": recipe.evaluate.confidence, "seed": recipe.train.seed, "rows": rows,
              "baseline": first.get("baseline") if not folds else None,
              "baseline_majority": first.get("baseline_majority") if not folds else None,
+             "reference_rows": reference_rows(results, task, recipe.evaluate, recipe.train.seed),
+             "none_beats_baseline": not any(r.get("beats_baseline") for r in rows),
              "comparison_dir": str(root)}
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
@@ -185,6 +191,10 @@ def print_leaderboard(console: Console, board: dict) -> None:
 
     columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
                for i, h in enumerate(leaderboard_header(board))]
-    rows = [leaderboard_cells(board, row) for row in board["rows"]]
+    rows = [leaderboard_cells(board, row) for row in display_rows(board)]
     title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
     console.print(fit_table(columns, rows, console.width, title=title))
+    for line in baseline_warnings(board):
+        console.print(f"[bold yellow]warning[/bold yellow] {escape(line)}")
+
+

@@ -19,6 +19,7 @@ from ..evaluation.folds import kfold_indices, summarise_folds
 from ..recipe import Recipe, check_recipe, recipe_to_yaml
 from ..tasks import TASKS
 from .folder import new_run_dir, set_status, write_json, write_text
+from .fold_diagnostics import fold_diagnostics, print_folds_table
 
 
 def fold_bundles(recipe: Recipe) -> list[DataBundle]:
@@ -69,7 +70,9 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
     metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": per_fold[0]["strategy"],
                "k": k, "folds": summarise_folds([m["test"] for m in per_fold]),
                "folds_baseline": summarise_folds([m["baseline"] for m in per_fold]) if per_fold[0]["baseline"] else {},
-               "per_fold": per_fold, "fold_dirs": fold_dirs, "columns": per_fold[0].get("columns"), "data": per_fold[0]["data"],
+               **fold_diagnostics(per_fold, recipe),
+               "per_fold": per_fold, "fold_dirs": fold_dirs, "columns": per_fold[0].get("columns"),
+               "data": per_fold[0]["data"],
                "seconds_total": time.perf_counter() - started, "run_dir": str(parent)}
     write_json(parent / "metrics.json", metrics)
     set_status(parent, "completed")
@@ -82,14 +85,6 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
 
 
 def _print(console, metrics: dict) -> None:
-    from rich.table import Table
-
-    k = metrics["k"]
-    table = Table(title=f"{k}-fold cross-validation · {metrics['model']} · {metrics['strategy']['name']}")
-    for h in ["metric", "mean", "std"] + [f"fold {i + 1}" for i in range(k)]:
-        table.add_column(h, justify="right")
-    for name, s in metrics["folds"].items():
-        table.add_row(name, f"{s['mean']:.4f}", f"{s['std']:.4f}", *[f"{v:.4f}" for v in s["values"]])
-    console.print(table)
+    print_folds_table(console, metrics)
     from ..terminal import print_path
     print_path(console, "cross-validation folder", metrics["run_dir"])

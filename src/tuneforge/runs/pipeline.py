@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
 
 from ..data import batch_order, encode_split, load_data, padding_fraction
 from ..errors import TuneforgeError
-from ..evaluation import extract_features, greater_is_better
+from ..evaluation import greater_is_better
 from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..regularisers import build_regularisers
@@ -26,7 +25,6 @@ from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
-from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
@@ -36,6 +34,9 @@ from ..training.checkpoint import check_checkpoint, latest_checkpoint
 from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
 from .summary import print_summary
+from .baselines import baselines_for_run
+from .diagnose import run_diagnostics
+from ..training.loss_trace import LossTrace
 
 
 @dataclass
@@ -83,23 +84,6 @@ def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optio
                           p.recipe.evaluate.batch_size, precision, device, scaler)
 
 
-def run_baselines(p: Prepared, precision: str, device) -> tuple[dict, dict]:
-    """Majority/mean predictor and the linear probe on frozen pre-trained features."""
-    eval_split = "test" if "test" in p.encoded else ("validation" if "validation" in p.encoded else None)
-    if eval_split is None:
-        return {}, {}
-    targets = getattr(p.data, eval_split).targets
-    majority = p.task.majority_baseline(p.data.train.targets, targets, p.data.label_names)
-    if not p.recipe.evaluate.baseline:
-        return majority, {}
-    dtype, bs = autocast_dtype(precision), p.recipe.evaluate.batch_size
-    train_x, _ = extract_features(p.model, p.encoded["train"], bs, device, dtype)
-    eval_x, _ = extract_features(p.model, p.encoded[eval_split], bs, device, dtype)
-    probe = p.task.probe_baseline(train_x, p.data.train.targets, {eval_split: (eval_x, targets)},
-                                  p.data.label_names, p.recipe.train.seed)
-    return majority, probe[eval_split]
-
-
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         resume_dir: Optional[Path] = None):
     """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`."""
@@ -131,7 +115,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         recipe = p.recipe = _repeatable(recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     set_status(run_dir, "running")
-    trainer_cbs = [HistoryWriter(run_dir / "history.jsonl"), Checkpointer(recipe.train.save_every_steps),
+    history, loss_trace = HistoryWriter(run_dir / "history.jsonl"), LossTrace(run_dir / "loss_trace.jsonl")
+    trainer_cbs = [history, loss_trace, Checkpointer(recipe.train.save_every_steps),
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:
         trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
@@ -146,14 +131,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                       callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
                       regularisers=regularisers)
     device, precision = trainer.accelerator.device, trainer.precision
-    baseline_file = run_dir / "baseline.json"
-    if resuming and baseline_file.is_file():
-        import json
-        base = json.loads(baseline_file.read_text())
-        majority, probe = base["majority"], base["linear_probe"]
-    else:
-        majority, probe = run_baselines(p, precision, device)
-        write_json(baseline_file, {"majority": majority, "linear_probe": probe})
+    majority, probe = baselines_for_run(p, run_dir, resuming, precision, device)
     val_eval = _evaluator(p, "validation", precision, device, p.scaler)
     if val_eval is not None:
         trainer.evaluate_fn = lambda: val_eval(p.model)
@@ -211,6 +189,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
     }
     metrics.update(extras)
+    metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
+                                   device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
     print_summary(console, metrics)

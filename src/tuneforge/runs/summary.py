@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from ..evaluation.diagnostics import verdict
 from ..terminal import print_path, print_segments
 
 
@@ -41,4 +43,19 @@ def print_summary(console: Console, metrics: dict) -> None:
                              f"peak memory {t['peak_memory_mb']:.0f} MB"
                              + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
                                 else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
+    print_verdict_and_diagnostics(console, metrics)
     print_path(console, "run folder", metrics["run_dir"])
+
+
+def print_verdict_and_diagnostics(console: Console, metrics: dict) -> None:
+    """'Did fine-tuning help?' in words, then every diagnostic as a warning with the overrides to try."""
+    base = metrics.get("baseline") if isinstance(metrics.get("baseline"), dict) else {}
+    if base or metrics.get("vs_baseline"):
+        split, monitor = metrics.get("test") or metrics.get("validation") or {}, metrics.get("monitor")
+        text = verdict(metrics.get("vs_baseline"), split.get(monitor), base.get(monitor))
+        console.print(f"[bold]did fine-tuning help?[/bold] {escape(text)}")
+    for d in metrics.get("diagnostics") or []:
+        console.print(f"[bold yellow]warning[/bold yellow] {escape('[' + d['code'] + ']')} {escape(d['message'])}")
+        console.print(f"  likely cause: {escape(d['cause'])}")
+        if d.get("try"):
+            console.print(f"  try: [bold]{escape(' '.join(d['try']))}[/bold]")

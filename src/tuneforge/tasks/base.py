@@ -158,13 +158,26 @@ class Task:
 
     # -- baselines and retention --------------------------------------------------------------
 
-    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
-        """Metrics of a predictor that ignores its input (class prior, label rates, or the mean)."""
+    def majority_outputs(self, train_targets, n: int, label_names) -> np.ndarray:
+        """Per-example outputs, for ``n`` examples, of a predictor that ignores its input (class
+        prior, label rates, or the mean), in the form the model's outputs take."""
         raise NotImplementedError
 
-    def probe_baseline(self, train_x, train_targets, eval_sets: dict, label_names, seed: int) -> dict:
-        """``{eval set: metrics}`` of a linear head (``probe_kind``) fitted on frozen features."""
+    def probe_outputs(self, train_x, train_targets, eval_sets: dict, label_names, seed: int) -> dict:
+        """``{eval set: per-example outputs}`` of a linear head (``probe_kind``) fitted on frozen
+        features; ``eval_sets`` is ``{name: (features, targets)}``."""
         raise NotImplementedError
+
+    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
+        """Metrics of :meth:`majority_outputs` on ``eval_targets``."""
+        outputs = self.majority_outputs(train_targets, len(eval_targets), label_names)
+        return self.compute_metrics(np.asarray(eval_targets), outputs, label_names)
+
+    def probe_baseline(self, train_x, train_targets, eval_sets: dict, label_names, seed: int) -> dict:
+        """``{eval set: metrics}`` of :meth:`probe_outputs`."""
+        outputs = self.probe_outputs(train_x, train_targets, eval_sets, label_names, seed)
+        return {name: self.compute_metrics(np.asarray(eval_sets[name][1]), out, label_names)
+                for name, out in outputs.items()}
 
     def retention_targets(self, targets: np.ndarray) -> Optional[np.ndarray]:
         """Class ids a retention probe may stratify its sample by (None: random sample)."""

@@ -89,14 +89,14 @@ class ClassificationTask(Task):
                                                    label_names)
         return out
 
-    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
-        from ..evaluation import majority_baseline
-        return majority_baseline(self.metric_kind, train_targets, eval_targets,
-                                 None if label_names is None else len(label_names), label_names)
+    def majority_outputs(self, train_targets, n, label_names):
+        from ..evaluation.baseline import majority_outputs
+        return majority_outputs(self.metric_kind, train_targets, n,
+                                None if label_names is None else len(label_names), label_names)
 
-    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
-        from ..evaluation import linear_probe_baseline
-        return linear_probe_baseline(self.metric_kind, train_x, train_targets, eval_sets, label_names, seed=seed)
+    def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
+        from ..evaluation.baseline import linear_probe_outputs
+        return linear_probe_outputs(self.metric_kind, train_x, train_targets, eval_sets, label_names, seed=seed)
 
     # -- prediction ----------------------------------------------------------------------------
 

@@ -135,13 +135,12 @@ class MultiLabelTask(Task):
     def paired_bootstrap(self, targets, outputs_a, outputs_b, metric, resamples, confidence, seed) -> dict:
         return self.metrics.paired_bootstrap(targets, outputs_a, outputs_b, metric, resamples, confidence, seed)
 
-    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
-        return self.compute_metrics(eval_targets, self.metrics.prior_logits(train_targets, len(eval_targets)),
-                                    label_names)
+    def majority_outputs(self, train_targets, n, label_names):
+        return self.metrics.prior_logits(train_targets, n)
 
-    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
+    def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
         probe = self.metrics.fit_one_vs_rest_probe(train_x, train_targets, seed)
-        return {name: self.compute_metrics(t, probe(f), label_names) for name, (f, t) in eval_sets.items()}
+        return {name: probe(f) for name, (f, _) in eval_sets.items()}
 
     def retention_targets(self, targets):
         return None

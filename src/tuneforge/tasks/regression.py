@@ -40,13 +40,13 @@ class RegressionTask(Task):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(outputs.float().squeeze(-1), targets.float())
 
-    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
-        from ..evaluation import majority_baseline
-        return majority_baseline(self.metric_kind, train_targets, eval_targets)
+    def majority_outputs(self, train_targets, n, label_names):
+        from ..evaluation.baseline import majority_outputs
+        return majority_outputs(self.metric_kind, train_targets, n)
 
-    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
-        from ..evaluation import linear_probe_baseline
-        return linear_probe_baseline(self.metric_kind, train_x, train_targets, eval_sets, seed=seed)
+    def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
+        from ..evaluation.baseline import linear_probe_outputs
+        return linear_probe_outputs(self.metric_kind, train_x, train_targets, eval_sets, seed=seed)
 
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
         return [{"value": float(v)} for v in np.asarray(outputs).reshape(-1)]
