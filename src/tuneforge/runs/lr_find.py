@@ -21,6 +21,7 @@ from typing import Optional
 from rich.console import Console
 from rich.markup import escape
 
+from ..errors import TuneforgeError
 from ..recipe import Recipe
 from ..recipe.schema import OptimizerSection
 from ..training.lr_finder import LRFindResult, range_test
@@ -90,6 +91,11 @@ def resolve_lr_find(p, console: Console) -> Recipe:
         return p.recipe
     p.recipe = without_find(p.recipe)
     result = sweep(p, console)
+    if not result.clear:
+        raise TuneforgeError(
+            f"optimizer.lr: find: the learning-rate range test saw no clear fall of the training loss "
+            f"({result.stop_reason}), so its suggestion would be a guess; look at the curve with "
+            "`tuneforge lr-find RECIPE` (try --start/--end) and set optimizer.lr to a number")
     p.lr_find = result
     return p.recipe.model_copy(update={"optimizer": p.recipe.optimizer.model_copy(update={"lr": result.suggestion})})
 
@@ -107,7 +113,6 @@ def lr_find_command(recipe: Recipe, console: Console, start: float, end: float, 
     else:
         folder = Path(out)
         if folder.exists() and not folder.is_dir():
-            from ..errors import TuneforgeError
             raise TuneforgeError(f"--out {folder} exists and is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
     write_lr_find(result, folder)

@@ -11,8 +11,8 @@ swept rate times its plan scale). The sweep stops early once the smoothed loss e
 exactly as it was: weights and buffers bit-identical, ``requires_grad`` flags, train/eval
 modes and the random number generators.
 
-The curve is smoothed and turned into a suggestion by :mod:`.lr_curve` (rule: the steepest
-descent of the smoothed loss per decade of lr, before its minimum).
+The curve is smoothed and turned into a suggestion by :mod:`.lr_curve` (rule: a tenth of the
+learning rate at the minimum of the smoothed loss).
 
 Example::
 
@@ -37,6 +37,7 @@ from .lr_curve import DEFAULT_BETA, RULE, exponential_lrs, round_lr, smooth, sug
 
 MIN_STEPS = 20     # fewer points than this do not make a curve
 MAX_EPOCHS = 5     # a small training set is swept several times, but not more often than this
+MIN_DROP = 0.05    # a curve whose smoothed loss falls less than this (relative) has no clear suggestion
 
 
 @dataclass
@@ -47,7 +48,7 @@ class LRFindResult:
     losses: list[float]           # each step's training loss (before its update)
     smoothed: list[float]         # the losses smoothed without lag (what the suggestion is read from)
     suggestion: float             # rounded to 2 significant digits
-    index: int                    # the step the suggestion was read at
+    index: int                    # the swept step whose rate is nearest the suggestion
     stop_reason: str
     start: float
     end: float
@@ -55,6 +56,7 @@ class LRFindResult:
     stage: str                    # the plan stage whose parameters were swept
     trainable_parameters: int
     rule: str = RULE
+    clear: bool = True            # False: the smoothed loss hardly fell, the suggestion is a guess
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -219,7 +221,8 @@ def _result(recorder: _Recorder, lrs, start, end, n, stage, trainable, beta) -> 
     lr, index = suggest_lr(taken, curve)
     notes = []
     drop = (curve[0] - curve.min()) / abs(curve[0]) if curve[0] else 0.0
-    if index == int(np.argmin(curve)) or drop < 0.05:
+    clear = drop >= MIN_DROP and int(np.argmin(curve)) > 2
+    if not clear:
         notes.append(f"the smoothed loss hardly fell ({drop:.0%}): the suggestion is a guess; "
                      "check the curve, or sweep from a lower --start")
     if len(losses) == n and recorder.stop_reason == "swept every rate" and int(np.argmin(curve)) >= n - 3:
@@ -227,4 +230,4 @@ def _result(recorder: _Recorder, lrs, start, end, n, stage, trainable, beta) -> 
     return LRFindResult(lrs=[float(v) for v in taken], losses=[float(v) for v in losses],
                         smoothed=[float(v) for v in curve], suggestion=round_lr(lr), index=index,
                         stop_reason=recorder.stop_reason, start=start, end=end, steps_planned=n, stage=stage,
-                        trainable_parameters=trainable, notes=notes)
+                        trainable_parameters=trainable, clear=clear, notes=notes)
