@@ -7,6 +7,7 @@ import yaml
 
 import tuneforge
 from tuneforge.cli import main
+from tuneforge.runs.folder import set_status
 
 from runs.conftest import sentiment_table, text_recipe
 
@@ -53,9 +54,9 @@ def test_cli_refuses_bad_input_with_one_message(bert_dir, text_csv, tmp_path, ca
 
 
 def test_recipe_with_lr_find_records_the_value_and_resume_reuses_it(bert_dir, big_csv, tmp_path):
-    r = text_recipe(bert_dir, big_csv, tmp_path / "runs", **{"optimizer.lr": "find", "train.batch_size": 8,
-                                                            "train.epochs": 1, "evaluate.bootstrap": 0,
-                                                            "evaluate.report": False})
+    r = text_recipe(bert_dir, big_csv, tmp_path / "runs", **{
+        "optimizer.lr": "find", "train.batch_size": 8, "train.epochs": 1, "train.max_steps": 8,
+        "evaluate.bootstrap": 0, "evaluate.report": False, "evaluate.baseline": False, "evaluate.explain": 0})
     result = tuneforge.finetune(r)
     d = result.run_dir
     found = json.loads((d / "lr_find.json").read_text())
@@ -66,10 +67,17 @@ def test_recipe_with_lr_find_records_the_value_and_resume_reuses_it(bert_dir, bi
     assert 1e-7 < found["suggestion"] < 10
     history = [json.loads(l) for l in (d / "history.jsonl").read_text().splitlines()]
     assert max(history[0]["lr"].values()) <= found["suggestion"]     # the run trained at the found rate
-    # a repeat from the saved recipe trains at the same number and searches nothing
+    # a repeat from the saved recipe trains at the same number, exactly as the first run, and searches nothing
     again = tuneforge.finetune(d / "recipe.yaml")
     assert not (again.run_dir / "lr_find.json").exists() and "lr_find" not in again.metrics
     assert again.metrics["test"] == result.metrics["test"]
+    # a resume reads the number from the saved recipe and keeps the record without a second search
+    stamp = (d / "lr_find.json").stat().st_mtime_ns
+    set_status(d, "interrupted")
+    resumed = tuneforge.resume(d)
+    assert (d / "lr_find.json").stat().st_mtime_ns == stamp
+    assert resumed.metrics["lr_find"] == result.metrics["lr_find"]
+    assert json.loads((d / "metrics.json").read_text())["lr_find"]["suggested"] == found["suggestion"]
 
 
 def test_recipe_with_lr_find_on_too_little_data_fails_before_any_folder(bert_dir, text_csv, tmp_path):
