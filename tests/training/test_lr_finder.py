@@ -14,7 +14,7 @@ from tuneforge.strategies import Strategy
 from tuneforge.strategies.base import Plan, Stage
 from tuneforge.tasks import TASKS
 from tuneforge.training import Trainer
-from tuneforge.training.lr_curve import ema, exponential_lrs, round_lr, smooth, suggest_lr
+from tuneforge.training.lr_curve import ema, exponential_lrs, round_lr, smooth, suggest_lr, valley_bottom
 from tuneforge.training.lr_finder import range_test
 
 from toy import ToySplit, toy_model
@@ -48,7 +48,7 @@ def _valley(lrs, min_at):
     return np.where(x < min_at, fall - 0.1 * (x - min_at), fall + 3.0 * (x - min_at) ** 2)
 
 
-def test_suggestion_is_a_tenth_of_the_smoothed_minimum():
+def test_suggestion_is_a_tenth_of_the_valley_bottom():
     lrs = exponential_lrs(1e-7, 10.0, 100)
     for min_at in (-4.0, -2.0, -1.0):
         loss = _valley(lrs, min_at) + np.random.default_rng(1).normal(0, 0.05, size=100)
@@ -56,6 +56,19 @@ def test_suggestion_is_a_tenth_of_the_smoothed_minimum():
         lr, i = suggest_lr(lrs, curve)
         assert abs(np.log10(lr) - (min_at - 1)) < 0.3, (min_at, lr)
         assert lrs[i] == pytest.approx(lr, rel=0.1) and curve[i] > curve.min()
+
+
+def test_the_first_valley_counts_not_a_later_noisy_dip():
+    # LoRA on MiniLM looked like this: a valley, a climb, then a lower dip among noise at 50x the rate
+    lrs = exponential_lrs(1e-7, 10.0, 100)
+    x = np.log10(lrs)
+    loss = 1.10 - 0.04 / (1 + np.exp(-3 * (x + 3.5))) + 0.04 * np.exp(-((x + 1.3) / 0.8) ** 2)
+    loss = np.where(x > -1.0, loss - 0.06 * np.exp(-((x + 0.6) / 0.3) ** 2) + 0.2 * np.clip(x + 0.3, 0, None), loss)
+    curve = smooth(loss)
+    lr, _ = suggest_lr(lrs, curve)
+    bottom = lrs[valley_bottom(curve)]
+    assert 1e-3 < bottom < 1e-2 and lrs[int(np.argmin(curve))] > 0.1
+    assert lr == pytest.approx(bottom / 10)
 
 
 def test_divergence_does_not_leak_back_into_the_fall():

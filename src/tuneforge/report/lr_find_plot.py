@@ -46,7 +46,8 @@ def _y_range(result) -> tuple[float, float]:
 def terminal_plot(result, width: int = 72, height: int = 12) -> str:
     """The smoothed curve as characters, at most ``width`` columns wide (labels included).
 
-    ``*`` marks the smoothed loss, ``|`` the column of the suggested lr, ``^`` under it on the axis.
+    ``*`` marks the smoothed loss (``'`` on the top row: above the plotted range, diverging),
+    ``|`` the column of the suggested lr, ``^`` under it on the axis.
     """
     label_w = 9
     cols = max(16, width - label_w - 1)
@@ -61,7 +62,10 @@ def terminal_plot(result, width: int = 72, height: int = 12) -> str:
         for r in range(height):
             grid[r][mark] = "|"
     for xi, yi in zip(x, y):
-        if not np.isfinite(yi) or not low <= yi <= high:
+        if np.isfinite(yi) and yi < low:
+            continue
+        if not np.isfinite(yi) or yi > high:      # the divergence, clipped at the top
+            grid[0][col_of(xi)] = "'"
             continue
         row = height - 1 - int(round((yi - low) / (high - low) * (height - 1)))
         grid[row][col_of(xi)] = "*"

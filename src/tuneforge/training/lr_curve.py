@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 DEFAULT_BETA = 0.9          # EMA factor: a time constant of ~10 steps, a tenth of the default sweep
-RULE = "a tenth of the learning rate at the minimum of the smoothed loss"
+RISE = 0.1               # a climb of this share of the fall ends the first valley
+RULE = "a tenth of the learning rate at the bottom of the first valley of the smoothed loss"
 
 
 def exponential_lrs(start: float, end: float, steps: int) -> np.ndarray:
@@ -57,25 +58,43 @@ def smooth(values, beta: float = DEFAULT_BETA) -> np.ndarray:
     return np.concatenate([two_way(values[:cut]), two_way(values[cut:])])
 
 
-def suggest_lr(lrs, smoothed) -> tuple[float, int]:
-    """The suggested learning rate and the index of the point it is read at, by :data:`RULE`.
+def valley_bottom(smoothed, rise: float = RISE) -> int:
+    """Index of the bottom of the curve's first valley: the lowest point before the smoothed loss
+    first climbs more than ``rise`` times its whole fall (start to lowest point) above the lowest
+    value seen so far. The first 5% of the points only set the start: the smoothing has the least
+    data there."""
+    y = np.asarray(smoothed, dtype=float)
+    finite = np.isfinite(y)
+    end = int(np.argmax(~finite)) if not finite.all() else len(y)   # a non-finite value ends the curve
+    y = y[:max(end, 1)]
+    skip = min(len(y) - 1, max(1, len(y) // 20))
+    body = y[skip:]
+    fall = body[0] - body.min()
+    if fall <= 0:
+        return skip
+    climbed = np.nonzero(body > np.minimum.accumulate(body) + rise * fall)[0]
+    cut = int(climbed[0]) if len(climbed) else len(body)
+    return skip + int(np.argmin(body[:cut]))
 
-    The rule: find the minimum of the smoothed curve (beyond it the loss rises: those rates are
-    too high) and suggest a tenth of the rate there. At the minimum training is already on the
-    edge of diverging; a decade lower it still falls fast and stays stable. Why this rule and not
-    the steepest point of the fall: on the curves we measured (least squares by SGD, a tiny BERT,
-    MiniLM on tweets; docs/lr-find.md) the fall often ends in one or two steps right before the
-    divergence, so the "steepest" point landed on the edge itself, while a tenth of the minimum
-    fell inside the rates that train well every time. A minimum at the first point (the curve
-    never falls) gives the first rate swept; callers flag such curves (see ``MIN_DROP`` in
-    :mod:`.lr_finder`).
+
+def suggest_lr(lrs, smoothed) -> tuple[float, int]:
+    """The suggested learning rate and the index of the swept rate nearest to it, by :data:`RULE`.
+
+    The rule: find the bottom of the smoothed curve's first valley (:func:`valley_bottom`;
+    beyond it the loss rises: those rates are too high) and suggest a tenth of the rate there.
+    At the bottom, training is already on the edge of diverging; a decade lower the loss still
+    falls fast and stays stable. Why this rule and not the steepest point of the fall, or the
+    curve's lowest point overall: on the curves we measured (least squares by SGD, a tiny BERT,
+    MiniLM full and LoRA on tweets; docs/lr-find.md) the fall often ends in one or two steps
+    right before the divergence, so the steepest point landed on the edge itself; and LoRA's
+    curve rose after its first valley and then dipped again, noisily, at rates 50x higher, where
+    its lowest point was. A curve that never falls gives the first rate swept; callers flag
+    such curves (see ``MIN_DROP`` in :mod:`.lr_finder`).
     """
     lrs, smoothed = np.asarray(lrs, dtype=float), np.asarray(smoothed, dtype=float)
     if len(lrs) != len(smoothed) or len(lrs) < 2:
         raise ValueError(f"need at least 2 matching points, got {len(lrs)} lrs and {len(smoothed)} losses")
-    finite = np.isfinite(smoothed)
-    last = int(np.argmax(~finite)) if not finite.all() else len(smoothed)  # the curve ends at a non-finite value
-    lo = int(np.argmin(smoothed[:max(last, 1)]))
+    lo = valley_bottom(smoothed)
     lr = max(float(lrs[0]), float(lrs[lo]) / 10.0)
     return lr, int(np.argmin(np.abs(np.log(lrs) - np.log(lr))))
 

@@ -12,7 +12,7 @@ exactly as it was: weights and buffers bit-identical, ``requires_grad`` flags, t
 modes and the random number generators.
 
 The curve is smoothed and turned into a suggestion by :mod:`.lr_curve` (rule: a tenth of the
-learning rate at the minimum of the smoothed loss).
+learning rate at the bottom of the smoothed loss's first valley).
 
 Example::
 
@@ -33,7 +33,7 @@ import torch
 from ..errors import TrainingError, TuneforgeError
 from ..strategies.param_groups import build_param_groups
 from .callbacks import Callback
-from .lr_curve import DEFAULT_BETA, RULE, exponential_lrs, round_lr, smooth, suggest_lr
+from .lr_curve import DEFAULT_BETA, RULE, exponential_lrs, round_lr, smooth, suggest_lr, valley_bottom
 
 MIN_STEPS = 20     # fewer points than this do not make a curve
 MAX_EPOCHS = 5     # a small training set is swept several times, but not more often than this
@@ -220,12 +220,14 @@ def _result(recorder: _Recorder, lrs, start, end, n, stage, trainable, beta) -> 
     curve = smooth(losses, beta)
     lr, index = suggest_lr(taken, curve)
     notes = []
-    drop = (curve[0] - curve.min()) / abs(curve[0]) if curve[0] else 0.0
-    clear = drop >= MIN_DROP and int(np.argmin(curve)) > 2
+    bottom = valley_bottom(curve)
+    top = float(curve[:bottom + 1].max())
+    drop = (top - float(curve[bottom])) / abs(top) if top else 0.0
+    clear = drop >= MIN_DROP
     if not clear:
         notes.append(f"the smoothed loss hardly fell ({drop:.0%}): the suggestion is a guess; "
-                     "check the curve, or sweep from a lower --start")
-    if len(losses) == n and recorder.stop_reason == "swept every rate" and int(np.argmin(curve)) >= n - 3:
+                     "check the curve, or sweep another range (--start, --end)")
+    if recorder.stop_reason == "swept every rate" and bottom >= len(losses) - 3:
         notes.append("the loss was still falling at the highest rate: sweep to a higher --end")
     return LRFindResult(lrs=[float(v) for v in taken], losses=[float(v) for v in losses],
                         smoothed=[float(v) for v in curve], suggestion=round_lr(lr), index=index,
