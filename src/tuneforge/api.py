@@ -27,8 +27,11 @@ def _overrides(overrides, kwargs) -> dict[str, Any]:
 
 
 def finetune(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[Iterable[str], Mapping]] = None,
-             *, quiet: bool = True, **kwargs):
+             *, quiet: bool = False, **kwargs):
     """Run a recipe (path, dict or :class:`Recipe`) with dotted overrides; return a ``FinetuneResult``.
+
+    Progress, the evaluation lines and the summary are shown (a notebook would otherwise see nothing
+    for minutes); ``quiet=True`` silences them.
 
     Overrides are ``{"optimizer.lr": 3e-5}``, ``["optimizer.lr=3e-5"]`` or keyword arguments with
     ``__`` for the dots (``optimizer__lr=3e-5``). ``data.train`` may be a pandas DataFrame, a dict of
@@ -50,7 +53,7 @@ def validate(recipe, overrides=None, **kwargs) -> list[str]:
         return e.problems
 
 
-def resume(run_dir: Union[str, Path], *, quiet: bool = True):
+def resume(run_dir: Union[str, Path], *, quiet: bool = False):
     """Continue an interrupted run from its latest checkpoint."""
     from .runs.pipeline import resume as _resume
 

@@ -4,7 +4,8 @@
     tuneforge run --resume RUN
     tuneforge validate RECIPE.yaml [dotted.key=value ...]
     tuneforge lr-find RECIPE.yaml [dotted.key=value ...] [--start 1e-7 --end 10 --steps 100] [--out DIR]
-    tuneforge list models|strategies|tasks|metrics|optimizers|schedulers|datasets
+    tuneforge list [models|strategies|regularisers|...] [--verbose]
+    tuneforge show strategy lora
     tuneforge demo
     tuneforge compare RECIPE.yaml --strategies linear-probe,full [--folds K]
     tuneforge evaluate RUN --data FILE
@@ -24,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_usage import CLICK_ERRORS, USAGE_ERRORS, show_usage_error
 from .errors import TuneforgeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -89,17 +91,23 @@ def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
 
 
 @app.command("list")
-def list_(what: str = typer.Argument(..., help="models, strategies, tasks, metrics, optimizers, schedulers, datasets")):
-    """What is registered, one line each."""
-    from rich.table import Table
+def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, "
+                                                          "schedulers, datasets, augmentations (default: all)"),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="each entry's options, types and defaults")):
+    """What a recipe can name, one line each (every registry, grouped, without an argument)."""
+    from .discover import print_listing
 
-    registry = _registries().get(what)
-    if registry is None:
-        raise TuneforgeError(f"cannot list {what!r}; choose one of: {', '.join(_registries())}")
-    table = Table(show_header=False, box=None)
-    for name, desc in registry.describe().items():
-        table.add_row(f"[bold]{name}[/bold]", desc)
-    Console().print(table)
+    print_listing(Console(), what, verbose)
+
+
+@app.command()
+def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, task, metric, optimizer, scheduler, "
+                                             "dataset, augmentation"),
+         name: str = typer.Argument(..., help="its registered name, e.g. lora")):
+    """One registered component with its options (type, default, description): tuneforge show strategy lora."""
+    from .discover import print_entry
+
+    print_entry(Console(), kind, name)
 
 
 @app.command()
@@ -148,15 +156,13 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     """Print predictions (with class probabilities) of a finished run's model."""
     from rich.table import Table
 
-    from .runs.evaluate_run import predict_run
+    from .runs.evaluate_run import predict_cells
 
-    table = Table("input", "prediction", "probabilities")
-    for text, pred in zip(inputs, predict_run(run_dir, inputs)):
-        if "label" in pred:
-            probs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1]))
-            table.add_row(escape(text), escape(pred["label"]), escape(probs))
-        else:
-            table.add_row(escape(text), f"{pred['value']:.4g}", "")
+    cells = list(predict_cells(run_dir, inputs))
+    with_probs = any(probs for _, probs in cells)  # regression has no probabilities to show
+    table = Table("input", "prediction", *(["probabilities"] if with_probs else []))
+    for text, (prediction, probs) in zip(inputs, cells):
+        table.add_row(escape(text), escape(prediction), *([escape(probs)] if with_probs else []))
     Console().print(table)
 
 
@@ -168,19 +174,8 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     if not folder.is_dir():
         raise TuneforgeError(f"{folder} is not a folder")
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
-    Console().print(f"report: [bold]{path}[/bold]")
-
-
-def _registries() -> dict:
-    from .data.packaged import DATASETS
-    from .evaluation import METRICS
-    from .models import MODELS
-    from .strategies import STRATEGIES
-    from .tasks import TASKS
-    from .training import OPTIMIZERS, SCHEDULERS
-
-    return {"models": MODELS, "strategies": STRATEGIES, "tasks": TASKS, "metrics": METRICS,
-            "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "datasets": DATASETS}
+    from .terminal import print_path
+    print_path(Console(), "report", path)
 
 
 def _interrupt(signum, frame):
@@ -194,7 +189,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, prog_name="tuneforge")
+    except USAGE_ERRORS as e:
+        return show_usage_error(e, err_console)
     except TuneforgeError as e:
         err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2
@@ -203,14 +200,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except SystemExit as e:
         return int(e.code or 0)
-    except Exception as e:
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return 2
-        if isinstance(e, click.exceptions.Abort):
-            return 130
-        raise
+    except CLICK_ERRORS as e:  # e.g. an unreadable file given to a click.File option
+        err_console.print(f"[bold red]error:[/bold red] {escape(e.format_message())}", highlight=False,
+                          soft_wrap=True)
+        return 2
+    except typer.Abort:
+        return 130
     return 0
 
 

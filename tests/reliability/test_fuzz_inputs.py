@@ -18,6 +18,11 @@ from tuneforge.data.tables import as_table, read_table
 from tuneforge.errors import TuneforgeError
 from tuneforge.recipe import all_problems, load_recipe
 from tuneforge.recipe.schema import DataSection
+from tuneforge.tasks import TASKS
+
+TEXT_CLS = TASKS.get("text-classification")
+TEXT_REG = TASKS.get("text-regression")
+
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "files"
 SETTINGS = settings(max_examples=80, deadline=None, derandomize=False,
@@ -67,8 +72,8 @@ def test_random_tables_load_or_fail_cleanly(table, kind, classification, fractio
         except ValueError:
             return  # the recipe schema refused it already (a RecipeError in real use)
         try:
-            check_data(data, "text", classification)
-            load_data(data, "text", classification, seed)
+            check_data(data, TEXT_CLS if classification else TEXT_REG)
+            load_data(data, TEXT_CLS if classification else TEXT_REG, seed)
         except TuneforgeError:
             pass
 

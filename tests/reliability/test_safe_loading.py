@@ -14,6 +14,10 @@ from tuneforge.errors import DataError, ModelError
 from tuneforge.models.hf_loading import refuse_remote_code
 from tuneforge.models.weights import read_state_dict
 from tuneforge.recipe.schema import DataSection
+from tuneforge.tasks import TASKS
+
+IMAGE_CLS = TASKS.get("image-classification")
+
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tuneforge"
 REMOTE = Path(__file__).resolve().parents[1] / "corpus" / "models" / "remote_code"
@@ -75,7 +79,7 @@ def image_table(tmp_path):
 def test_image_paths_are_relative_to_the_table_not_the_working_directory(image_table, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the table's folder
     bundle = load_data(DataSection(train=str(image_table / "table.csv"), validation=None, test=0.4,
-                                   root=str(image_table)), "image", True, seed=0)
+                                   root=str(image_table)), IMAGE_CLS, seed=0)
     assert bundle.sizes()["train"] + bundle.sizes()["test"] == 10
 
 
@@ -86,6 +90,6 @@ def test_image_paths_cannot_escape_data_root(image_table, tmp_path, escape):
     df.to_csv(image_table / "table.csv", index=False)
     section = DataSection(train=str(image_table / "table.csv"), validation=None, test=0.4, root=str(image_table))
     with pytest.raises(DataError, match=r"row 4 \(line 5 of .*table.csv\): image path .* outside data.root"):
-        load_data(section, "image", True, seed=0)
+        load_data(section, IMAGE_CLS, seed=0)
     # without data.root the same table loads: the root is what forbids escaping
-    load_data(section.model_copy(update={"root": None}), "image", True, seed=0)
+    load_data(section.model_copy(update={"root": None}), IMAGE_CLS, seed=0)

@@ -7,7 +7,7 @@ the recipe key it concerns, so all of them can be reported at once.
 
 Example::
 
-    check_data(recipe.data, "text", classification=True)
+    check_data(recipe.data, TASKS.get("text-classification"))
     # ["data.label_column: column 'lable' is not in train.csv (columns: text, label; did you mean \"label\"?)"]
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any, Optional
 
 from ..errors import DataError
 from ..recipe.schema import DataSection
-from .images import folder_has_images
+from .columns import default_columns, missing_column_message
+from .modalities import MODALITIES
 from .packaged import DATASETS, is_packaged, split_name, unknown_source_message
-from .tables import as_table, folder_message, read_columns
+from .tables import as_table, read_columns
 
 
 def _columns_of(key: str, value: Any, problems: list[str], modality: str = "image") -> Optional[tuple[list[str], str]]:
@@ -37,11 +38,9 @@ def _columns_of(key: str, value: Any, problems: list[str], modality: str = "imag
             return list(loader.columns), value
         path = Path(value).expanduser()
         if path.is_dir():
-            if modality != "image":
-                problems.append(f"{key}: {folder_message(path)}")
-                return None
-            if not folder_has_images(path):
-                problems.append(f"{key}: {path} holds no images in class sub-folders")
+            problem = MODALITIES.get(modality).folder_problem(key, path)
+            if problem:
+                problems.append(problem)
                 return None
             return ["image", "label"], str(path)
         if not path.exists():
@@ -55,18 +54,15 @@ def _columns_of(key: str, value: Any, problems: list[str], modality: str = "imag
     return None
 
 
-def check_data(data: DataSection, modality: str, classification: bool) -> list[str]:
-    """Problems with the data a recipe names (an empty list when none were found)."""
-    from .load import default_columns, missing_column_message
-
+def check_data(data: DataSection, task) -> list[str]:
+    """Problems with the data a recipe names for ``task`` (an empty list when none were found)."""
     problems: list[str] = []
-    input_col, label_col = default_columns(data, modality)
-    input_key = "image_column" if modality == "image" else "text_column"
+    input_key, input_col, label_col = default_columns(data, task.modality)
     for role in ("train", "validation", "test"):
         value = getattr(data, role)
         if value is None or (role != "train" and isinstance(value, float)):
             continue
-        found = _columns_of(f"data.{role}", value, problems, modality)
+        found = _columns_of(f"data.{role}", value, problems, task.modality)
         if found is None:
             continue
         columns, where = found
@@ -77,13 +73,7 @@ def check_data(data: DataSection, modality: str, classification: bool) -> list[s
                     problems.append(problem)
     if data.root is not None and not Path(data.root).expanduser().is_dir():
         problems.append(f"data.root: {data.root} is not a folder")
-    if data.labels is not None:
-        if not classification:
-            problems.append("data.labels: class names are only used by classification tasks")
-        elif len(set(map(str, data.labels))) != len(data.labels):
-            problems.append("data.labels: a class name is listed twice")
-        elif len(data.labels) < 2:
-            problems.append("data.labels: classification needs at least 2 classes")
-    if data.augment and modality != "image":
+    problems += task.check_data(data)
+    if data.augment and not MODALITIES.get(task.modality).augments:
         problems.append("data.augment: augmentation applies to image tasks only")
     return problems

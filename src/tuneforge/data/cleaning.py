@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import DataError
 from ..recipe.schema import CleanSection
 from .bundle import CleaningReport
+from .modalities import MODALITIES
 from .tables import LINES_ATTR, row_label
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -58,8 +59,9 @@ def _where(df: pd.DataFrame, index, source: str, lines: Optional[Sequence[int]])
     return row_label(int(index), source, lines) if isinstance(index, (int, np.integer)) else f"row {index} of {source}"
 
 
-def _regression_targets(df: pd.DataFrame, label_column: str, clean: CleanSection, source: str,
-                        lines, report: CleaningReport) -> pd.DataFrame:
+def numeric_targets(df: pd.DataFrame, label_column: str, clean: CleanSection, source: str,
+                    lines, report: CleaningReport) -> pd.DataFrame:
+    """Targets as float64: missing ones dropped or filled (``clean.missing_target``), others must be finite numbers."""
     raw = df[label_column]
     missing = raw.map(_missing).astype(bool)
     values = pd.to_numeric(raw.where(~missing), errors="coerce")
@@ -96,39 +98,66 @@ def _regression_targets(df: pd.DataFrame, label_column: str, clean: CleanSection
     return df
 
 
+def drop_rows(df: pd.DataFrame, mask: pd.Series, reason: str, column: str, clean: CleanSection, source: str,
+              lines, report: CleaningReport) -> pd.DataFrame:
+    """``df`` without the rows in ``mask`` (counted under ``reason``), or an error when drops are off."""
+    n = int(mask.sum())
+    if n and not clean.drop_missing:
+        i = mask.idxmax()
+        raise DataError(f"{_where(df, i, source, lines)} has no {reason.split()[-1]} in column "
+                        f"{column!r} ({n} rows like this); fill them in or set data.clean.drop_missing: true")
+    if n:
+        report.dropped[reason] = report.dropped.get(reason, 0) + n
+    return df[~mask]
+
+
+def label_targets(df: pd.DataFrame, label_column: str, clean: CleanSection, source: str, lines,
+                  report: CleaningReport) -> pd.DataFrame:
+    """Class labels as stripped strings; rows without one dropped ("missing label")."""
+    df = drop_rows(df, df[label_column].map(_missing).astype(bool), "missing label", label_column, clean, source,
+                   lines, report)
+    df = df.copy()
+    df[label_column] = df[label_column].map(label_string).astype(object)
+    return df
+
+
+def clean_inputs(df: pd.DataFrame, input_column: str, clean: CleanSection, source: str, modality: str,
+                 report: CleaningReport) -> pd.DataFrame:
+    """Drop rows with a missing input ("missing text" / "missing image")."""
+    lines = df.attrs.get(LINES_ATTR)
+    df = drop_rows(df, df[input_column].map(_missing).astype(bool), f"missing {modality}", input_column, clean,
+                   source, lines, report)
+    df.attrs[LINES_ATTR] = lines
+    return df
+
+
+def drop_duplicate_texts(df: pd.DataFrame, input_column: str, clean: CleanSection, report: CleaningReport
+                         ) -> pd.DataFrame:
+    lines = df.attrs.get(LINES_ATTR)
+    if clean.drop_duplicates:
+        dup = df[input_column].astype(str).duplicated(keep="first")
+        if dup.any():
+            report.dropped["duplicate text"] = int(dup.sum())
+            df = df[~dup]
+    df.attrs[LINES_ATTR] = lines
+    return df
+
+
 def clean_table(df: pd.DataFrame, input_column: str, label_column: Optional[str], regression: bool,
                 clean: CleanSection, source: str, *, modality: str = "text") -> tuple[pd.DataFrame, CleaningReport]:
     """Cleaned copy of ``df`` and a report of what was dropped or filled (see the module docstring).
 
     ``label_column`` None cleans the input only (for unlabelled data). With
     ``clean.drop_missing`` off, a missing input or label is an error instead of a drop.
+    (The data loader does the same steps with the task's own target cleaning.)
     """
     lines = df.attrs.get(LINES_ATTR)
     report = CleaningReport(source=source, rows_read=len(df))
-    kind = "image" if modality == "image" else "text"
-
-    def drop(mask: pd.Series, reason: str, column: str) -> pd.DataFrame:
-        n = int(mask.sum())
-        if n and not clean.drop_missing:
-            i = mask.idxmax()
-            raise DataError(f"{_where(df, i, source, lines)} has no {reason.split()[-1]} in column "
-                            f"{column!r} ({n} rows like this); fill them in or set data.clean.drop_missing: true")
-        if n:
-            report.dropped[reason] = report.dropped.get(reason, 0) + n
-        return df[~mask]
-
-    df = drop(df[input_column].map(_missing).astype(bool), f"missing {kind}", input_column)
-    if label_column is not None and regression:
-        df = _regression_targets(df, label_column, clean, source, lines, report)
-    elif label_column is not None:
-        df = drop(df[label_column].map(_missing).astype(bool), "missing label", label_column)
-        df = df.copy()
-        df[label_column] = df[label_column].map(label_string).astype(object)
-    if kind == "text" and clean.drop_duplicates:
-        texts = df[input_column].astype(str)
-        dup = texts.duplicated(keep="first")
-        if dup.any():
-            report.dropped["duplicate text"] = int(dup.sum())
-            df = df[~dup]
+    df = clean_inputs(df, input_column, clean, source, modality, report)
+    if label_column is not None:
+        clean_targets = numeric_targets if regression else label_targets
+        df = clean_targets(df, label_column, clean, source, lines, report)
+    if MODALITIES.get(modality).drops_duplicates:
+        df = drop_duplicate_texts(df, input_column, clean, report)
     df.attrs[LINES_ATTR] = lines
     return df, report

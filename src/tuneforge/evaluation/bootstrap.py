@@ -122,7 +122,7 @@ def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: i
     """
     y, scores = _prepare(kind, y_true, outputs)
     n = len(y)
-    names = metrics or [m for m in METRICS.names() if _KIND[m] == kind]
+    names = metrics or [m for m in METRICS.names() if kind in _KIND[m]]
     fast_fn = _classification_fast if kind == "classification" else _regression_fast
     parts: dict[str, list[np.ndarray]] = {m: [] for m in names}
     slow_done = 0

@@ -33,7 +33,8 @@ Kind = Literal["classification", "regression"]
 MetricFn = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], float]
 
 METRICS: Registry[MetricFn] = Registry("metric")
-_KIND: dict[str, str] = {}                       # metric name -> kind it applies to
+_KIND: dict[str, set[str]] = {}                  # metric name -> the kinds of task it applies to
+_DEFAULT = {"classification": "macro_f1", "regression": "r2"}  # monitored when a recipe names none
 _LOWER_IS_BETTER = {"log_loss", "ece", "mse", "rmse", "mae", "loss"}  # "loss": the training loss
 
 
@@ -41,10 +42,29 @@ def _metric(name: str, kind: Kind, description: str) -> Callable[[MetricFn], Met
     """Register a metric under ``name`` for one kind of task."""
 
     def add(fn: MetricFn) -> MetricFn:
-        _KIND[name] = kind
+        _KIND[name] = {kind}
         return METRICS.register(name, description)(fn)
 
     return add
+
+
+def register_metric(name: str, kind: str, description: str, fn: Optional[MetricFn] = None,
+                    lower_is_better: bool = False) -> None:
+    """Make metric ``name`` available to tasks of ``kind`` (registering ``fn`` when the name is new).
+
+    A task family with its own metric module (e.g. evaluation/multilabel.py) calls this, so the
+    metric can be monitored (``evaluate.metric``) and listed (``tuneforge list metrics``).
+    """
+    if name in _KIND:
+        _KIND[name].add(kind)
+        return
+    _metric(name, kind, description)(fn)
+    if lower_is_better:
+        _LOWER_IS_BETTER.add(name)
+
+
+def set_default_metric(kind: str, name: str) -> None:
+    _DEFAULT[kind] = name
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -145,15 +165,16 @@ def r2(y_true, y_pred, y_score=None) -> float:
 
 def list_metrics(kind: Optional[Kind] = None) -> dict[str, str]:
     """Metric names with their one-line descriptions, optionally only those for ``kind``."""
-    if kind is not None:
-        _check_kind(kind)
-    return {name: text for name, text in METRICS.describe().items() if kind is None or _KIND[name] == kind}
+    if kind is not None and kind not in _DEFAULT:
+        raise ValueError(f"kind must be one of {', '.join(sorted(_DEFAULT))}, got {kind!r}")
+    return {name: text for name, text in METRICS.describe().items() if kind is None or kind in _KIND[name]}
 
 
 def default_metric(kind: Kind) -> str:
-    """The metric monitored when the recipe names none: ``macro_f1`` or ``r2``."""
-    _check_kind(kind)
-    return "macro_f1" if kind == "classification" else "r2"
+    """The metric monitored when the recipe names none: ``macro_f1``, ``r2``, ...; one per kind of task."""
+    if kind not in _DEFAULT:
+        _check_kind(kind)
+    return _DEFAULT[kind]
 
 
 def greater_is_better(name: str) -> bool:
@@ -237,4 +258,4 @@ def _regression(y_true: np.ndarray, outputs: np.ndarray) -> dict:
 
 
 def _metrics_of(kind: str):
-    return [(name, METRICS.get(name)) for name in METRICS.names() if _KIND[name] == kind]
+    return [(name, METRICS.get(name)) for name in METRICS.names() if kind in _KIND[name]]

@@ -8,6 +8,12 @@ timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
 ``architecture``, ``num_classes``, ``pretrained_cfg``), which
 ``timm.create_model("local-dir:FOLDER", pretrained=True)`` loads offline.
 ``tuneforge.json`` holds what tuneforge needs to reload either.
+
+A text model records its pooling in config.json (``tuneforge_pooling``); where the
+transformers class would pool otherwise (mean or cls on BERT, mean on a decoder), the
+folder also carries ``tuneforge_pooling.py`` and an ``auto_map`` to it, so
+``from_pretrained(folder, trust_remote_code=True)`` gives the same logits (see
+:mod:`tuneforge.models.pooling_code`).
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ from torch import nn
 
 from ..errors import ModelError
 from .families import build_layer_map
-from .hf_loading import new_head_modules, final_linear, quiet_transformers
+from .hf_loading import model_pooling, new_head_modules, final_linear, quiet_transformers
+from .pooling import CONFIG_KEY, POOLINGS, text_role
+from .pooling_code import AUTO_CLASS, CLASS_NAME, CODE_FILE, write_pooling_code
 from .task_model import ImageSpec, TaskModel
 from .weights import read_state_dict
 
@@ -47,8 +55,18 @@ model = timm.create_model("{arch}", num_classes={num_classes}, pretrained=True,
 (`num_classes` must be in the overlay too: without it timm assumes the architecture's
 default head size and silently drops the fine-tuned classifier.)
 
-Inputs: RGB images resized to {size}x{size}, scaled to [0, 1], normalised with
-mean {mean} and std {std}. Class names are in `config.json` (`label_names`).
+Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
+crop), scaled to [0, 1], normalised with mean {mean} and std {std}. `config.json`'s
+`pretrained_cfg` says exactly that, so timm's standard transform reproduces it:
+
+```python
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+transform = create_transform(**resolve_data_config(model=model))
+logits = model(transform(Image.open("photo.png").convert("RGB"))[None])
+```
+
+Class names are in `config.json` (`label_names`).
 """
 
 
@@ -67,7 +85,8 @@ def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[s
     if label_names is not None and len(label_names) != model.num_outputs:
         raise ModelError(f"saving the model: {len(label_names)} label names for {model.num_outputs} outputs")
     meta = {"kind": model.kind, "modality": model.modality, "source": model.source,
-            "num_outputs": model.num_outputs, "label_names": label_names, "extra": extra}
+            "num_outputs": model.num_outputs, "label_names": label_names, "extra": extra,
+            "pooling": model.pooling, "pooling_source": model.pooling_source}
     if model.kind == "hf":
         _save_hf(model, folder, label_names)
     else:
@@ -83,12 +102,34 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
     if label_names is not None:
         net.config.id2label = dict(enumerate(label_names))
         net.config.label2id = {n: i for i, n in enumerate(label_names)}
+    choice = model.pooling_choice
+    own = choice is not None and choice.own
+    if own:
+        setattr(net.config, CONFIG_KEY, choice.how)
+    elif hasattr(net.config, CONFIG_KEY):
+        delattr(net.config, CONFIG_KEY)
+    if getattr(net.config, "auto_map", None) == {AUTO_CLASS: f"{CODE_FILE[:-3]}.{CLASS_NAME}"}:
+        delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
         if model.modality == "text":
             model.preprocessor.save_pretrained(folder)
         else:
             _image_processor(model).save_pretrained(folder)
+    (folder / CODE_FILE).unlink(missing_ok=True)
+    if own and not _native_pools_so(net, choice.how):
+        import transformers
+        if not hasattr(transformers, type(net).__name__):
+            raise ModelError(f"saving the model: {type(net).__name__} is not a transformers class, so no modeling "
+                             f"file can reproduce its {choice.how} pooling; use model.pooling: auto")
+        write_pooling_code(folder, type(net).__name__, choice.head)
+
+
+def _native_pools_so(net: nn.Module, how: str) -> bool:
+    """Whether the plain transformers class of ``net`` pools as ``how`` (then no modeling file is needed)."""
+    if how == "pooler":
+        return getattr(net.base_model, "pooler", None) is not None
+    return how == "last" and text_role(net) == "decoder"
 
 
 def _image_processor(model: TaskModel):
@@ -112,9 +153,8 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
     spec: ImageSpec = model.preprocessor
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    cfg = {k: v for k, v in net.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "file")}
-    cfg.update(input_size=[3, spec.size, spec.size], mean=list(spec.mean), std=list(spec.std),
-               num_classes=model.num_outputs)
+    cfg = {k: v for k, v in net.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "file") + _TEST_TIME_KEYS}
+    cfg.update(num_classes=model.num_outputs, **timm_preprocessing(spec))
     config = {"architecture": arch, "num_classes": model.num_outputs,
               "num_features": getattr(net, "num_features", None), "pretrained_cfg": cfg,
               "label_names": label_names, "tuneforge": extra}
@@ -124,6 +164,22 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
         folder=folder.resolve().as_posix(), size=spec.size, mean=list(spec.mean), std=list(spec.std)),
         encoding="utf-8")
     return arch
+
+
+_TEST_TIME_KEYS = ("test_input_size", "test_crop_pct")  # the architecture's, not what training used
+
+
+def timm_preprocessing(spec: ImageSpec) -> dict:
+    """The ``pretrained_cfg`` entries that make timm's standard evaluation transform
+    (``create_transform(**resolve_data_config(model=model))``) prepare images as training did.
+
+    Training (``data/images.py``) squashes each image to ``size x size`` with a bilinear resize,
+    without cropping, then normalises. The architecture's own config usually says "resize the
+    shorter side to size / crop_pct with bicubic, then centre-crop", which shows the model
+    different pixels than it learnt from, so those entries are replaced here.
+    """
+    return {"input_size": [3, spec.size, spec.size], "interpolation": "bilinear", "crop_pct": 1.0,
+            "crop_mode": "squash", "mean": list(spec.mean), "std": list(spec.std)}
 
 
 def load_saved_model(folder) -> TaskModel:
@@ -139,8 +195,8 @@ def load_saved_model(folder) -> TaskModel:
         return _load_timm(folder, meta)
     from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification, AutoTokenizer
     auto = AutoModelForSequenceClassification if meta["modality"] == "text" else AutoModelForImageClassification
-    with quiet_transformers():
-        net = auto.from_pretrained(folder, local_files_only=True).eval()
+    with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
+        net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
         if meta["modality"] == "text":
             pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
         else:
@@ -150,9 +206,12 @@ def load_saved_model(folder) -> TaskModel:
             native = getattr(net.config, "image_size", pre.size)
             kwargs = {"interpolate_pos_encoding": True} if native != pre.size else {}
     head = new_head_modules(net)
-    return TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, meta.get("source", str(folder)),
+    source = meta.get("source", str(folder))
+    recorded = meta.get("pooling") if meta["modality"] == "text" else None
+    choice = model_pooling(net, head, meta["modality"], source, recorded if recorded in POOLINGS else "auto", folder)
+    return TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, source,
                      n, head_linear=final_linear(net, head) if head else None, label_names=labels,
-                     forward_kwargs=kwargs, image_processor=processor)
+                     forward_kwargs=kwargs, image_processor=processor, pooling=choice)
 
 
 def _spec(meta: dict) -> ImageSpec:

@@ -17,6 +17,8 @@ from torch import nn
 
 from ..errors import ModelError
 from .families import build_layer_map
+from .pooling import Pooling, resolve_image_pooling, resolve_text_pooling
+from .pooling_code import is_tuneforge_code
 from .task_model import ImageSpec, TaskModel
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -59,7 +61,9 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
     (``auto_map``) and the recipe has not set ``model.trust_remote_code: true``.
 
     Checked on the JSON text, before transformers sees the config, so that no such code is
-    ever imported, and the message says what to do.
+    ever imported, and the message says what to do. A folder tuneforge exported, whose
+    ``auto_map`` names only an unmodified ``tuneforge_pooling.py``, passes: tuneforge loads it
+    with the transformers class and pools as config.json records, so that file never runs.
     """
     if trust_remote_code or config_file is None:
         return
@@ -68,6 +72,8 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
     except (OSError, ValueError):
         return  # unreadable configs get their own message where they are loaded
     auto_map = data.get("auto_map") if isinstance(data, dict) else None
+    if auto_map and is_tuneforge_code(Path(config_file).parent, auto_map):
+        return  # a folder tuneforge exported: it is reloaded with the transformers class, its file never runs
     if auto_map:
         files = sorted({str(v).split(".")[0] + ".py" for v in (auto_map.values() if isinstance(auto_map, dict)
                                                                 else auto_map) if isinstance(v, str)})
@@ -140,8 +146,15 @@ def reinit_head(net: nn.Module, roots: list[str]) -> None:
 
 def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: Optional[list[str]],
             regression: bool, image_size: Optional[int], dropout: Optional[float], trust_remote_code: bool,
-            keep_head: bool, local_only: bool) -> TaskModel:
-    """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel."""
+            keep_head: bool, local_only: bool, pooling: str = "auto", problem_type: Optional[str] = None,
+            auto_class: Optional[str] = None) -> TaskModel:
+    """Load ``path`` (a folder, or a hub id already in the cache) as a TaskModel.
+
+    ``pooling`` is ``model.pooling`` (see :mod:`tuneforge.models.pooling`); a checkpoint
+    without pooler weights loads when the pooling does not read the pooler, which is then
+    removed (an unused layer would only look trainable). ``problem_type`` and ``auto_class``
+    come from the task (the transformers class its model is built as).
+    """
     from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
 
     common = dict(trust_remote_code=trust_remote_code, local_files_only=local_only)
@@ -158,10 +171,13 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
             names = names or (["target"] if regression else [f"LABEL_{i}" for i in range(num_outputs)])
             config.id2label = dict(enumerate(names))
             config.label2id = {n: i for i, n in enumerate(names)}
-            config.problem_type = "regression" if regression else "single_label_classification"
+            config.problem_type = problem_type or ("regression" if regression else "single_label_classification")
         if dropout is not None:
             set_dropout(config, dropout)
         auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+        if auto_class is not None:
+            import transformers
+            auto = getattr(transformers, auto_class)
         try:
             net, info = auto.from_pretrained(path, config=config, ignore_mismatched_sizes=True,
                                              output_loading_info=True, **common)
@@ -170,7 +186,8 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     net.eval()
     head = new_head_modules(net)
     in_head = lambda key: any(key == h or key.startswith(h + ".") for h in head)  # noqa: E731
-    bad = sorted(k for k in info.get("missing_keys", ()) if not in_head(k))
+    pooler_missing = sorted(k for k in info.get("missing_keys", ()) if ".pooler." in f".{k}" and not in_head(k))
+    bad = sorted(k for k in info.get("missing_keys", ()) if not in_head(k) and k not in pooler_missing)
     bad += sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ())
                   if not in_head(str(k[0] if isinstance(k, tuple) else k)))
     if bad:
@@ -179,6 +196,7 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
                          "check that the weights and config.json belong together")
     if not keep_head:
         reinit_head(net, head)
+    choice = model_pooling(net, head, modality, name, pooling, path, pooler_in_checkpoint=not pooler_missing)
 
     preprocessor, image_processor, forward_kwargs = None, None, {}
     if modality == "text":
@@ -192,7 +210,34 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     names = [net.config.id2label[i] for i in range(num_outputs)] if not regression else None
     return TaskModel(net, build_layer_map(net, "hf"), "hf", modality, preprocessor, name, num_outputs,
                      head_linear=final, label_names=names, forward_kwargs=forward_kwargs,
-                     image_processor=image_processor)
+                     image_processor=image_processor, pooling=choice)
+
+
+def model_pooling(net: nn.Module, head: list[str], modality: str, name: str, requested: str, path=None,
+                  pooler_in_checkpoint: Optional[bool] = None) -> Pooling:
+    """Resolve ``model.pooling`` for a loaded network; drop a pooler the pooling does not read."""
+    if modality == "image":
+        own = "cls" if type(net).__name__ in ("ViTForImageClassification", "DeiTForImageClassification") else "model"
+        source = (f"{type(net).__name__} reads the first token" if own == "cls"
+                  else f"{type(net).__name__}'s own pooling")
+        return resolve_image_pooling(requested, own, source, name)
+    folder = path if path is not None and os.path.isdir(str(path)) else _cached_snapshot(path)
+    choice = resolve_text_pooling(requested, net, head, name, folder, pooler_in_checkpoint)
+    if choice.own and choice.how != "pooler" and getattr(net.base_model, "pooler", None) is not None:
+        net.base_model.pooler = None
+    return choice
+
+
+def _cached_snapshot(hub_id) -> Optional[str]:
+    """The local snapshot folder of a hub id whose sentence-transformers files are cached, or None."""
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        found = try_to_load_from_cache(str(hub_id), "modules.json")
+    except (ValueError, OSError):
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
 
 
 def _tokenizer(path: str, name: str, net: nn.Module, common: dict):

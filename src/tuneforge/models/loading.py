@@ -29,7 +29,9 @@ from ..errors import ModelError
 from ..recipe.schema import ModelSection
 from .aliases import MODELS, ModelSpec, resolve_alias
 from .families import build_layer_map
-from .hf_loading import check_folder, hf_modality, load_hf, quiet_transformers, refuse_remote_code
+from .hf_loading import (check_folder, hf_modality, load_hf, model_pooling, new_head_modules, quiet_transformers,
+                         refuse_remote_code)
+from .pooling import checkpoint_keys, has_pooler_keys, resolve_image_pooling, timm_pooling
 from .task_model import TaskModel
 from .timm_loading import check_arch, load_timm
 
@@ -50,6 +52,8 @@ class ModelInfo:
     kind: str
     num_body_blocks: int
     block_names: list[str]
+    pooling: Optional[str] = None          # the resolved model.pooling, and why
+    pooling_source: Optional[str] = None
 
 
 def _offline() -> bool:
@@ -136,11 +140,15 @@ def _hub_local_only(name: str, trust_remote_code: bool) -> bool:
 
 def load_task_model(section: ModelSection, modality: Literal["text", "image"], num_outputs: int,
                     label_names: Optional[list[str]], regression: bool, image_size: Optional[int] = None,
-                    keep_head: bool = False) -> TaskModel:
+                    keep_head: bool = False, problem_type: Optional[str] = None,
+                    auto_class: Optional[str] = None) -> TaskModel:
     """Load the pre-trained model of ``section`` with a new head of ``num_outputs`` outputs.
 
     ``image_size`` overrides the model's input size (images); ``keep_head=True`` keeps the
     checkpoint's own classifier (it must have ``num_outputs`` outputs) instead of a fresh one.
+    ``problem_type`` (transformers' ``config.problem_type``, from the task) overrides the one
+    ``regression`` implies; ``auto_class`` (e.g. ``"AutoModelForSequenceClassification"``, from the
+    task) names the transformers class that builds the network (default: by modality).
     """
     if num_outputs < 1:
         raise ModelError(f"the task needs at least one output, got num_outputs={num_outputs}")
@@ -148,10 +156,11 @@ def load_task_model(section: ModelSection, modality: Literal["text", "image"], n
     if spec.kind == "timm":
         return load_timm(spec.path, spec.weights, section.name, modality, num_outputs, image_size,
                          section.dropout, keep_head, key_order=spec.key_order, size=spec.size,
-                         mean=spec.mean, std=spec.std, label_names=label_names)
+                         mean=spec.mean, std=spec.std, label_names=label_names, pooling=section.pooling)
     try:
         return load_hf(spec.path, section.name, modality, num_outputs, label_names, regression, image_size,
-                       section.dropout, section.trust_remote_code, keep_head, local_only)
+                       section.dropout, section.trust_remote_code, keep_head, local_only, section.pooling,
+                       problem_type, auto_class)
     except OSError as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"model.name {section.name!r} could not be loaded: {text}") from None
@@ -170,6 +179,7 @@ def peek_model(section: ModelSection) -> ModelInfo:
         with torch.device("meta"):
             net = timm.create_model(spec.path, pretrained=False, num_classes=2)
         modality, kind = "image", "timm"
+        choice = resolve_image_pooling(section.pooling, *timm_pooling(net), section.name)
     else:
         from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
         try:
@@ -187,6 +197,10 @@ def peek_model(section: ModelSection) -> ModelInfo:
         except (ValueError, KeyError) as e:
             raise ModelError(f"model.name {section.name!r}: no classification model can be built from its "
                              f"config ({e})") from None
+        keys = checkpoint_keys(spec.path)
+        choice = model_pooling(net, new_head_modules(net), modality or "text", section.name, section.pooling,
+                               spec.path, None if keys is None else has_pooler_keys(keys))
     layer_map = build_layer_map(net, kind)
     return ModelInfo(modality=modality, family=layer_map.family, kind=kind,
-                     num_body_blocks=layer_map.num_body_blocks, block_names=layer_map.names())
+                     num_body_blocks=layer_map.num_body_blocks, block_names=layer_map.names(),
+                     pooling=choice.how, pooling_source=choice.source)

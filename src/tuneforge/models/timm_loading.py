@@ -17,6 +17,7 @@ from ..errors import ModelError
 from ..registry import did_you_mean
 from .families import build_layer_map
 from .families.timm_family import classifier_names
+from .pooling import resolve_image_pooling, timm_pooling
 from .task_model import ImageSpec, TaskModel
 from .weights import read_state_dict
 
@@ -75,9 +76,12 @@ def _fit(net: nn.Module, state: dict, classifiers: list[str], keep_head: bool, n
 
 def load_timm(arch: str, weights: Optional[str], name: str, modality: str, num_outputs: int,
               image_size: Optional[int], dropout: Optional[float], keep_head: bool, key_order: bool = False,
-              size: Optional[int] = None, mean=None, std=None, label_names: Optional[list[str]] = None
-              ) -> TaskModel:
-    """Build ``arch`` with ``num_outputs`` outputs and fill it from ``weights``."""
+              size: Optional[int] = None, mean=None, std=None, label_names: Optional[list[str]] = None,
+              pooling: str = "auto") -> TaskModel:
+    """Build ``arch`` with ``num_outputs`` outputs and fill it from ``weights``.
+
+    ``pooling`` (``model.pooling``) must be ``auto`` or the model's own global pool.
+    """
     import timm
     from timm.data import resolve_model_data_config
 
@@ -96,6 +100,7 @@ def load_timm(arch: str, weights: Optional[str], name: str, modality: str, num_o
         kwargs["drop_rate"] = dropout
     with torch.device("meta"):
         probe = timm.create_model(arch, pretrained=False)
+    choice = resolve_image_pooling(pooling, *timm_pooling(probe), name)
     classifiers = classifier_names(probe)
     native = int(probe.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
     resize = bool(image_size and image_size != native and probe.pretrained_cfg.get("fixed_input_size"))
@@ -121,4 +126,4 @@ def load_timm(arch: str, weights: Optional[str], name: str, modality: str, num_o
     head_linear = head if isinstance(net.get_submodule(head), nn.Linear) else None
     names = list(label_names) if label_names and len(label_names) == num_outputs else None
     return TaskModel(net, build_layer_map(net, "timm"), "timm", "image", spec, name, num_outputs,
-                     head_linear=head_linear, label_names=names)
+                     head_linear=head_linear, label_names=names, pooling=choice)

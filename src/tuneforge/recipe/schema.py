@@ -21,6 +21,11 @@ class ModelSection(Section):
     weights: Optional[str] = Field(None, description="local weights file (timm models, or to override an alias)")
     dropout: Optional[float] = Field(None, ge=0.0, lt=1.0, description="override the model's dropout rates")
     trust_remote_code: bool = Field(False, description="allow model code from a hub repository to run")
+    pooling: Literal["auto", "cls", "mean", "pooler", "last"] = Field(
+        "auto", description="the features the head reads: auto follows the checkpoint (sentence-transformers "
+        "config -> its pooling, decoders -> last, a pre-trained pooler -> pooler, else cls); cls/mean/pooler/last "
+        "need a text model whose head is one linear layer (pooler: pooler weights in the checkpoint; cls: not a "
+        "decoder; last: decoders only); image models and multi-layer heads accept only auto or their own pooling")
 
 
 class CleanSection(Section):
@@ -41,6 +46,8 @@ class DataSection(Section):
     image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
     label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
     labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
+    label_delimiter: str = Field("|", min_length=1, description="multi-label tasks: separator of the labels in a "
+                                 "text cell (a list cell in JSONL/Parquet needs none)")
     max_train_samples: Optional[int] = Field(None, ge=1, description="stratified subset of train")
     max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
@@ -160,7 +167,8 @@ class OutputSection(Section):
 
 
 class Recipe(Section):
-    task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression")
+    task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
+                                       "text-multilabel (`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)

@@ -12,7 +12,7 @@ from .schema import Recipe
 
 def recipe_problems(recipe: Recipe) -> list[str]:
     from ..data import check_data
-    from ..evaluation.metrics import METRICS, list_metrics
+    from ..evaluation.metrics import METRICS
     from ..models import peek_model
     from ..regularisers import build_regularisers
     from ..strategies import STRATEGIES, Strategy
@@ -41,11 +41,11 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     metric = recipe.evaluate.metric
     if metric is not None and metric not in METRICS:
         problems.append(f"evaluate.metric: {METRICS.unknown_message(metric)}")
-    if task is not None and metric is not None and metric in METRICS and metric not in list_metrics(task.kind):
-        problems.append(f"evaluate.metric: {metric!r} is not a {task.kind} metric; "
-                        f"choose one of: {', '.join(list_metrics(task.kind))}")
+    if task is not None and metric is not None and metric in METRICS and metric not in task.metric_names():
+        problems.append(f"evaluate.metric: {metric!r} is not a {task.metric_kind} metric; "
+                        f"choose one of: {', '.join(task.metric_names())}")
     if task is not None:
-        problems += check_data(recipe.data, task.modality, task.classification)
+        problems += check_data(recipe.data, task)
         if recipe.train.early_stopping is not None and recipe.data.validation is None:
             problems.append("train.early_stopping: needs a validation split (data.validation)")
     try:

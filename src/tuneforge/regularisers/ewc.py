@@ -66,14 +66,13 @@ class EWC(Regulariser):
         from ..data import encode_split, load_data
 
         run = context.recipe.data
-        classification = context.task.classification
         section = run.model_copy(update={
             "train": o.data, "validation": None, "test": None, "max_train_samples": None,
             "text_column": o.text_column or run.text_column, "image_column": o.image_column or run.image_column,
             "label_column": o.label_column or run.label_column,
-            "labels": context.data.label_names if classification else None})
+            "labels": context.data.label_names if context.task.has_classes else None})
         try:
-            bundle = load_data(section, context.task.modality, classification, o.seed)
+            bundle = load_data(section, context.task, o.seed)
         except TuneforgeError as e:
             raise type(e)(problems=[f"regularisers[ewc].data: {p}" for p in e.problems]) from None
         scale = getattr(context, "scaler", None)
@@ -82,7 +81,7 @@ class EWC(Regulariser):
 
 def diagonal_fisher(model, split, task, names: list[str], o: EWCOptions) -> dict[str, torch.Tensor]:
     """Mean squared gradient of the log-likelihood per parameter, over ``o.samples`` rows of ``split``."""
-    if o.fisher == "sampled" and not task.classification:
+    if o.fisher == "sampled" and task.probe_kind != "softmax":
         raise RecipeError("regularisers[ewc].fisher: 'sampled' needs a classification task; use 'empirical'")
     rng = np.random.default_rng(o.seed)
     rows = np.sort(rng.permutation(len(split))[:o.samples])

@@ -1,23 +1,29 @@
-"""``report.html`` of a comparison folder (``leaderboard.json`` plus the runs it lists)."""
+"""``report.html`` of a comparison folder (``leaderboard.json`` plus the runs it lists).
+
+The report receives the leaderboard (or reads it from the folder); it never calls back
+into the code that ran the comparison.
+"""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Optional
 
 from ..errors import TuneforgeError
-from . import figures, sections
-from .html import esc, grid, img, note, page, section, table
+from . import figures
+from .html import esc, grid, img, note, page, section, table, write_atomically
+from .leaderboard import leaderboard_cells, leaderboard_header, leaderboard_metrics
 
 
-def build_comparison_report(folder: Path) -> str:
-    from ..runs.compare import leaderboard_cells, leaderboard_header
-
+def build_comparison_report(folder: Path, board: Optional[dict] = None) -> str:
+    """The HTML text of a comparison's report; ``board`` defaults to the folder's ``leaderboard.json``."""
     folder = Path(folder)
-    path = folder / "leaderboard.json"
-    if not path.is_file():
-        raise TuneforgeError(f"{folder} has no leaderboard.json: is it a `tuneforge compare` folder?")
-    board = json.loads(path.read_text(encoding="utf-8"))
+    if board is None:
+        path = folder / "leaderboard.json"
+        if not path.is_file():
+            raise TuneforgeError(f"{folder} has no leaderboard.json: is it a `tuneforge compare` folder?")
+        board = json.loads(path.read_text(encoding="utf-8"))
     rows = board["rows"]
     metric = board["metric"]
     how = ("paired bootstrap on the same test examples" if not board["folds"]
@@ -43,18 +49,18 @@ def build_comparison_report(folder: Path) -> str:
 
 
 def _baselines(board: dict) -> str:
-    rows = [[label, *[(board.get(key) or {}).get(m) for m in sections.HEADLINE[board["kind"]][:4]]]
+    names = (board.get("columns") or {}).get("headline") or leaderboard_metrics(board)
+    rows = [[label, *[(board.get(key) or {}).get(m) for m in names[:4]]]
             for label, key in (("majority / mean predictor", "baseline_majority"),
                                ("pre-trained, linear probe", "baseline")) if board.get(key)]
     if not rows:
         return ""
-    return section("Baselines (same test split)", table(["model", *sections.HEADLINE[board["kind"]][:4]], rows))
+    return section("Baselines (same test split)", table(["model", *names[:4]], rows))
 
 
-def write_comparison_report(folder) -> Path:
-    from ..runs.folder import write_text
-
+def write_comparison_report(folder, board: Optional[dict] = None) -> Path:
+    """Write ``folder/report.html`` (from ``board``, or the folder's ``leaderboard.json``); returns its path."""
     folder = Path(folder)
     path = folder / "report.html"
-    write_text(path, build_comparison_report(folder))
+    write_atomically(path, build_comparison_report(folder, board))
     return path

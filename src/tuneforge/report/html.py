@@ -1,5 +1,8 @@
 """The page: one self-contained HTML file (inline CSS, images as data URIs, no scripts).
 
+Table cells wrap only at spaces (a number or a name is never split), so a wide table such as the
+comparison leaderboard fits the page instead of hiding its last columns behind a scrollbar.
+
 Helpers build escaped fragments: :func:`table`, :func:`section`, :func:`img`,
 :func:`page`. Nothing here fetches anything: a report opens offline, from e-mail or a
 laptop's disk, and prints.
@@ -17,7 +20,7 @@ h1{font-size:1.6em;margin:0 0 4px} h2{font-size:1.2em;margin:0 0 12px;border-bot
 section{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:16px 20px;margin:16px 0}
 .meta{color:#5b6475;font-size:.92em} .note{color:#5b6475;font-size:.88em;margin:6px 0}
 table{border-collapse:collapse;font-size:.9em;margin:6px 0 10px;width:auto}
-th,td{padding:4px 10px;border-bottom:1px solid #eceff3;text-align:right;white-space:nowrap}
+th,td{padding:4px 10px;border-bottom:1px solid #eceff3;text-align:right;white-space:normal;overflow-wrap:normal;word-break:normal;hyphens:none}
 th:first-child,td:first-child{text-align:left} th{background:#f1f3f6;font-weight:600}
 tr.best td{font-weight:600;background:#eef7ee}
 .grid{display:flex;flex-wrap:wrap;gap:12px} .grid figure{margin:0;flex:1 1 420px;max-width:100%}
@@ -90,3 +93,14 @@ def page(title: str, subtitle: str, sections: Sequence[str]) -> str:
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(subtitle)}</p>"
             + "".join(s for s in sections if s) + "</main></body></html>\n")
+
+
+def write_atomically(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees half a page."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

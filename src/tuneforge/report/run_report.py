@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import TuneforgeError
 from . import sections
-from .html import esc, note, page, section
+from .html import esc, note, page, section, write_atomically
 
 
 def _read_json(path: Path, default=None):
@@ -47,7 +47,7 @@ def build_run_report(run_dir: Path) -> str:
         return page(f"Cross-validation: {title}", subtitle, parts)
     parts = [sections.comparison(metrics), sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
-             sections.test_details(metrics), sections.retention(metrics.get("retention")),
+             sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),
              sections.data(metrics),
@@ -59,11 +59,9 @@ def build_run_report(run_dir: Path) -> str:
 
 def write_run_report(run_dir) -> Path:
     """Write ``run_dir/report.html``; returns its path."""
-    from ..runs.folder import write_text
-
     run_dir = Path(run_dir)
     path = run_dir / "report.html"
-    write_text(path, build_run_report(run_dir))
+    write_atomically(path, build_run_report(run_dir))
     return path
 
 
@@ -71,7 +69,8 @@ def write_report_quietly(run_dir, console) -> None:
     """Write the report; a failure is printed as a warning and never fails the run."""
     try:
         path = write_run_report(run_dir)
-        console.print(f"report: [bold]{path}[/bold]")
+        from ..terminal import print_path
+        print_path(console, "report", path)
     except Exception as e:  # the run's results are already saved; the report can be rebuilt later
         console.print(f"[yellow]warning[/yellow] report.html could not be written ({e!r}); "
                       f"try `tuneforge report {run_dir}`")

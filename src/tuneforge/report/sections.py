@@ -11,20 +11,22 @@ from typing import Optional
 from . import figures
 from .html import esc, fmt, grid, img, note, section, table, with_ci
 
-HEADLINE = {"classification": ["accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece"],
-            "regression": ["r2", "mae", "rmse", "mse"]}
+def headline_metrics(metrics: dict) -> list[str]:
+    """The metrics the run's task puts first (``metrics["columns"]["headline"]``).
 
-
-def kind_of(metrics: dict) -> str:
-    scores = metrics.get("test") or metrics.get("validation") or {}
-    return "classification" if "accuracy" in scores or metrics.get("data", {}).get("label_names") else "regression"
+    A folder written before tasks named their columns gets the scalar metrics it has, in order.
+    """
+    split = metrics.get("test") or metrics.get("validation") or {}
+    named = (metrics.get("columns") or {}).get("headline")
+    if named:
+        return [n for n in named if n in split]
+    return [n for n, v in split.items() if isinstance(v, (int, float)) and not isinstance(v, bool)][:7]
 
 
 def comparison(metrics: dict) -> str:
     """Baselines beside the fine-tuned model, with bootstrap intervals on the fine-tuned row."""
-    kind = kind_of(metrics)
     split = "test" if metrics.get("test") else "validation"
-    names = [n for n in HEADLINE[kind] if n in (metrics.get(split) or {})]
+    names = headline_metrics(metrics)
     ci = metrics.get("test_ci", {}) if split == "test" else {}
     rows = []
     for label, key in (("majority / mean predictor", "baseline_majority"),
@@ -43,12 +45,17 @@ def comparison(metrics: dict) -> str:
                    note(text), anchor="help")
 
 
+def _whole(value):
+    """Megabytes to the nearest one: "1,210", not "1209.7109"."""
+    return None if value is None else int(round(value))
+
+
 def cost(metrics: dict) -> str:
     t = metrics.get("train", {})
     rows = [["training time (s)", t.get("seconds")], ["samples per second", t.get("samples_per_second")],
             ["optimizer steps", t.get("steps")], ["stopped because", t.get("stop_reason")],
             ["trainable parameters", t.get("trainable_parameters")], ["total parameters", t.get("total_parameters")],
-            ["peak memory (MB)", t.get("peak_memory_mb")], ["precision", metrics.get("precision")],
+            ["peak memory (MB)", _whole(t.get("peak_memory_mb"))], ["precision", metrics.get("precision")],
             ["whole run (s)", metrics.get("seconds_total")]]
     return section("What did it cost?", table(["", "value"], [r for r in rows if r[1] is not None]), anchor="cost")
 
@@ -79,6 +86,17 @@ def test_details(metrics: dict) -> str:
     per_class = table(["class", "precision", "recall", "f1", "support"],
                       [[n, c["precision"], c["recall"], c["f1"], c["support"]] for n, c in test["per_class"].items()])
     return section("Test split in detail", figs, per_class, anchor="test")
+
+
+def per_label(metrics: dict) -> str:
+    """Per-label scores and decision thresholds (multi-label tasks write ``test.per_label``)."""
+    labels = (metrics.get("test") or {}).get("per_label")
+    if not labels:
+        return ""
+    rows = [[n, c["precision"], c["recall"], c["f1"], c["support"], c.get("threshold")] for n, c in labels.items()]
+    return section("Test split per label", table(["label", "precision", "recall", "f1", "support", "threshold"], rows),
+                   note("A label is predicted when its probability reaches its threshold (tuned for that "
+                        "label's F1 on the validation split; 0.5 without one)."), anchor="labels")
 
 
 def plan(rows: list[dict]) -> str:

@@ -24,17 +24,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import RecipeError
-from ..evaluation import default_metric, greater_is_better
-from ..evaluation.bootstrap import paired_bootstrap
+from ..evaluation import greater_is_better
 from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
+from ..report.leaderboard import leaderboard_cells, leaderboard_header  # noqa: F401  (re-exported)
+from ..training.distributed import is_main_process
+from ..terminal import print_path
 from .extras import load_outputs
 from .folder import write_json
-
-SHOWN = {"classification": ["accuracy", "macro_f1", "roc_auc"], "regression": ["r2", "mae", "rmse"]}
 
 
 def parse_strategy_spec(spec: str) -> tuple[str, dict]:
@@ -88,7 +87,7 @@ def _comparison_dir(recipe: Recipe) -> Path:
     return path
 
 
-def _row(name: str, metrics: dict, kind: str) -> dict:
+def _row(name: str, metrics: dict) -> dict:
     cv = "folds" in metrics
     per_fold = metrics.get("per_fold", [])
     train = [f["train"] for f in per_fold] if cv else [metrics["train"]]
@@ -106,7 +105,7 @@ def _row(name: str, metrics: dict, kind: str) -> dict:
             "total_parameters": int(train[0]["total_parameters"])}
 
 
-def _significance(rows: list[dict], best: dict, metric: str, kind: str, recipe: Recipe) -> None:
+def _significance(rows: list[dict], best: dict, metric: str, task, recipe: Recipe) -> None:
     from scipy.stats import ttest_rel
 
     alpha = 1.0 - recipe.evaluate.confidence
@@ -124,8 +123,9 @@ def _significance(rows: list[dict], best: dict, metric: str, kind: str, recipe: 
             if mine is None or theirs is None:
                 row["vs_best"] = None
                 continue
-            res = paired_bootstrap(kind, mine[1], mine[0], theirs[0], metric,
-                                   recipe.evaluate.bootstrap or 1000, recipe.evaluate.confidence, recipe.train.seed)
+            res = task.paired_bootstrap(mine[1], mine[0], theirs[0], metric,
+                                        recipe.evaluate.bootstrap or 1000, recipe.evaluate.confidence,
+                                        recipe.train.seed)
             row["vs_best"] = {**res, "method": "paired bootstrap on the same test examples"}
         p = row["vs_best"]["p_value"]
         row["vs_best"]["significant"] = bool(np.isfinite(p) and p < alpha)
@@ -141,61 +141,50 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     console = console or Console(quiet=quiet)
     root = _comparison_dir(recipe)
     variants = strategy_variants(recipe, strategies, root, folds)
-    kind = TASKS.get(recipe.task).kind
-    metric = recipe.evaluate.metric or default_metric(kind)
+    task = TASKS.get(recipe.task)
+    metric = recipe.evaluate.metric or task.default_metric()
     results = {}
     for name, variant in variants.items():
         console.rule(f"strategy {name}")
         results[name] = run(variant, console, quiet).metrics
-    rows = [_row(name, m, kind) for name, m in results.items()]
+    rows = [_row(name, m) for name, m in results.items()]
     sign = 1 if greater_is_better(metric) else -1
     rows.sort(key=lambda r: -sign * r["test"].get(metric, np.nan) if np.isfinite(r["test"].get(metric, np.nan))
               else np.inf)
-    _significance(rows, rows[0], metric, kind, recipe)
+    _significance(rows, rows[0], metric, task, recipe)
     first = next(iter(results.values()))
     board = {"recipe": recipe.name or recipe.task, "task": recipe.task, "model": recipe.model.name,
-             "kind": kind, "metric": metric, "greater_is_better": sign > 0, "folds": folds,
+             "columns": task.describe(), "metric": metric, "greater_is_better": sign > 0, "folds": folds,
              "confidence": recipe.evaluate.confidence, "seed": recipe.train.seed, "rows": rows,
              "baseline": first.get("baseline") if not folds else None,
              "baseline_majority": first.get("baseline_majority") if not folds else None,
              "comparison_dir": str(root)}
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
-    path = write_comparison_report(root)
-    console.print(f"leaderboard: [bold]{root / 'leaderboard.json'}[/bold]\nreport: [bold]{path}[/bold]")
+    path = write_comparison_report(root, board) if is_main_process() else root / "report.html"
+    print_path(console, "leaderboard", root / "leaderboard.json")
+    print_path(console, "report", path)
     return board
 
 
-def leaderboard_cells(board: dict, row: dict) -> list[str]:
-    """The printable cells of one row (shared by the terminal table and the report)."""
-    cells = [row["strategy"]]
-    for m in SHOWN[board["kind"]]:
-        value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
-        text = "-" if value is None else f"{value:.4f}"
-        if ci:
-            text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-        elif std is not None:
-            text += f" ± {std:.3f}"
-        cells.append(text)
-    vs = row.get("vs_best")
-    cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
-                 f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
-    cells.append("-" if row["retention"] is None else f"{row['retention']:.3f}")
-    cells += [f"{row['train_seconds']:.1f}", f"{row['peak_memory_mb']:.0f}",
-              f"{row['trainable_parameters']:,} / {row['total_parameters']:,}"]
-    return cells
+_DROP_FIRST = {"peak MB": 5, "retention": 4, "train s": 3, "trainable / total params": 3}
 
 
-def leaderboard_header(board: dict) -> list[str]:
-    interval = f"{board['confidence']:.0%} CI" if not board["folds"] else f"mean ± std over {board['folds']} folds"
-    return (["strategy"] + [f"{m} ({interval})" for m in SHOWN[board["kind"]]]
-            + [f"Δ {board['metric']} vs best", "retention", "train s", "peak MB", "trainable / total params"])
+def leaderboard_priority(board: dict, header: str) -> int:
+    """How readily a narrow terminal leaves a column out (0: never; larger: sooner): the strategy,
+    the ranking metric and the difference to the best stay; other metrics and costs go first."""
+    if header == "strategy" or header.startswith(f"{board['metric']} ("):
+        return 0
+    if header.startswith("Δ "):
+        return 1
+    return _DROP_FIRST.get(header, 2)
 
 
 def print_leaderboard(console: Console, board: dict) -> None:
-    table = Table(title=f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}")
-    for i, h in enumerate(leaderboard_header(board)):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for row in board["rows"]:
-        table.add_row(*leaderboard_cells(board, row))
-    console.print(table)
+    from ..terminal import Column, fit_table
+
+    columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
+               for i, h in enumerate(leaderboard_header(board))]
+    rows = [leaderboard_cells(board, row) for row in board["rows"]]
+    title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
+    console.print(fit_table(columns, rows, console.width, title=title))

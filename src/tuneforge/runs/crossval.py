@@ -25,15 +25,14 @@ def fold_bundles(recipe: Recipe) -> list[DataBundle]:
     """The K data bundles (train / validation / test) of a cross-validation."""
     task = TASKS.get(recipe.task)
     seed, k = recipe.train.seed, recipe.evaluate.folds
-    whole = load_data(recipe.data.model_copy(update={"validation": None, "test": None}), task.modality,
-                      task.classification, seed)
+    whole = load_data(recipe.data.model_copy(update={"validation": None, "test": None}), task, seed)
     data = whole.train
     bundles = []
-    for i, (train_idx, test_idx) in enumerate(kfold_indices(data.targets, k, seed, task.classification)):
+    for i, (train_idx, test_idx) in enumerate(kfold_indices(data.targets, k, seed, task.stratify_key(data.targets) is not None)):
         train, validation = data.subset(train_idx), None
         fraction = recipe.data.validation
         if isinstance(fraction, float):
-            strat = train.targets if task.classification else None
+            strat = task.stratify_key(train.targets)
             keep, held = stratified_split(strat, len(train), fraction, seed, label_names=whole.label_names,
                                           what=f"a validation split of fold {i + 1}")
             train, validation = train.subset(keep), train.subset(held)
@@ -70,7 +69,7 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
     metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": per_fold[0]["strategy"],
                "k": k, "folds": summarise_folds([m["test"] for m in per_fold]),
                "folds_baseline": summarise_folds([m["baseline"] for m in per_fold]) if per_fold[0]["baseline"] else {},
-               "per_fold": per_fold, "fold_dirs": fold_dirs, "data": per_fold[0]["data"],
+               "per_fold": per_fold, "fold_dirs": fold_dirs, "columns": per_fold[0].get("columns"), "data": per_fold[0]["data"],
                "seconds_total": time.perf_counter() - started, "run_dir": str(parent)}
     write_json(parent / "metrics.json", metrics)
     set_status(parent, "completed")
@@ -92,4 +91,5 @@ def _print(console, metrics: dict) -> None:
     for name, s in metrics["folds"].items():
         table.add_row(name, f"{s['mean']:.4f}", f"{s['std']:.4f}", *[f"{v:.4f}" for v in s["values"]])
     console.print(table)
-    console.print(f"cross-validation folder: [bold]{metrics['run_dir']}[/bold]")
+    from ..terminal import print_path
+    print_path(console, "cross-validation folder", metrics["run_dir"])

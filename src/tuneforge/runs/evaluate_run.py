@@ -41,8 +41,7 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
     from rich.console import Console
 
     from ..data import encode_split, load_data
-    from ..evaluation import compute_metrics, predict_outputs
-    from .extras import test_statistics
+    from ..evaluation import predict_outputs
     from .folder import write_json
 
     console = console or Console()
@@ -52,37 +51,43 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
         raise TuneforgeError(f"--data: {data_file} does not exist")
     section = recipe.data.model_copy(update={"train": str(data_file), "validation": None, "test": None,
                                              "max_train_samples": None,
-                                             "labels": model.label_names if task.classification else None})
-    bundle = load_data(section, task.modality, task.classification, recipe.train.seed)
+                                             "labels": model.label_names if task.has_classes else None})
+    bundle = load_data(section, task, recipe.train.seed)
     split = bundle.train
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     outputs = predict_outputs(model, encode_split(split, model, section), recipe.evaluate.batch_size, device)
+    decision = task.read_decision(run_dir / "model")
     ev = recipe.evaluate.model_copy(update={"bootstrap": resamples}) if resamples is not None else recipe.evaluate
     result = {"data": str(data_file), "examples": len(split), "cleaning": [r.to_dict() for r in bundle.cleaning],
-              "test": compute_metrics(task.kind, split.targets, outputs, model.label_names),
-              **test_statistics(task.kind, split.targets, outputs, model.label_names, ev, recipe.train.seed)}
+              "test": task.compute_metrics(split.targets, outputs, model.label_names, decision),
+              **task.test_statistics(split.targets, outputs, model.label_names, ev, recipe.train.seed, decision)}
     out = run_dir / "evaluations"
     out.mkdir(exist_ok=True)
     path = out / f"{Path(data_file).stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_json(path, result)
-    _print(console, result, task.kind, path)
+    _print(console, result, task.summary_columns, path)
     return result
 
 
-def _print(console, result: dict, kind: str, path: Path) -> None:
+def _print(console, result: dict, names, path: Path) -> None:
     from rich.table import Table
-
-    from .summary import SHOWN
 
     table = Table(title=f"{result['data']} ({result['examples']} examples)")
     for h in ("metric", "value", f"{result['confidence']:.0%} interval"):
         table.add_column(h, justify="right")
-    for name in SHOWN[kind]:
+    for name in names:
         ci = result["test_ci"].get(name)
         table.add_row(name, f"{result['test'][name]:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
     console.print(table)
-    console.print(f"written to [bold]{path}[/bold]")
+    from ..terminal import print_path
+    print_path(console, "written to", path)
+
+
+def predict_cells(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[tuple[str, str]]:
+    """(prediction, probabilities) as text for each input, as the task formats them (``tuneforge predict``)."""
+    _, task, _ = load_finished_run(Path(run_dir))
+    return [task.format_prediction(row) for row in predict_run(run_dir, inputs, batch_size)]
 
 
 def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
@@ -92,4 +97,5 @@ def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[di
     recipe, task, model = load_finished_run(Path(run_dir))
     if not inputs:
         raise TuneforgeError("give at least one input to predict")
-    return predict_raw(model, task, model.label_names, recipe.data, inputs, batch_size)
+    return predict_raw(model, task, model.label_names, recipe.data, inputs, batch_size,
+                       task.read_decision(Path(run_dir) / "model"))

@@ -6,7 +6,7 @@ Called by the pipeline once the model is final, before ``metrics.json`` is writt
   run paired tests on the same examples without the model;
 * ``test_ci``: bootstrap intervals of every scalar test metric (``evaluate.bootstrap``,
   ``evaluate.confidence``);
-* ``test_curves``: downsampled ROC, precision-recall and reliability curves;
+* ``test_curves``: downsampled ROC, precision-recall and reliability curves (when the task draws them);
 * ``explanations.json``: occlusion explanations of ``evaluate.explain`` test examples;
 * ``baseline_random_init``: the "without pre-training" ablation (``evaluate.random_init``);
 * ``retention`` (``evaluate.retention``).
@@ -20,10 +20,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
-from ..evaluation.bootstrap import confidence_intervals
-from ..evaluation.curves import classification_curves
 from ..evaluation.explain import explain_examples, pick_examples
 from .folder import write_json
 
@@ -42,25 +39,15 @@ def load_outputs(run_dir: Path):
         return f["outputs"], f["targets"]
 
 
-def test_statistics(kind: str, targets, outputs, label_names, evaluate, seed: int) -> dict:
-    """``test_ci`` and (classification) ``test_curves`` from stored outputs."""
-    out = {"test_ci": confidence_intervals(kind, targets, outputs, evaluate.bootstrap, evaluate.confidence, seed),
-           "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
-    if kind == "classification":
-        out["test_curves"] = classification_curves(targets, softmax(np.asarray(outputs, np.float64), axis=1),
-                                                   label_names)
-    return out
-
-
-def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console) -> dict:
+def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, decision=None) -> dict:
     """Everything listed in the module docstring; returns the keys to add to ``metrics.json``."""
     ev, seed = p.recipe.evaluate, p.recipe.train.seed
     out: dict = {}
     if test_outputs is not None:
         targets = p.data.test.targets
         save_outputs(run_dir, test_outputs, targets)
-        out.update(test_statistics(p.task.kind, targets, test_outputs, p.data.label_names, ev, seed))
-        if p.task.classification and ev.explain:
+        out.update(p.task.test_statistics(targets, test_outputs, p.data.label_names, ev, seed, decision))
+        if p.task.explains and ev.explain:
             out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
     if ev.random_init:
         from .random_init import random_init_baseline

@@ -18,8 +18,8 @@ from rich.markup import escape
 
 from ..data import batch_order, encode_split, load_data, padding_fraction
 from ..errors import TuneforgeError
-from ..evaluation import METRICS, extract_features, greater_is_better, linear_probe_baseline, majority_baseline
-from ..models import load_task_model, save_task_model
+from ..evaluation import extract_features, greater_is_better
+from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
@@ -61,15 +61,14 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
     task = TASKS.get(recipe.task)
     torch.manual_seed(recipe.train.seed)
     if data is None:
-        data = load_data(recipe.data, task.modality, task.classification, recipe.train.seed)
+        data = load_data(recipe.data, task, recipe.train.seed)
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
     console.print(f"[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
-    model = load_task_model(recipe.model, task.modality, task.num_outputs(data.num_classes), data.label_names,
-                            regression=not task.classification, image_size=recipe.data.image_size)
+    model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
-    scaler = None if task.classification else TargetScaler.fit(data.train.targets)
+    scaler = task.target_scaler(data.train.targets)
     encoded = {"train": encode_split(data.train, model, recipe.data,
                                      targets_transform=scaler.transform if scaler else None)}
     for name in ("validation", "test"):
@@ -93,15 +92,15 @@ def run_baselines(p: Prepared, precision: str, device) -> tuple[dict, dict]:
     eval_split = "test" if "test" in p.encoded else ("validation" if "validation" in p.encoded else None)
     if eval_split is None:
         return {}, {}
-    kind, targets = p.task.kind, getattr(p.data, eval_split).targets
-    majority = majority_baseline(kind, p.data.train.targets, targets, p.data.num_classes, p.data.label_names)
+    targets = getattr(p.data, eval_split).targets
+    majority = p.task.majority_baseline(p.data.train.targets, targets, p.data.label_names)
     if not p.recipe.evaluate.baseline:
         return majority, {}
     dtype, bs = autocast_dtype(precision), p.recipe.evaluate.batch_size
     train_x, _ = extract_features(p.model, p.encoded["train"], bs, device, dtype)
     eval_x, _ = extract_features(p.model, p.encoded[eval_split], bs, device, dtype)
-    probe = linear_probe_baseline(kind, train_x, p.data.train.targets, {eval_split: (eval_x, targets)},
-                                  p.data.label_names, seed=p.recipe.train.seed)
+    probe = p.task.probe_baseline(train_x, p.data.train.targets, {eval_split: (eval_x, targets)},
+                                  p.data.label_names, p.recipe.train.seed)
     return majority, probe[eval_split]
 
 
@@ -176,22 +175,32 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
 
     if p.scaler is not None:  # from now on the model predicts original units
         p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
-    validation = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
-                                recipe.evaluate.batch_size, precision, device)(p.model) if val_eval else {}
+    validation, decision = {}, None
+    if val_eval:
+        final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
+                                   recipe.evaluate.batch_size, precision, device)
+        val_outputs = final_val.outputs(p.model)
+        validation = final_val.metrics(val_outputs)
+        decision = task.fit_decision(p.data.validation.targets, val_outputs)   # e.g. per-label thresholds
     test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
-                               recipe.evaluate.batch_size, precision, device) if "test" in p.encoded else None
+                               recipe.evaluate.batch_size, precision, device, decision=decision) \
+        if "test" in p.encoded else None
     test_outputs = test_eval.outputs(p.model) if test_eval else None
     test = test_eval.metrics(test_outputs) if test_eval else {}
-    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console)
+    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision)
     if recipe.output.save_model and is_main_process():
         save_task_model(p.model, run_dir / "model", p.data.label_names,
-                        {"task": recipe.task, "recipe": recipe.model_dump(mode="json")})
+                        {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
+                         **({"decision": decision} if decision else {})})
+        task.model_files(run_dir / "model", decision)
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
     total = sum(par.numel() for par in p.model.net.parameters())
     metrics = {
         "task": recipe.task, "model": recipe.model.name,
+        "pooling": {"how": p.model.pooling, "source": p.model.pooling_source},
         "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
-        "precision": precision, "monitor": metric,
+        "precision": precision, "monitor": metric, "columns": task.describe(),
+        **({"decision": decision} if decision else {}),
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
                   "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
@@ -212,10 +221,10 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
     print_summary(console, metrics)
-    if recipe.evaluate.report:
+    if recipe.evaluate.report and is_main_process():
         write_report_quietly(run_dir, console)
     return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
-                      label_names=p.data.label_names, data_section=recipe.data)
+                      label_names=p.data.label_names, data_section=recipe.data, decision=decision)
 
 
 def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:

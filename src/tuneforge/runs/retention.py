@@ -28,11 +28,11 @@ from ..data import encode_split
 from ..data.bundle import Split
 from ..data.splits import stratified_split, stratified_subset
 from ..errors import ModelError
-from ..evaluation import compute_metrics, extract_features, predict_outputs
+from ..evaluation import extract_features, predict_outputs
 from ..evaluation.baseline import fit_linear_probe
 from ..evaluation.representation import (block_features, block_modules, linear_cka, prediction_agreement,
                                          similarity_preservation)
-from ..models import load_task_model
+from ..tasks.classification import classification_task_for
 
 
 def measure_retention(p, finetuned, device, console=None) -> dict:
@@ -81,9 +81,9 @@ def _has(model, module: str) -> bool:
 
 def _pretrained_copy(p, keep_head: bool = False, num_outputs: Optional[int] = None):
     d = p.data
-    return load_task_model(p.recipe.model, p.task.modality, num_outputs or p.task.num_outputs(d.num_classes),
-                           None if keep_head else d.label_names, regression=not p.task.classification,
-                           image_size=p.recipe.data.image_size, keep_head=keep_head)
+    return p.task.build_model(p.recipe.model, None if keep_head else d.label_names,
+                              image_size=p.recipe.data.image_size, keep_head=keep_head,
+                              num_outputs=num_outputs or p.task.num_outputs(d.label_names))
 
 
 def _probe_split(p, section) -> tuple[Split, str]:
@@ -95,12 +95,12 @@ def _probe_split(p, section) -> tuple[Split, str]:
                            image_column=section.image_column, label_column=section.label_column,
                            max_train_samples=2 * section.probe_size, max_length=p.recipe.data.max_length,
                            image_size=p.recipe.data.image_size)
-        bundle = load_data(data, p.task.modality, True, seed)
+        bundle = load_data(data, classification_task_for(p.task.modality), seed)
         return bundle.train, f"{section.data} ({len(bundle.train)} labelled rows)"
     for name in ("test", "validation", "train"):
         split = getattr(p.data, name)
         if split is not None:
-            labels = split.targets if p.task.classification else None
+            labels = p.task.retention_targets(split.targets)
             return split.subset(stratified_subset(labels, len(split), section.probe_size, seed)), f"{name} split"
     raise AssertionError("a run always has a train split")
 
@@ -116,7 +116,8 @@ def _source_task(p, pretrained, finetuned, split: Split, device) -> dict:
              for name, model in (("pre", pretrained), ("ft", finetuned))}
     probe = fit_linear_probe(feats["pre"][0], y[fit], k, seed)
     refit = fit_linear_probe(feats["ft"][0], y[fit], k, seed)
-    score = lambda logits: compute_metrics("classification", y[held], logits)["accuracy"]  # noqa: E731
+    source = classification_task_for(p.task.modality)
+    score = lambda logits: source.compute_metrics(y[held], logits, None)["accuracy"]  # noqa: E731
     return {"metric": "accuracy", "examples": int(len(held)), "before": score(probe(feats["pre"][1])),
             "after": score(probe(feats["ft"][1])), "after_refit": score(refit(feats["ft"][1]))}
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-SHOWN = {"classification": ["accuracy", "macro_f1"],
-         "regression": ["mae", "rmse", "r2"]}
+from ..terminal import print_path, print_segments
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -16,8 +15,7 @@ def _cell(m: dict, name: str, ci: dict) -> str:
 
 
 def print_summary(console: Console, metrics: dict) -> None:
-    kind = "classification" if "accuracy" in metrics.get("test", metrics.get("validation", {})) else "regression"
-    names = SHOWN[kind]
+    names = metrics["columns"]["summary"]   # the task's columns (Task.summary_columns)
     table = Table(title=f"{metrics['model']} · {metrics['task']} · strategy {metrics['strategy']['name']}")
     table.add_column("model")
     for n in names:
@@ -37,10 +35,10 @@ def print_summary(console: Console, metrics: dict) -> None:
     t = metrics["train"]
     if ci:
         console.print(f"[dim]brackets: {100 * metrics.get('confidence', 0.95):.0f}% bootstrap confidence intervals[/dim]")
-    console.print(f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples); "
-                  f"training {t['seconds']:.1f}s, {t['samples_per_second']:.1f} samples/s, "
-                  f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained, "
-                  f"peak memory {t['peak_memory_mb']:.0f} MB"
-                  + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None else "")
-                  + f"; total {metrics['seconds_total']:.1f}s")
-    console.print(f"run folder: [bold]{metrics['run_dir']}[/bold]")
+    print_segments(console, [f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples);",
+                             f"training {t['seconds']:.1f}s,", f"{t['samples_per_second']:.1f} samples/s,",
+                             f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained,",
+                             f"peak memory {t['peak_memory_mb']:.0f} MB"
+                             + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
+                                else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
+    print_path(console, "run folder", metrics["run_dir"])

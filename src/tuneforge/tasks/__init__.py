@@ -1,3 +1,13 @@
-from .base import TASKS, TargetScaler, Task
+"""Tasks: what is predicted from what. One file per task registers it in :data:`TASKS`.
 
-__all__ = ["TASKS", "Task", "TargetScaler"]
+``TASKS.get(recipe.task)`` gives the :class:`Task` a run asks about everything that
+differs between tasks (see ``tasks/base.py`` and ``docs/tasks.md``).
+"""
+from . import image_classification, image_regression, text_classification, text_multilabel, text_regression  # noqa: F401
+from .base import TASKS, TargetScaler, Task, register
+from .classification import ClassificationTask
+from .multilabel import MultiLabelTask
+from .regression import RegressionTask
+
+__all__ = ["TASKS", "Task", "TargetScaler", "register", "ClassificationTask", "RegressionTask",
+           "MultiLabelTask"]

@@ -1,43 +1,198 @@
-"""Tasks: what is predicted (classes or a number) from what (text or images).
+"""The Task interface: everything that differs between tasks, behind one small object.
 
-A task knows its modality, its loss, how targets are prepared for training
-(regression targets are standardised with the training mean and std) and which
-validation metric it monitors by default.
+A task says how targets are read from a table, checked, encoded and split; which head
+the model gets and how its outputs become predictions; its loss; its metrics, default
+monitored metric and bootstrap; its baselines; and which metrics the summary, the report
+and the leaderboard show. Generic code (the run pipeline, the trainer, compare, the
+report shell, the CLI) asks the task and never tests what kind of task it is.
+
+Tasks are plug-ins: one file per task registers an instance in :data:`TASKS`::
+
+    @register
+    class TextMultiLabel(MultiLabelTask):
+        name, modality = "text-multilabel", "text"
+
+See ``docs/tasks.md`` for the steps to add one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Callable, ClassVar, Optional
 
 import numpy as np
+import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from ..registry import Registry
 
 TASKS: Registry["Task"] = Registry("task")
 
 
-@dataclass(frozen=True)
+def register(cls: type["Task"]) -> type["Task"]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name`` (its docstring's first line describes it)."""
+    TASKS.register(cls.name)(cls())
+    return cls
+
+
 class Task:
-    name: str
-    modality: Literal["text", "image"]
-    kind: Literal["classification", "regression"]
+    """What is predicted, from what. Subclasses override the methods below; see the module docstring."""
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = "text"         # the input pipeline: "text" or "image" (see data/modalities.py)
+    metric_kind: ClassVar[str] = ""          # the family of metrics in evaluation/metrics.py
+    problem_type: ClassVar[str] = ""         # transformers' config.problem_type of the saved model
+    bootstrap_unit: ClassVar[str] = "rows"   # what a bootstrap resamples
+    probe_kind: ClassVar[str] = "softmax"    # the linear head a frozen-feature probe fits: softmax, sigmoid, ridge
+    explains: ClassVar[bool] = False         # whether occlusion explanations (evaluate.explain) apply
+    summary_columns: ClassVar[tuple[str, ...]] = ()      # printed at the end of a run and by `evaluate`
+    headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table
+    leaderboard_columns: ClassVar[tuple[str, ...]] = ()  # the comparison leaderboard
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    # -- data: rows, targets, splits ---------------------------------------------------------
 
     @property
-    def classification(self) -> bool:
-        return self.kind == "classification"
+    def has_classes(self) -> bool:
+        """Whether targets are named classes/labels (``data.labels`` applies, ``label_names`` exist)."""
+        return False
 
-    def num_outputs(self, num_classes: int | None) -> int:
-        return int(num_classes) if self.classification else 1
+    def check_data(self, data) -> list[str]:
+        """Problems with the recipe's ``data`` section that only this task knows about."""
+        return []
+
+    def clean_targets(self, df: pd.DataFrame, label_column: str, data, source: str, lines, report) -> pd.DataFrame:
+        """``df`` with the label column cleaned (rows without a target dropped, values parsed).
+
+        ``data`` is the recipe's data section (``data.clean`` says what to drop or fill);
+        ``source`` and ``lines`` name rows in messages; ``report`` counts what was dropped.
+        """
+        raise NotImplementedError
+
+    def label_names(self, train_labels: pd.Series, data, own_order) -> Optional[list[str]]:
+        """The output names (class id -> name) fixed from the training labels, or None."""
+        return None
+
+    def encode_targets(self, labels: pd.Series, names: Optional[list[str]], declared: bool,
+                       where: Callable[[Any], str]) -> np.ndarray:
+        """Targets as an array the model trains on (int class ids, floats, or a 0/1 matrix)."""
+        raise NotImplementedError
+
+    def stratify_key(self, targets: np.ndarray) -> Optional[np.ndarray]:
+        """One hashable value per row to stratify splits and folds by, or None for plain random splits."""
+        return None
+
+    def empty_targets(self, n: int) -> np.ndarray:
+        """Placeholder targets for ``n`` unlabelled rows (prediction)."""
+        return np.zeros(n, dtype=np.float32)
+
+    # -- model ---------------------------------------------------------------------------------
+
+    def num_outputs(self, label_names: Optional[list[str]]) -> int:
+        return 1 if label_names is None else len(label_names)
+
+    def hf_auto_class(self) -> str:
+        """The transformers class a Hugging Face model of this task is built (and exported) as.
+
+        Default: the modality's per-example head (sequence or image classification); a task
+        with per-token outputs (NER) or a language-model head (causal LM) overrides it.
+        """
+        from ..data.modalities import MODALITIES
+        return MODALITIES.get(self.modality).hf_example_head
+
+    def build_model(self, section, label_names: Optional[list[str]], image_size: Optional[int] = None,
+                    keep_head: bool = False, num_outputs: Optional[int] = None):
+        """The pre-trained model of ``section`` with this task's head (``hf_auto_class()``, or timm with
+        ``num_classes``)."""
+        from ..models import load_task_model
+        return load_task_model(section, self.modality, num_outputs or self.num_outputs(label_names), label_names,
+                               regression=self.problem_type == "regression", image_size=image_size,
+                               keep_head=keep_head, problem_type=self.problem_type,
+                               auto_class=self.hf_auto_class())
+
+    def target_scaler(self, train_targets: np.ndarray) -> Optional["TargetScaler"]:
+        """A scaler the targets are trained in (regression), or None."""
+        return None
+
+    # -- training ------------------------------------------------------------------------------
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if self.classification:
-            return F.cross_entropy(outputs.float(), targets)
-        return F.mse_loss(outputs.float().squeeze(-1), targets.float())
+        raise NotImplementedError
+
+    # -- evaluation ----------------------------------------------------------------------------
 
     def default_metric(self) -> str:
-        return "macro_f1" if self.classification else "r2"
+        from ..evaluation.metrics import default_metric
+        return default_metric(self.metric_kind)
+
+    def metric_names(self) -> list[str]:
+        """The metrics this task reports (what ``evaluate.metric`` may monitor)."""
+        from ..evaluation.metrics import list_metrics
+        return list(list_metrics(self.metric_kind))
+
+    def fit_decision(self, targets: np.ndarray, outputs: np.ndarray) -> Optional[dict]:
+        """Decision settings tuned on validation outputs (e.g. per-label thresholds), or None."""
+        return None
+
+    def compute_metrics(self, targets: np.ndarray, outputs: np.ndarray, label_names: Optional[list[str]],
+                        decision: Optional[dict] = None) -> dict:
+        """Every metric of one split from raw model outputs (JSON-ready)."""
+        from ..evaluation.metrics import compute_metrics
+        return compute_metrics(self.metric_kind, targets, outputs, label_names)
+
+    def test_statistics(self, targets, outputs, label_names, evaluate, seed: int,
+                        decision: Optional[dict] = None) -> dict:
+        """Bootstrap intervals (``test_ci``) and any curves of the test outputs."""
+        from ..evaluation.bootstrap import confidence_intervals
+        return {"test_ci": confidence_intervals(self.metric_kind, targets, outputs, evaluate.bootstrap,
+                                                evaluate.confidence, seed),
+                "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
+
+    def paired_bootstrap(self, targets, outputs_a, outputs_b, metric: str, resamples: int, confidence: float,
+                         seed: int) -> dict:
+        """Difference of ``metric`` between two models' outputs on the same examples, with a p-value."""
+        from ..evaluation.bootstrap import paired_bootstrap
+        return paired_bootstrap(self.metric_kind, targets, outputs_a, outputs_b, metric, resamples, confidence,
+                                seed)
+
+    # -- baselines and retention --------------------------------------------------------------
+
+    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
+        """Metrics of a predictor that ignores its input (class prior, label rates, or the mean)."""
+        raise NotImplementedError
+
+    def probe_baseline(self, train_x, train_targets, eval_sets: dict, label_names, seed: int) -> dict:
+        """``{eval set: metrics}`` of a linear head (``probe_kind``) fitted on frozen features."""
+        raise NotImplementedError
+
+    def retention_targets(self, targets: np.ndarray) -> Optional[np.ndarray]:
+        """Class ids a retention probe may stratify its sample by (None: random sample)."""
+        return self.stratify_key(targets)
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    def predict_rows(self, outputs: np.ndarray, label_names: Optional[list[str]],
+                     decision: Optional[dict] = None) -> list[dict]:
+        """What ``predict`` returns for each row of raw model outputs."""
+        raise NotImplementedError
+
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        """(prediction, probabilities) of one :meth:`predict_rows` row as text for a table."""
+        probs = row.get("probabilities") or {}
+        return str(row), ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1]))
+
+    def model_files(self, folder, decision: Optional[dict]) -> None:
+        """Write this task's files beside a saved model (e.g. ``thresholds.json``)."""
+
+    def read_decision(self, folder) -> Optional[dict]:
+        """The decision settings saved by :meth:`model_files`, or None."""
+        return None
+
+    def describe(self) -> dict:
+        """The columns each view shows, stored in ``metrics.json`` so reports need no task."""
+        return {"summary": list(self.summary_columns), "headline": list(self.headline_metrics),
+                "leaderboard": list(self.leaderboard_columns)}
 
 
 @dataclass(frozen=True)
@@ -57,12 +212,3 @@ class TargetScaler:
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         return y * self.std + self.mean
-
-
-for _name, _mod, _kind, _doc in [
-    ("text-classification", "text", "classification", "assign one of K classes to a text"),
-    ("image-classification", "image", "classification", "assign one of K classes to an image"),
-    ("text-regression", "text", "regression", "predict a number from a text"),
-    ("image-regression", "image", "regression", "predict a number from an image"),
-]:
-    TASKS.register(_name, _doc)(Task(_name, _mod, _kind))

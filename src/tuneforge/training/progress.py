@@ -4,6 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..terminal import print_segments
 from .callbacks import Callback
 from .history import scalar_metrics
 
@@ -37,10 +38,12 @@ class ProgressReporter(Callback):
         scalars = scalar_metrics(metrics)
         first = [trainer.tracker.name] if trainer.tracker is not None else []
         names = list(dict.fromkeys(first + [n for n in PREFERRED if n in scalars]))[:3]
-        shown = ", ".join(f"{n} {scalars[n]:.4f}" for n in names if n in scalars)
         loss = f"{trainer.last_loss:.4f}" if trainer.last_loss is not None else "-"
-        self.console.print(f"epoch {s.epoch if s.batch_in_epoch == 0 else s.epoch + 1}/{trainer.epochs} "
-                           f"step {s.step}/{trainer.total_steps}  train loss {loss}  validation: {shown}")
+        # pieces that never split across lines in a narrow terminal
+        shown = [f"{n} {scalars[n]:.4f}" for n in names if n in scalars] or ["-"]
+        print_segments(self.console, [f"epoch {s.epoch if s.batch_in_epoch == 0 else s.epoch + 1}/{trainer.epochs}",
+                                      f"step {s.step}/{trainer.total_steps}", f"train loss {loss}",
+                                      f"validation: {shown[0]}", *shown[1:]])
 
     def on_train_end(self, trainer):
         if self.progress is not None:

@@ -1,0 +1,109 @@
+"""The Hugging Face Trainer with its own defaults, on a tuneforge recipe's exact split; prints one JSON line.
+
+    python bench/hf_default.py RECIPE.yaml --out /tmp/hf
+
+What a Trainer user gets without choosing anything: ``TrainingArguments`` defaults (AdamW at 5e-5, batch
+8, no warmup, linear decay, no weight decay, fp32 on a CPU) for the recipe's number of epochs, on the
+model class transformers gives for the task (``AutoModelForSequenceClassification``: BERT's pooler head),
+or for a timm model the network with a cross-entropy loss. The examples, split and seed are tuneforge's
+(``prepare``), so the test set is the same one the strategies are scored on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main():
+    from rich.console import Console
+    from transformers import Trainer, TrainingArguments
+
+    from tuneforge.evaluation import compute_metrics
+    from tuneforge.evaluation.bootstrap import confidence_intervals
+    from tuneforge.recipe import load_recipe
+    from tuneforge.runs.pipeline import prepare
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("recipe")
+    ap.add_argument("--out", default="/tmp/tuneforge-hf-default")
+    args = ap.parse_args()
+    recipe = load_recipe(args.recipe, {"strategy.name": "full"})
+    p = prepare(recipe, Console(quiet=True))
+    enc, net = p.encoded["train"], p.model.net
+    text = enc.lengths is not None
+    for prm in net.parameters():
+        prm.requires_grad_(True)
+
+    class Examples(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(enc)
+
+        def __getitem__(self, i):
+            b = enc.batch(np.array([i]))
+            return {k: v[0] for k, v in b.items()}
+
+    def collate(items):
+        if text:
+            n = max(len(it["input_ids"]) for it in items)
+            ids = torch.full((len(items), n), enc.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(items), n), dtype=torch.long)
+            for i, it in enumerate(items):
+                ids[i, :len(it["input_ids"])] = it["input_ids"]
+                mask[i, :len(it["input_ids"])] = 1
+            out = {"input_ids": ids, "attention_mask": mask}
+        else:
+            out = {"pixel_values": torch.stack([it["pixel_values"] for it in items])}
+        out["labels"] = torch.stack([it["targets"] for it in items])
+        return out
+
+    class TimmWithLoss(torch.nn.Module):  # timm networks take pixels and compute no loss
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, pixel_values, labels=None):
+            logits = self.m(pixel_values)
+            return {"loss": torch.nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+    model = net if p.model.kind == "hf" else TimmWithLoss(net)
+    targs = TrainingArguments(output_dir=args.out, num_train_epochs=recipe.train.epochs, use_cpu=True,
+                              report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
+                              disable_tqdm=True, seed=recipe.train.seed, remove_unused_columns=False)
+    t0 = time.perf_counter()
+    Trainer(model=model, args=targs, train_dataset=Examples(), data_collator=collate).train()
+    seconds = time.perf_counter() - t0
+
+    test = p.encoded["test"]
+    net.eval()
+    logits = []
+    with torch.no_grad():
+        for start in range(0, len(test), 64):
+            b = collate([{k: v[0] for k, v in test.batch(np.array([i])).items()}
+                         for i in range(start, min(start + 64, len(test)))])
+            b.pop("labels")
+            out = net(**b) if p.model.kind == "hf" else net(b["pixel_values"])
+            logits.append((out.logits if hasattr(out, "logits") else out).float().numpy())
+    outputs = np.concatenate(logits)
+    targets = np.asarray(p.data.test.targets)
+    metrics = compute_metrics("classification", targets, outputs, p.data.label_names)
+    ci = confidence_intervals("classification", targets, outputs, 1000, 0.95, recipe.train.seed)
+    np.savez(Path(args.out) / "test_outputs.npz", outputs=outputs, targets=targets)
+    print(json.dumps({"strategy": "HF Trainer (defaults)", "lr": targs.learning_rate,
+                      "batch_size": targs.per_device_train_batch_size, "epochs": recipe.train.epochs,
+                      "test": metrics, "test_ci": ci, "seconds": seconds,
+                      "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Single-label classification: one of K named classes per example (softmax head, cross-entropy).
+
+The base of ``text-classification`` and ``image-classification``: labels are cleaned to
+strings, class names come from ``data.labels`` or the training labels, splits and folds
+are stratified by class, and the linear-probe baseline is a softmax (logistic) head.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError
+from ..registry import did_you_mean
+from .base import Task
+
+
+class ClassificationTask(Task):
+    metric_kind = "classification"
+    problem_type = "single_label_classification"
+    probe_kind = "softmax"
+    explains = True
+    summary_columns = ("accuracy", "macro_f1")
+    headline_metrics = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece")
+    leaderboard_columns = ("accuracy", "macro_f1", "roc_auc")
+
+    @property
+    def has_classes(self) -> bool:
+        return True
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def check_data(self, data) -> list[str]:
+        if data.labels is None:
+            return []
+        if len(set(map(str, data.labels))) != len(data.labels):
+            return ["data.labels: a class name is listed twice"]
+        if len(data.labels) < 2:
+            return ["data.labels: classification needs at least 2 classes"]
+        return []
+
+    def clean_targets(self, df, label_column, data, source, lines, report):
+        from ..data.cleaning import label_targets
+        return label_targets(df, label_column, data.clean, source, lines, report)
+
+    def label_names(self, train_labels, data, own_order) -> list[str]:
+        if data.labels:
+            return [str(x) for x in data.labels]
+        values = sorted(set(train_labels))
+        if own_order and train_labels.name == "label" and set(values) <= set(own_order):
+            return list(own_order)  # a packaged data set's own class order (class id = its original label)
+        if all(v.lstrip("-").isdigit() for v in values):
+            values.sort(key=int)  # "2" before "10"
+        return values
+
+    def encode_targets(self, labels, names, declared, where) -> np.ndarray:
+        mapping = {name: i for i, name in enumerate(names)}
+        ids = labels.map(mapping)
+        unknown = ids.isna()
+        if unknown.any():
+            i = unknown.idxmax()
+            value = labels.at[i]
+            known = ", ".join(names) if len(names) <= 20 else ", ".join(names[:20]) + ", ..."
+            seen = "the declared classes (data.labels)" if declared else "the classes seen in train"
+            raise DataError(f"{where(i)}: label {value!r} is not one of {seen}: {known}"
+                            f"{did_you_mean(value, names)}; fix the label"
+                            f"{' or add it to data.labels' if declared else ' or add examples of it to train'}")
+        return ids.to_numpy(dtype=np.int64)
+
+    def stratify_key(self, targets: np.ndarray) -> Optional[np.ndarray]:
+        return np.asarray(targets)
+
+    def empty_targets(self, n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.int64)
+
+    # -- training and evaluation ---------------------------------------------------------------
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs.float(), targets)
+
+    def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
+        from scipy.special import softmax
+
+        from ..evaluation.curves import classification_curves
+        out = super().test_statistics(targets, outputs, label_names, evaluate, seed, decision)
+        out["test_curves"] = classification_curves(targets, softmax(np.asarray(outputs, np.float64), axis=1),
+                                                   label_names)
+        return out
+
+    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
+        from ..evaluation import majority_baseline
+        return majority_baseline(self.metric_kind, train_targets, eval_targets,
+                                 None if label_names is None else len(label_names), label_names)
+
+    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
+        from ..evaluation import linear_probe_baseline
+        return linear_probe_baseline(self.metric_kind, train_x, train_targets, eval_sets, label_names, seed=seed)
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
+        probs = torch.softmax(torch.as_tensor(np.asarray(outputs), dtype=torch.float32), dim=-1).numpy()
+        names = label_names or [str(i) for i in range(probs.shape[1])]
+        return [{"label": names[int(row.argmax())], "probabilities": {n: float(v) for n, v in zip(names, row)}}
+                for row in probs]
+
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return row["label"], super().format_prediction(row)[1]
+
+
+def classification_task_for(modality: str) -> ClassificationTask:
+    """The registered single-label classification task of ``modality`` (labelled source data for retention)."""
+    from .base import TASKS
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        if type(task).__mro__[1] is ClassificationTask and task.modality == modality:
+            return task
+    raise LookupError(f"no classification task for {modality} inputs is registered")

@@ -1,0 +1,178 @@
+"""Multi-label classification: any subset of L named labels per example (one sigmoid per label, BCE).
+
+The base of ``text-multilabel`` (and later image multi-label). A label cell is a list (JSONL,
+Parquet), a JSON list written as text, or a string of labels joined by ``data.label_delimiter``
+(default ``|``); an empty list is a valid row with no label, a missing cell is dropped.
+Label names come from ``data.labels`` or the training rows (sorted). Splits are random (no
+stratification of label sets). After training, each label's threshold is tuned for F1 on the
+validation split (0.5 without one); test metrics, ``predict`` and the saved model
+(``thresholds.json`` beside it, and ``config.json`` with
+``problem_type="multi_label_classification"``) use those thresholds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError
+from ..registry import did_you_mean
+from .base import Task
+
+THRESHOLDS_FILE = "thresholds.json"
+
+
+def parse_labels(value, delimiter: str = "|") -> Optional[list[str]]:
+    """The label names in one cell, or None when the cell is missing.
+
+    >>> parse_labels("sports | politics"), parse_labels(["a", "b"]), parse_labels("[]")
+    (['sports', 'politics'], ['a', 'b'], [])
+    """
+    from ..data.cleaning import label_string
+
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        items = list(value)
+    elif value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    else:
+        text = str(value).strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError:
+                items = text.split(delimiter)
+            if not isinstance(items, list):
+                items = [items]
+        elif not text:
+            return None
+        else:
+            items = text.split(delimiter)
+    labels = [label_string(x) for x in items if x is not None and str(x).strip()]
+    return list(dict.fromkeys(labels))   # a label named twice in one cell counts once
+
+
+class MultiLabelTask(Task):
+    metric_kind = "multilabel"
+    problem_type = "multi_label_classification"
+    probe_kind = "sigmoid"
+    summary_columns = ("micro_f1", "macro_f1", "subset_accuracy")
+    headline_metrics = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "map", "hamming_loss")
+    leaderboard_columns = ("micro_f1", "macro_f1", "map")
+
+    def __init__(self):
+        from ..evaluation import multilabel   # registers the multi-label metrics
+        self.metrics = multilabel
+
+    @property
+    def has_classes(self) -> bool:
+        return True
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def check_data(self, data) -> list[str]:
+        if data.labels is not None and len(set(map(str, data.labels))) != len(data.labels):
+            return ["data.labels: a label is listed twice"]
+        if data.labels is not None and len(data.labels) < 1:
+            return ["data.labels: a multi-label task needs at least 1 label"]
+        return []
+
+    def clean_targets(self, df, label_column, data, source, lines, report):
+        from ..data.cleaning import drop_rows
+
+        parsed = df[label_column].map(lambda v: parse_labels(v, data.label_delimiter))
+        df = drop_rows(df, parsed.isna(), "missing label", label_column, data.clean, source, lines, report).copy()
+        df[label_column] = parsed[parsed.notna()].astype(object)
+        return df
+
+    def label_names(self, train_labels, data, own_order) -> list[str]:
+        if data.labels:
+            return [str(x) for x in data.labels]
+        names = sorted({x for row in train_labels for x in row})
+        if not names:
+            raise DataError("data.train: no row has any label; a multi-label task needs at least one label")
+        return names
+
+    def encode_targets(self, labels, names, declared, where) -> np.ndarray:
+        index = {n: i for i, n in enumerate(names)}
+        out = np.zeros((len(labels), len(names)), dtype=np.float32)
+        for r, (i, row) in enumerate(labels.items()):
+            for label in row:
+                if label not in index:
+                    seen = "the declared labels (data.labels)" if declared else "the labels seen in train"
+                    raise DataError(f"{where(i)}: label {label!r} is not one of {seen}: {', '.join(names[:20])}"
+                                    f"{did_you_mean(label, names)}; fix the label"
+                                    f"{' or add it to data.labels' if declared else ' or add examples of it to train'}")
+                out[r, index[label]] = 1.0
+        return out
+
+    def empty_targets(self, n: int) -> np.ndarray:
+        return np.zeros((n, 1), dtype=np.float32)
+
+    # -- training and evaluation ---------------------------------------------------------------
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
+
+    def default_metric(self) -> str:
+        return "micro_f1"
+
+    def fit_decision(self, targets, outputs) -> Optional[dict]:
+        return {"thresholds": self.metrics.tune_thresholds(targets, outputs).tolist()}
+
+    def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
+        return self.metrics.multilabel_metrics(targets, outputs, label_names, _thresholds(decision))
+
+    def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
+        return {"test_ci": self.metrics.confidence_intervals(targets, outputs, _thresholds(decision),
+                                                             evaluate.bootstrap, evaluate.confidence, seed),
+                "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
+
+    def paired_bootstrap(self, targets, outputs_a, outputs_b, metric, resamples, confidence, seed) -> dict:
+        return self.metrics.paired_bootstrap(targets, outputs_a, outputs_b, metric, resamples, confidence, seed)
+
+    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
+        return self.compute_metrics(eval_targets, self.metrics.prior_logits(train_targets, len(eval_targets)),
+                                    label_names)
+
+    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
+        probe = self.metrics.fit_one_vs_rest_probe(train_x, train_targets, seed)
+        return {name: self.compute_metrics(t, probe(f), label_names) for name, (f, t) in eval_sets.items()}
+
+    def retention_targets(self, targets):
+        return None
+
+    # -- prediction and the saved model --------------------------------------------------------
+
+    def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
+        probs = torch.sigmoid(torch.as_tensor(np.asarray(outputs), dtype=torch.float32)).numpy()
+        names = label_names or [str(i) for i in range(probs.shape[1])]
+        chosen = self.metrics.decide(probs, _thresholds(decision))
+        return [{"labels": [n for n, on in zip(names, row) if on],
+                 "probabilities": {n: float(v) for n, v in zip(names, p)}} for row, p in zip(chosen, probs)]
+
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return ", ".join(row["labels"]) or "(none)", super().format_prediction(row)[1]
+
+    def model_files(self, folder, decision) -> None:
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))] \
+            if "id2label" in config else config.get("label_names") or []
+        thresholds = _thresholds(decision)
+        values = [0.5] * len(names) if thresholds is None else [float(t) for t in thresholds]
+        (folder / THRESHOLDS_FILE).write_text(json.dumps(dict(zip(names, values)), indent=2), encoding="utf-8")
+
+    def read_decision(self, folder) -> Optional[dict]:
+        path = Path(folder) / THRESHOLDS_FILE
+        if not path.is_file():
+            return None
+        return {"thresholds": list(json.loads(path.read_text(encoding="utf-8")).values())}
+
+
+def _thresholds(decision: Optional[dict]):
+    return None if not decision else np.asarray(decision["thresholds"], dtype=np.float64)

@@ -1,0 +1,55 @@
+"""Regression: one number per example (a single linear output, mean squared error).
+
+The base of ``text-regression`` and ``image-regression``: targets must be finite numbers
+(missing ones dropped or filled, ``data.clean.missing_target``), are trained standardised
+(:class:`TargetScaler`) and reported in original units; splits are plain random; the
+linear-probe baseline is ridge regression and the majority baseline the training mean.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import TargetScaler, Task
+
+
+class RegressionTask(Task):
+    metric_kind = "regression"
+    problem_type = "regression"
+    probe_kind = "ridge"
+    summary_columns = ("mae", "mse", "rmse", "r2")
+    headline_metrics = ("r2", "mae", "rmse", "mse")
+    leaderboard_columns = ("r2", "mae", "rmse")
+
+    def check_data(self, data) -> list[str]:
+        if data.labels is not None:
+            return ["data.labels: class names are only used by classification tasks"]
+        return []
+
+    def clean_targets(self, df, label_column, data, source, lines, report):
+        from ..data.cleaning import numeric_targets
+        return numeric_targets(df, label_column, data.clean, source, lines, report)
+
+    def encode_targets(self, labels, names, declared, where) -> np.ndarray:
+        return labels.to_numpy(dtype=np.float32)
+
+    def target_scaler(self, train_targets):
+        return TargetScaler.fit(train_targets)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(outputs.float().squeeze(-1), targets.float())
+
+    def majority_baseline(self, train_targets, eval_targets, label_names) -> dict:
+        from ..evaluation import majority_baseline
+        return majority_baseline(self.metric_kind, train_targets, eval_targets)
+
+    def probe_baseline(self, train_x, train_targets, eval_sets, label_names, seed) -> dict:
+        from ..evaluation import linear_probe_baseline
+        return linear_probe_baseline(self.metric_kind, train_x, train_targets, eval_sets, seed=seed)
+
+    def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
+        return [{"value": float(v)} for v in np.asarray(outputs).reshape(-1)]
+
+    def format_prediction(self, row: dict) -> tuple[str, str]:
+        return f"{row['value']:.4g}", ""

@@ -1,0 +1,91 @@
+"""An exported model reproduces its pooling when loaded with transformers, and tuneforge reloads it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from tuneforge.errors import ModelError
+from tuneforge.models import load_saved_model, load_task_model, peek_model, save_task_model
+from tuneforge.recipe.schema import ModelSection
+
+TEXTS = ["the movie was great", "bad", "what a terrible boring film and a long one"]
+LABELS = ["neg", "neu", "pos"]
+
+
+def _export(folder, pooling, out):
+    model = load_task_model(ModelSection(name=str(folder), pooling=pooling), "text", 3, LABELS, False).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.head_linear().weight.normal_(0, 0.5)
+    save_task_model(model, out, LABELS, {"task": "classification"})
+    batch = dict(model.preprocessor(TEXTS, padding=True, return_tensors="pt"))
+    batch.pop("token_type_ids", None)
+    with torch.no_grad():
+        return model, batch, model(batch)
+
+
+def _plain_logits(folder, **kwargs):
+    net = AutoModelForSequenceClassification.from_pretrained(folder, **kwargs).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with torch.no_grad():
+        return net, net(**tokenizer(TEXTS, padding=True, return_tensors="pt")).logits
+
+
+@pytest.mark.parametrize("fixture,pooling", [("bert_dir", "mean"), ("bert_dir", "cls"), ("llama_dir", "mean")])
+def test_other_pooling_loads_in_transformers_with_its_modeling_file(fixture, pooling, request, tmp_path):
+    out = tmp_path / "model"
+    _, batch, expected = _export(request.getfixturevalue(fixture), pooling, out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["tuneforge_pooling"] == pooling
+    assert config["auto_map"] == {"AutoModelForSequenceClassification":
+                                  "tuneforge_pooling.TuneforgePooledForSequenceClassification"}
+    assert json.loads((out / "tuneforge.json").read_text())["pooling"] == pooling
+
+    net, logits = _plain_logits(out, trust_remote_code=True)
+    assert type(net).__name__ == "TuneforgePooledForSequenceClassification"
+    assert torch.allclose(logits, expected, atol=1e-5)
+    if fixture == "bert_dir":  # the unused pooler is neither kept nor saved
+        assert net.bert.pooler is None and not any("pooler" in k for k in net.state_dict())
+
+    again = load_saved_model(out)  # evaluate / predict on a run folder
+    assert again.pooling == pooling
+    with torch.no_grad():
+        assert torch.allclose(again(batch), expected, atol=1e-6)
+
+
+def test_exported_folder_fine_tunes_again_without_trusting_code(bert_dir, tmp_path):
+    out = tmp_path / "model"
+    _export(bert_dir, "mean", out)
+    model = load_task_model(ModelSection(name=str(out)), "text", 2, None, False)
+    assert model.pooling == "mean" and "recorded by tuneforge" in model.pooling_source
+    assert peek_model(ModelSection(name=str(out))).pooling == "mean"
+    # exporting it again with the pooler is impossible: the pooler was never saved
+    with pytest.raises(ModelError, match="no pooler weights"):
+        load_task_model(ModelSection(name=str(out), pooling="pooler"), "text", 2, None, False)
+    save_task_model(load_task_model(ModelSection(name=str(out), pooling="cls"), "text", 2, None, False),
+                    tmp_path / "again", None, {})
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["tuneforge_pooling"] == "cls"
+
+
+def test_a_modified_modeling_file_is_refused(bert_dir, tmp_path):
+    out = tmp_path / "model"
+    _export(bert_dir, "mean", out)
+    code = out / "tuneforge_pooling.py"
+    code.write_text(code.read_text() + "\nimport os  # anything else\n")
+    with pytest.raises(ModelError, match="tuneforge_pooling.py.*trust_remote_code"):
+        load_task_model(ModelSection(name=str(out)), "text", 2, None, False)
+
+
+@pytest.mark.parametrize("fixture", ["bert_dir", "llama_dir"])
+def test_native_pooling_needs_no_modeling_file(fixture, request, tmp_path):
+    out = tmp_path / "model"
+    model, _, expected = _export(request.getfixturevalue(fixture), "auto", out)
+    assert model.pooling == ("pooler" if fixture == "bert_dir" else "last")
+    config = json.loads((out / "config.json").read_text())
+    assert "auto_map" not in config and not (out / "tuneforge_pooling.py").exists()
+    net, logits = _plain_logits(out)
+    assert type(net).__name__ in ("BertForSequenceClassification", "LlamaForSequenceClassification")
+    assert torch.allclose(logits, expected, atol=1e-5)
