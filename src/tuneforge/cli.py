@@ -72,24 +72,6 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
     Console().print(f"[green]ok[/green] {recipe} is valid")
 
 
-@app.command("lr-find")
-def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
-            overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
-            start: float = typer.Option(1e-7, "--start", help="lowest learning rate swept"),
-            end: float = typer.Option(10.0, "--end", help="highest learning rate swept"),
-            steps: int = typer.Option(100, "--steps", help="optimizer steps (one learning rate each)"),
-            out: Optional[Path] = typer.Option(None, "--out", help="folder for lr_find.png/json "
-                                                                  "(default: a new folder in output.dir)")):
-    """Learning-rate range test: loss against lr, plotted, with a suggested optimizer.lr."""
-    from .recipe import all_problems, load_recipe
-    from .runs.lr_find import lr_find_command
-
-    problems = all_problems(recipe, overrides or [])
-    if problems:
-        raise TuneforgeError(problems=problems)
-    lr_find_command(load_recipe(recipe, overrides or []), Console(), start, end, steps, out)
-
-
 @app.command("list")
 def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, "
                                                           "schedulers, datasets, augmentations (default: all)"),
@@ -176,6 +158,24 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
     from .terminal import print_path
     print_path(Console(), "report", path)
+
+
+@app.command("lr-find")
+def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
+            overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+            start: float = typer.Option(1e-7, "--start", help="lowest learning rate swept"),
+            end: float = typer.Option(10.0, "--end", help="highest learning rate swept"),
+            steps: int = typer.Option(100, "--steps", help="optimizer steps (one learning rate each)"),
+            out: Optional[Path] = typer.Option(None, "--out", help="folder for lr_find.png/json "
+                                                                  "(default: a new folder in output.dir)")):
+    """Learning-rate range test: loss against lr, plotted, with a suggested optimizer.lr."""
+    from .recipe import all_problems, load_recipe
+    from .runs.lr_find import lr_find_command
+
+    problems = all_problems(recipe, overrides or [])
+    if problems:
+        raise TuneforgeError(problems=problems)
+    lr_find_command(load_recipe(recipe, overrides or []), Console(), start, end, steps, out)
 
 
 def _interrupt(signum, frame):
