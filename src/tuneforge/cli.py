@@ -3,6 +3,7 @@
     tuneforge run RECIPE.yaml [dotted.key=value ...] [--quiet]
     tuneforge run --resume RUN
     tuneforge validate RECIPE.yaml [dotted.key=value ...]
+    tuneforge lr-find RECIPE.yaml [dotted.key=value ...] [--start 1e-7 --end 10 --steps 100] [--out DIR]
     tuneforge list [models|strategies|regularisers|...] [--verbose]
     tuneforge show strategy lora
     tuneforge demo
@@ -157,6 +158,24 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
     from .terminal import print_path
     print_path(Console(), "report", path)
+
+
+@app.command("lr-find")
+def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
+            overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+            start: float = typer.Option(1e-7, "--start", help="lowest learning rate swept"),
+            end: float = typer.Option(10.0, "--end", help="highest learning rate swept"),
+            steps: int = typer.Option(100, "--steps", help="optimizer steps (one learning rate each)"),
+            out: Optional[Path] = typer.Option(None, "--out", help="folder for lr_find.png/json "
+                                                                  "(default: a new folder in output.dir)")):
+    """Learning-rate range test: loss against lr, plotted, with a suggested optimizer.lr."""
+    from .recipe import all_problems, load_recipe
+    from .runs.lr_find import lr_find_command
+
+    problems = all_problems(recipe, overrides or [])
+    if problems:
+        raise TuneforgeError(problems=problems)
+    lr_find_command(load_recipe(recipe, overrides or []), Console(), start, end, steps, out)
 
 
 def _interrupt(signum, frame):

@@ -80,11 +80,30 @@ class RegulariserSection(BaseModel):
 
 class OptimizerSection(Section):
     name: str = Field("adamw", description="adamw, sgd or rmsprop")
-    lr: float = Field(5e-5, gt=0.0, description="peak learning rate (the head's, for layer-wise strategies)")
+    lr: Union[float, Literal["find"]] = Field(
+        5e-5, description="peak learning rate (the head's, for layer-wise strategies); "
+                          "'find': run the learning-rate range test first and use its suggestion")
     weight_decay: float = Field(0.01, ge=0.0, description="decoupled weight decay (never on biases and norms)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd / rmsprop momentum")
     betas: tuple[float, float] = Field((0.9, 0.999), description="adamw betas")
     head_lr: Optional[float] = Field(None, gt=0.0, description="learning rate of the new head (default: lr)")
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr(cls, v):
+        """A number > 0, or "find" (docs/lr-find.md); one message for every other value."""
+        if v is None or (isinstance(v, str) and v.strip().lower() == "find"):
+            return None if v is None else "find"
+        try:
+            value = float(v) if not isinstance(v, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value != value or abs(value) == float("inf"):
+            raise ValueError("input should be a number greater than 0, or 'find' to run the learning-rate "
+                             "range test first")
+        if value <= 0:
+            raise ValueError("input should be greater than 0 (or 'find' to run the learning-rate range test)")
+        return value
 
 
 class SchedulerSection(Section):

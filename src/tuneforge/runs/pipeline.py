@@ -28,6 +28,7 @@ from ..training.history import HistoryWriter
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
+from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from ..report import write_report_quietly
 from ..training.tensorboard import tensorboard_callback
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
@@ -48,6 +49,7 @@ class Prepared:
     strategy: Strategy
     scaler: Optional[TargetScaler]
     encoded: dict
+    lr_find: Optional[object] = None  # the range test's result when the recipe says optimizer.lr: find
 
 
 def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
@@ -74,7 +76,9 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
         split = getattr(data, name)
         if split is not None:
             encoded[name] = encode_split(split, model, recipe.data)
-    return Prepared(recipe, task, data, model, strategy, scaler, encoded)
+    p = Prepared(recipe, task, data, model, strategy, scaler, encoded)
+    p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
+    return p
 
 
 def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optional[SplitEvaluator]:
@@ -112,6 +116,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
 def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls):
     recipe, task = p.recipe, p.task
     if not resuming:
+        if p.lr_find is not None:
+            write_lr_find(p.lr_find, run_dir)
         recipe = p.recipe = _repeatable(recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     set_status(run_dir, "running")
@@ -189,6 +195,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
     }
     metrics.update(extras)
+    metrics.update(lr_find_record(run_dir))
     metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
                                    device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
