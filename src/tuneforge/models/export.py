@@ -12,7 +12,7 @@ timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
 A text model records its pooling in config.json (``tuneforge_pooling``); where the
 transformers class would pool otherwise (mean or cls on BERT, mean on a decoder), the
 folder also carries ``tuneforge_pooling.py`` and an ``auto_map`` to it, so
-``from_pretrained(folder, trust_remote_code=True)`` gives the same logits (see
+``from_pretrained(folder)`` with remote code trusted gives the same logits (see
 :mod:`tuneforge.models.pooling_code`).
 """
 from __future__ import annotations
