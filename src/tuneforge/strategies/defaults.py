@@ -11,7 +11,8 @@ encoders 5e-5, the top of the BERT paper's 2e-5..5e-5 grid since budgets here ar
 decoders 2e-5; CNNs 5e-4), times the strategy's ``lr_factor`` (LoRA and BitFit ~10x, IA3
 ~60x: the LoRA, BitFit and IA3 papers' own settings are 5e-4, 1e-3 and 3e-3 on BERT/T5-sized
 models). A new head that starts random trains at 10x the body's full fine-tuning rate (at least
-``optimizer.lr``); a solved head keeps ``optimizer.lr``.
+``optimizer.lr``); a solved head keeps ``optimizer.lr``, and so does every head when the user
+sets ``optimizer.lr`` (a set rate is the rate they asked for).
 
 Example::
 
@@ -90,8 +91,11 @@ def resolve_defaults(recipe, strategy, ctx: DefaultsContext) -> tuple[Any, Any, 
     """
     provenance: dict[str, tuple[Any, str]] = {}
     opt_updates, strat_updates = {}, {}
+    lr_set = recipe.optimizer.lr is not None
     for key, (value, why) in strategy.defaults(ctx).items():
         section, field = key.split(".", 1)
+        if key == "optimizer.head_lr" and lr_set and value is not None:
+            value, why = None, "optimizer.lr is set: the head trains at it too"
         if section == "optimizer":
             current = getattr(recipe.optimizer, field)
             if current is not None:

@@ -46,11 +46,12 @@ def solver_kind(task) -> Optional[SolverKind]:
 
 
 def head_linears(model) -> list[nn.Linear]:
-    """The last linear layer of the head; under a peft adapter, its trained copy and the original."""
+    """The last linear layer of the head; under a peft adapter, the copy peft trains and saves
+    (the original stays as loaded; merging replaces it by the copy)."""
     module = model.net.get_submodule(model.head_linear_name)
     copies = getattr(module, "modules_to_save", None)
     if copies is not None:
-        return [copies[k] for k in copies] + [module.original_module]
+        return [copies[k] for k in copies]
     return [module]
 
 
