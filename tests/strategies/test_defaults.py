@@ -87,3 +87,16 @@ def test_stages_the_budget_cannot_reach_are_named_before_training(tiny_models):
     tr, _ = kit.trainer(model, {"name": "gradual-unfreezing", "steps_per_stage": 4}, **{"train.max_steps": 6})
     (note,) = tr.plan.notes
     assert "2 of 4 stages" in note and "top 2 blocks + head, top 3 blocks + head" in note
+
+
+def test_validate_lists_the_resolved_defaults_without_loading_weights(bert_dir):
+    from tuneforge.recipe.validate import resolved_defaults
+
+    recipe = {"task": "text-classification", "model": {"name": str(bert_dir)}, "data": {"train": "x.csv"},
+              "strategy": {"name": "lora"}}
+    lines = resolved_defaults(recipe)
+    assert "optimizer.lr 0.0005 (default of lora for transformer encoders (10x full fine-tuning, AdamW))" in lines
+    assert any(line.startswith("strategy.warm_head True") for line in lines)
+    lines = resolved_defaults(recipe, ["optimizer.lr=0.002", "strategy.name=gradual-unfreezing"])
+    assert "optimizer.lr 0.002 (set in the recipe)" in lines
+    assert "strategy.steps_per_stage - (fitted to the step budget when training starts)" in lines
