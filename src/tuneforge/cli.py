@@ -70,6 +70,9 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
     if problems:
         raise TuneforgeError(problems=problems)
     Console().print(f"[green]ok[/green] {recipe} is valid")
+    from .recipe.validate import resolved_defaults
+    for line in resolved_defaults(recipe, overrides or []):
+        Console().print(f"[dim]default[/dim] {escape(line)}")
 
 
 @app.command("list")

@@ -1,7 +1,8 @@
 """Frozen-prefix caching: training from the cache ends with the parameters that training without it
 gives (within atol 1e-5: re-padded batches may round the frozen compute differently), the frozen
 blocks really stop running after the first epoch, the cache follows gradual unfreezing down, is off
-where it cannot be exact (augmentation, bn: train), and a crashed run resumes with it."""
+where it cannot be exact (augmentation, bn: train), and a crashed run resumes with it.
+The linear probes here train their head by SGD (``warm_head: false``): a solved probe takes no step."""
 import sys
 from pathlib import Path
 
@@ -43,9 +44,9 @@ def assert_close(a, b):
 
 
 @pytest.mark.parametrize("family,strategy,stores", [
-    ("bert", {"name": "linear-probe"}, "the first token"),
+    ("bert", {"name": "linear-probe", "warm_head": False}, "the first token"),
     ("bert", {"name": "freeze", "top_blocks": 1}, "the real tokens"),
-    ("cnn", {"name": "linear-probe"}, "the pooled features"),
+    ("cnn", {"name": "linear-probe", "warm_head": False}, "the pooled features"),
 ])
 def test_cached_training_matches_uncached(tiny_models, family, strategy, stores):
     plain, m_plain = train(tiny_models, family, strategy, "off")
@@ -62,7 +63,7 @@ def test_cached_training_matches_uncached(tiny_models, family, strategy, stores)
 
 def test_frozen_blocks_stop_running_after_the_first_epoch(tiny_models):
     model = kit.load(tiny_models, "bert")
-    tr, _ = kit.trainer(model, {"name": "linear-probe"}, data=kit.split(model, n=N), **{"train.epochs": 3})
+    tr, _ = kit.trainer(model, {"name": "linear-probe", "warm_head": False}, data=kit.split(model, n=N), **{"train.epochs": 3})
     calls = {"frozen": 0, "head": 0}
     net = model.net
     net.get_submodule("bert.encoder.layer.0.attention.self.query").register_forward_hook(
@@ -88,11 +89,11 @@ def test_cache_is_off_with_augmentation_or_bn_train(tiny_models):
     model = kit.load(tiny_models, "cnn")
     base = kit.split(model, n=N)
     augmented = EncodedSplit(base.targets, pixels=base.pixels, spec=base.spec, augment=["hflip"])
-    tr, _ = kit.trainer(model, {"name": "linear-probe"}, data=augmented, **{"train.epochs": EPOCHS})
+    tr, _ = kit.trainer(model, {"name": "linear-probe", "warm_head": False}, data=augmented, **{"train.epochs": EPOCHS})
     assert not tr.prefix_cache.active and "data.augment" in tr.prefix_cache.reason
     with pytest.raises(RecipeError, match="data.augment"):
-        kit.trainer(model, {"name": "linear-probe"}, data=augmented, **{"train.cache_frozen": "on"})
-    tr, _ = kit.trainer(model, {"name": "linear-probe", "bn": "train"}, data=base, **{"train.epochs": EPOCHS})
+        kit.trainer(model, {"name": "linear-probe", "warm_head": False}, data=augmented, **{"train.cache_frozen": "on"})
+    tr, _ = kit.trainer(model, {"name": "linear-probe", "warm_head": False, "bn": "train"}, data=base, **{"train.epochs": EPOCHS})
     assert not tr.prefix_cache.active and "bn" in tr.prefix_cache.reason
     full, _ = kit.trainer(model, {"name": "full"}, data=base, **{"train.epochs": EPOCHS})
     assert not full.prefix_cache.active

@@ -80,13 +80,15 @@ class RegulariserSection(BaseModel):
 
 class OptimizerSection(Section):
     name: str = Field("adamw", description="adamw, sgd or rmsprop")
-    lr: Union[float, Literal["find"]] = Field(
-        5e-5, description="peak learning rate (the head's, for layer-wise strategies); "
-                          "'find': run the learning-rate range test first and use its suggestion")
+    lr: Union[float, Literal["find"], None] = Field(
+        None, description="peak learning rate (the head's, for layer-wise strategies); unset: the strategy's "
+                          "default for this model family (shown by `tuneforge validate`); 'find': run the "
+                          "learning-rate range test first and use its suggestion")
     weight_decay: float = Field(0.01, ge=0.0, description="decoupled weight decay (never on biases and norms)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd / rmsprop momentum")
     betas: tuple[float, float] = Field((0.9, 0.999), description="adamw betas")
-    head_lr: Optional[float] = Field(None, gt=0.0, description="learning rate of the new head (default: lr)")
+    head_lr: Optional[float] = Field(None, gt=0.0, description="learning rate of the new head (unset: the "
+                                                                "strategy's default; lr for a solved head)")
 
     @field_validator("lr", mode="before")
     @classmethod

@@ -47,6 +47,7 @@ def run_baselines(p, precision: str, device) -> tuple[dict, dict, dict]:
     dtype, bs = autocast_dtype(precision), p.recipe.evaluate.batch_size
     train_x, _ = extract_features(p.model, p.encoded["train"], bs, device, dtype)
     eval_x, _ = extract_features(p.model, p.encoded[eval_split], bs, device, dtype)
+    p.features.update({"train": train_x, eval_split: eval_x})  # shared with the head solver
     rows = train_sample(len(train_y), p.recipe.train.seed)
     outputs = task.probe_outputs(train_x, train_y, {"eval": (eval_x, targets), "train": (train_x[rows], train_y[rows])},
                                  names, p.recipe.train.seed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -22,9 +22,11 @@ from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
+from ..strategies.defaults import describe
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
+from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
@@ -50,6 +52,7 @@ class Prepared:
     scaler: Optional[TargetScaler]
     encoded: dict
     lr_find: Optional[object] = None  # the range test's result when the recipe says optimizer.lr: find
+    features: dict = field(default_factory=dict)  # split -> frozen features [N, D] (baseline, head solver)
 
 
 def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
@@ -119,7 +122,6 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         if p.lr_find is not None:
             write_lr_find(p.lr_find, run_dir)
         recipe = p.recipe = _repeatable(recipe, run_dir)
-        write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     set_status(run_dir, "running")
     history, loss_trace = HistoryWriter(run_dir / "history.jsonl"), LossTrace(run_dir / "loss_trace.jsonl")
     trainer_cbs = [history, loss_trace, Checkpointer(recipe.train.save_every_steps),
@@ -136,18 +138,28 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
                       callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
                       regularisers=regularisers)
+    recipe = p.recipe = trainer.recipe  # every unset setting now holds the strategy's default
+    if not resuming:
+        write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
+    trainer.head_data = lambda shared: _head_data(p, shared, precision, device)
     majority, probe = baselines_for_run(p, run_dir, resuming, precision, device)
     val_eval = _evaluator(p, "validation", precision, device, p.scaler)
     if val_eval is not None:
         trainer.evaluate_fn = lambda: val_eval(p.model)
     plan = trainer.plan
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
+    plan_rows[0]["defaults"] = {k: {"value": v, "from": why} for k, (v, why) in trainer.defaults.items()}
+    plan_rows[0]["notes"] = plan_notes(trainer)
     write_json(run_dir / "plan.json", plan_rows)
-    _print_plan(console, plan_rows, recipe)
+    _print_plan(console, plan_rows, trainer)
     if trainer.prefix_cache.active:
         console.print(trainer.prefix_cache.summary())
     state = trainer.fit(resume=resuming)
+    if trainer.head_solution is not None:
+        plan_rows[0]["head_solution"] = trainer.head_solution
+        write_json(run_dir / "plan.json", plan_rows)
+        console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
     extra_files = p.strategy.save_extra(p.model, run_dir) if recipe.output.save_model and is_main_process() else []
     p.model = p.strategy.finalize(p.model)
 
@@ -232,13 +244,61 @@ def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
     return recipe.model_copy(update={"data": recipe.data.model_copy(update=changes)})
 
 
-def _print_plan(console, rows, recipe) -> None:
+def _print_plan(console, rows, trainer) -> None:
+    for line in describe(trainer.defaults):
+        console.print(f"[dim]default[/dim] {escape(line)}")
+    opt = trainer.recipe.optimizer
     for i, s in enumerate(rows):
         scales = s["lr_scales"]
         blocks = ", ".join(f"{b}" + (f" x{scales[b]:g}" if b in scales and scales[b] != 1 else "") for b in s["trainable"])
-        console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: trains "
-                      f"{s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} "
-                      f"at lr {recipe.optimizer.lr:g}")
+        how = (f"at lr {opt.lr:g}" + (f", head {opt.head_lr:g}" if opt.head_lr and opt.head_lr != opt.lr else "")
+               if trainer.total_steps > s["start_step"] else "no SGD step")
+        console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: "
+                      + ("head solved by L-BFGS first (optimizer.lr does not apply to it); " if s.get("solve_head") else "")
+                      + f"trains {s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} {how}")
+    for note in rows[0].get("notes", []):
+        console.print(f"[yellow]plan[/yellow] {escape(note)}")
+
+
+def plan_notes(trainer) -> list[str]:
+    """What the user should know before training: stages that won't run, a head that can't be solved."""
+    notes = list(trainer.plan.notes)
+    if not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
+        notes.append(f"the head is trained by SGD, not solved: {trainer.head_unsolvable_why}")
+    return notes
+
+
+def head_solution_line(record: dict) -> str:
+    val = f", validation loss {record['val_loss']:.4f}" if record.get("val_loss") is not None else ""
+    return (f"head solved ({record['kind']}, L-BFGS/closed form) in {record['seconds']:.1f}s: C={record['C']:.3g} "
+            f"chosen by {record['selected_by']}, train loss {record['train_loss']:.4f}{val}")
+
+
+def _head_data(p: Prepared, shared: bool, precision: str, device):
+    """The head's inputs and targets on train and validation for the head solver.
+
+    ``shared``: the model's features are exactly the head's inputs, so the baseline's cached
+    features serve (extracted here when the baseline did not run); otherwise the head's
+    inputs are captured with a hook.
+    """
+    from ..training.head_start import HeadData, head_inputs
+
+    bs, dtype = p.recipe.evaluate.batch_size, autocast_dtype(precision)
+    out = {}
+    for split in ("train", "validation"):
+        if split not in p.encoded:
+            continue
+        if shared:
+            if split not in p.features:
+                p.features[split], _ = extract_features(p.model, p.encoded[split], bs, device, dtype)
+            x = p.features[split]
+        else:
+            x, _ = head_inputs(p.model, p.encoded[split], bs, device)
+        y = p.encoded["train"].targets if split == "train" else getattr(p.data, split).targets
+        if split != "train" and p.scaler is not None:
+            y = p.scaler.transform(np.asarray(y))
+        out[split] = (x, np.asarray(y))
+    return HeadData(out["train"], out.get("validation"))
 
 
 def _padding(encoded, recipe) -> Optional[float]:

@@ -16,7 +16,7 @@ Adding a strategy means adding one file::
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +35,9 @@ class StrategyOptions(BaseModel):
     bn: Literal["frozen", "train"] = Field(
         "frozen", description="BatchNorm/dropout in frozen blocks: 'frozen' keeps them in eval mode "
                               "(running statistics untouched), 'train' lets statistics update")
+    warm_head: Union[bool, Literal["auto"]] = Field(
+        "auto", description="fit the new head to its optimum on the frozen features (L-BFGS) before the first "
+                            "step; auto: this strategy's default (see docs/strategies.md)")
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Stage:
     restart_schedule: bool = False                        # the LR schedule starts over at this stage
     kinds: Optional[list[str]] = None                     # only groups of these kinds train ("adapter"...)
     full_blocks: list[int] = field(default_factory=list)  # blocks exempt from only_no_decay and kinds
+    solve_head: bool = False                              # the head is solved (L-BFGS) before this stage;
+                                                          # first stage only (see training/head_start.py)
 
     def settings(self, group: ParamGroup) -> tuple[bool, float]:
         """(trains?, learning-rate scale) of a parameter group in this stage.
@@ -63,7 +68,24 @@ class Stage:
 
 @dataclass
 class Plan:
+    """The stages, plus ``max_steps`` (a cap on SGD steps: 0 for a solved linear probe) and ``notes``
+    (what the plan-maker wants the user to know before training, e.g. stages that will not run)."""
+
     stages: list[Stage]
+    max_steps: Optional[int] = None
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if any(s.solve_head for s in self.stages[1:]):
+            raise ValueError("only the first stage of a plan can solve the head")
+
+    @property
+    def solves_head(self) -> bool:
+        return bool(self.stages) and self.stages[0].solve_head
+
+    def unreached(self, total_steps: int) -> list[str]:
+        """Names of the stages that start at or after the last step (they would never train)."""
+        return [s.name for s in self.stages[1:] if s.start_step >= total_steps]
 
     def stage_index(self, step: int) -> int:
         idx = 0
@@ -88,13 +110,34 @@ class Plan:
 
 
 class Strategy:
-    """Base class: subclasses set ``Options`` and implement :meth:`plan`."""
+    """Base class: subclasses set ``Options`` and implement :meth:`plan`.
+
+    Defaults: :meth:`defaults` says what an unset ``optimizer.lr`` (and ``head_lr``, stage
+    lengths...) means for this strategy, given the model family and the step budget; see
+    :mod:`tuneforge.strategies.defaults`. ``lr_factor`` scales the family's full fine-tuning
+    learning rate (adapters and BitFit want ~10x); ``warm_head_default`` is what
+    ``warm_head: auto`` becomes. ``head_solvable`` is set by the trainer before :meth:`plan`:
+    whether the head can be solved exactly on this model (see ``training/head_start.py``).
+    """
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[StrategyOptions]] = StrategyOptions
+    lr_factor: ClassVar[float] = 1.0
+    warm_head_default: ClassVar[bool] = True
 
     def __init__(self, options: Optional[StrategyOptions] = None):
         self.options = options if options is not None else self.Options()
+        self.head_solvable = False
+
+    @property
+    def solves_head(self) -> bool:
+        """Whether this strategy wants its head solved before step 0 (resolved ``warm_head``)."""
+        return self.options.warm_head is True
+
+    def defaults(self, ctx) -> dict[str, tuple[Any, str]]:
+        """``{dotted key: (value, why)}`` for the settings left unset; see ``strategies/defaults.py``."""
+        from .defaults import common_defaults
+        return common_defaults(self, ctx)
 
     @classmethod
     def from_section(cls, section) -> "Strategy":

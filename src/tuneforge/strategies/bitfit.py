@@ -18,6 +18,7 @@ from .base import STRATEGIES, Plan, Stage, Strategy
 @STRATEGIES.register("bitfit", "train only biases and normalisation parameters, plus the new head")
 class BitFit(Strategy):
     name = "bitfit"
+    lr_factor = 10.0
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
         head = layer_map.head_index

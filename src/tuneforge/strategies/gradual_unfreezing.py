@@ -6,7 +6,7 @@ Stage 0 trains the head alone; each later stage unfreezes one more block from th
 A new head cannot wreck the pre-trained blocks with its early, large gradients, because
 they join only once the head has settled.
 
-Options: ``epochs_per_stage`` / ``steps_per_stage``; ``blocks`` (how many blocks below the
+Options: ``epochs_per_stage`` / ``steps_per_stage`` (default: the step budget shared by the stages); ``blocks`` (how many blocks below the
 head are eventually unfrozen, default all); ``rewarm`` (restart the learning-rate schedule,
 warmup included, at each stage); ``discriminative_decay`` (lower blocks get
 ``lr * decay ** depth``, combining ULMFiT's two ideas).
@@ -23,7 +23,7 @@ from pydantic import Field
 
 from .base import STRATEGIES, Plan, Stage
 from .lr_spread import decay_scales
-from .staged import StagedOptions, StagedStrategy
+from .staged import StagedOptions, StagedStrategy, unreached_note
 
 
 class GradualUnfreezingOptions(StagedOptions):
@@ -39,11 +39,14 @@ class GradualUnfreezing(StagedStrategy):
     name = "gradual-unfreezing"
     Options = GradualUnfreezingOptions
 
+    def n_stages(self, n_blocks: int) -> int:
+        return (n_blocks - 1 if self.options.blocks is None else self.options.blocks) + 1
+
     def plan(self, layer_map, steps_per_epoch, total_steps):
         o = self.options
         head = layer_map.head_index
         n_thaw = head if o.blocks is None else o.blocks
-        length = o.stage_steps(steps_per_epoch)
+        length = o.stage_steps(steps_per_epoch, total_steps, self.n_stages(len(layer_map.blocks)))
         scales = decay_scales(head + 1, o.discriminative_decay) if o.discriminative_decay else {}
         stages = []
         for k in range(n_thaw + 1):
@@ -52,4 +55,4 @@ class GradualUnfreezing(StagedStrategy):
             stages.append(Stage(name, k * length, trainable=trainable,
                                 lr_scales={b: scales[b] for b in trainable} if scales else {},
                                 restart_schedule=o.rewarm))
-        return Plan(stages)
+        return unreached_note(Plan(stages), total_steps)

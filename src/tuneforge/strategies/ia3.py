@@ -20,6 +20,7 @@ from .base import STRATEGIES
 class IA3(AdapterStrategy):
     name = "ia3"
     method = "IA3"
+    lr_factor = 20.0
     Options = AdapterOptions
 
     def peft_config(self, targets, head):

@@ -31,6 +31,7 @@ class LoraOptions(AdapterOptions):
 class Lora(AdapterStrategy):
     name = "lora"
     method = "LoRA"
+    lr_factor = 10.0
     Options = LoraOptions
 
     def peft_config(self, targets, head):

@@ -22,11 +22,13 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
 from ..data.encode import batch_order
-from ..errors import TrainingError
+from ..errors import RecipeError, TrainingError
+from ..strategies.defaults import DefaultsContext, resolve_defaults
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .faults import fault_point, poisoned_loss
+from .head_start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
 from .precision import resolve_precision
 from .prefix_cache import PrefixCache
@@ -38,12 +40,14 @@ class Trainer:
     def __init__(self, model, task, recipe, strategy, train_data, evaluate: Optional[Callable[[], dict]] = None,
                  run_dir: Optional[Path] = None, callbacks=(), tracker: Optional[MetricTracker] = None,
                  accelerator: Optional[Accelerator] = None, regularisers=()):
-        self.task, self.recipe, self.strategy = task, recipe, strategy
+        self.task, self.strategy = task, strategy
         self.train_data, self.evaluate_fn = train_data, evaluate
         self.run_dir, self.tracker = run_dir, tracker
         self.callbacks = CallbackList(callbacks)
         self.regularisers = list(regularisers)  # each: penalty(model, batch, outputs) -> scalar tensor
         t = recipe.train
+        self.head_data: Optional[Callable[[bool], HeadData]] = None  # the pipeline shares its features here
+        self.head_solution: Optional[dict] = None
         # Under DDP, stages freeze and thaw parameters: some receive no gradient in a given step.
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
@@ -53,8 +57,13 @@ class Trainer:
         self.n_batches = math.ceil(len(train_data) / t.batch_size)
         self.steps_per_epoch = math.ceil(self.n_batches / t.grad_accum)
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
-        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        recipe = self._resolve(model, recipe, strategy, train_data)
         self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
+        if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
+            self.plan.stages[0].solve_head = True
+        if self.plan.max_steps is not None:  # a solved linear probe takes no SGD step
+            self.total_steps = min(self.total_steps, self.plan.max_steps)
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.optimizer = build_optimizer(self.groups, recipe.optimizer)
         self.unwrapped = model
         # DDP all-reduces only the parameters that require grad when it wraps the model, so every
@@ -75,6 +84,32 @@ class Trainer:
         self.last_metrics: dict = {}
         self.head = model.layer_map.head_index
         self.prefix_cache = PrefixCache(self)  # frozen bottom blocks computed once; off when it can't be exact
+
+    def _resolve(self, model, recipe, strategy, train_data):
+        """Fill the recipe's unset settings with the strategy's defaults (see strategies/defaults.py);
+        first find out whether the head can be solved, since some defaults depend on it."""
+        wanted = strategy.options.warm_head
+        self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = False, "warm_head: false", False
+        if wanted is not False:
+            device = next(model.net.parameters()).device
+            self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = head_solvability(
+                model, self.task, train_data, device)
+        if wanted is True and not self.head_solvable:
+            raise RecipeError(f"strategy.warm_head: true, but this head cannot be solved: "
+                              f"{self.head_unsolvable_why}; set strategy.warm_head: false")
+        strategy.head_solvable = self.head_solvable
+        ctx = DefaultsContext.for_model(model, self.steps_per_epoch, self.total_steps, self.head_solvable)
+        self.recipe, self.strategy, self.defaults = resolve_defaults(recipe, strategy, ctx)
+        return self.recipe
+
+    def _solve_head(self) -> None:
+        """Fit the head to its optimum on the frozen features (before step 0; never on resume)."""
+        device = self.accelerator.device
+        if self.head_data is not None:
+            data = self.head_data(self.features_are_head_inputs)
+        else:
+            data = HeadData(head_inputs(self.unwrapped, self.train_data, self.recipe.evaluate.batch_size, device))
+        self.head_solution = solve_model_head(self.unwrapped, self.task, data, self.recipe.train.seed).record
 
     # -- schedule --------------------------------------------------------------------------------
     def _apply_stage(self, step: Optional[int] = None) -> None:
@@ -124,7 +159,15 @@ class Trainer:
         t = self.recipe.train
         if resume:
             self._resume()
+        elif self.plan.solves_head:
+            self._solve_head()
         self.callbacks("on_train_start", self)
+        if self.total_steps == 0 and not resume:  # nothing to step (a solved linear probe): score, keep
+            self._stage = 0
+            for pg in self.optimizer.param_groups:
+                pg["lr"] = 0.0
+            self._evaluate()
+            self.checkpoint()
         world, rank = self.accelerator.num_processes, self.accelerator.process_index
         lengths = self.train_data.lengths if t.group_by_length else None
         while self.state.epoch < self.epochs and self._stop is None:
