@@ -1,5 +1,4 @@
 """Recipes: overrides, every problem reported at once, did-you-mean, shipped recipes valid."""
-from pathlib import Path
 
 import pytest
 

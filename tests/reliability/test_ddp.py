@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from tuneforge.cli import main
 from tuneforge.strategies import STRATEGIES

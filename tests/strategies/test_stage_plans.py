@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import kit
-from tuneforge.strategies.param_groups import is_no_decay, param_kind
+from tuneforge.strategies.param_groups import is_no_decay
 
 LR = 1e-2
 

@@ -1,7 +1,6 @@
 """The training loop on a toy model: loss falls, frozen parameters stay bit-identical, each group
 gets the learning rate the plan and schedule say, BatchNorm statistics follow the policy, and a run
 interrupted mid-way and resumed ends equal to an uninterrupted one."""
-import copy
 
 import pytest
 import torch

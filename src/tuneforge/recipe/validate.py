@@ -15,7 +15,7 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     from ..evaluation.metrics import METRICS
     from ..models import peek_model
     from ..regularisers import build_regularisers
-    from ..strategies import STRATEGIES, Strategy
+    from ..strategies import Strategy
     from ..tasks import TASKS
     from ..training import OPTIMIZERS, SCHEDULERS
 

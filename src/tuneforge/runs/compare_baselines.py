@@ -14,7 +14,6 @@ from typing import Optional
 
 import numpy as np
 
-from ..evaluation.bootstrap import confidence_intervals
 from ..evaluation.diagnostics import compare_folds_to_baseline, compare_to_baseline
 from .baselines import load_baseline_outputs
 from .extras import load_outputs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation import default_metric, greater_is_better
+from ..evaluation import greater_is_better
 from ..evaluation.diagnostics import RunFacts, check_below_baseline, compare_folds_to_baseline
 from ..evaluation.folds import summarise_folds
 from .summary import print_verdict_and_diagnostics

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
 
 from ..data import batch_order, encode_split, load_data, padding_fraction
 from ..errors import TuneforgeError
-from ..evaluation import greater_is_better
+from ..evaluation import extract_features, greater_is_better
 from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..regularisers import build_regularisers
@@ -68,7 +69,7 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
         data = load_data(recipe.data, task, recipe.train.seed)
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
-    console.print(f"[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
+    console.print("[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)

@@ -25,7 +25,6 @@ import dataclasses
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
