@@ -41,7 +41,7 @@ SETS = {
                    "data": {"train": "tweets", "text_column": "text", "label_column": "sentiment",
                             "max_length": 64},
                    "train": {"epochs": 2}},
-        "train": 2000, "eval": 600,
+        "train": 1200, "eval": 600,
     },
     "fashion": {
         "title": "EfficientNet-Lite0 on a Fashion-MNIST subset (10 classes, 96 px)",

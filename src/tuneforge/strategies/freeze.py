@@ -5,7 +5,9 @@ Options:
   layer map below the head, so a neck or final norm counts), plus the head.
 - ``freeze: [pattern, ...]`` freezes blocks whose name matches a shell-style pattern
   (``embeddings``, ``encoder.layer.[0-3]``, ``blocks.*``); everything else trains.
-The head always trains. ``bn: frozen`` (default) keeps frozen blocks in eval mode.
+With neither, the top third of the blocks below the head trains (at least one; two of MiniLM's
+six layers plus the final norm block count as blocks too). The head always trains. ``bn: frozen``
+(default) keeps frozen blocks in eval mode.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ class FreezeOptions(StrategyOptions):
 
     @model_validator(mode="after")
     def _one_of(self):
-        if (self.top_blocks is None) == (self.freeze is None):
-            raise ValueError("give exactly one of strategy.top_blocks or strategy.freeze")
+        if self.top_blocks is not None and self.freeze is not None:
+            raise ValueError("give at most one of strategy.top_blocks or strategy.freeze")
         return self
 
 
@@ -32,6 +34,14 @@ class FreezeOptions(StrategyOptions):
 class Freeze(Strategy):
     name = "freeze"
     Options = FreezeOptions
+
+    def defaults(self, ctx):
+        out = super().defaults(ctx)
+        o = self.options
+        if o.top_blocks is None and o.freeze is None and ctx.n_blocks is not None:
+            out["strategy.top_blocks"] = (default_top_blocks(ctx.n_blocks - 1),
+                                          "default of freeze: the top third of the blocks below the head")
+        return out
 
     def check(self, block_names: list[str]) -> list[str]:
         body = block_names[:-1]
@@ -48,11 +58,17 @@ class Freeze(Strategy):
     def trainable_blocks(self, names: list[str]) -> list[int]:
         head = len(names) - 1
         o = self.options
-        if o.top_blocks is not None:
-            return list(range(head - o.top_blocks, head + 1))
+        if o.freeze is None:
+            top = o.top_blocks if o.top_blocks is not None else default_top_blocks(head)
+            return list(range(head - top, head + 1))
         return [i for i, n in enumerate(names)
                 if i == head or not any(fnmatch.fnmatchcase(n, p) for p in o.freeze)]
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
         trainable = self.trainable_blocks(layer_map.names())
         return Plan([Stage("partial", 0, trainable=trainable)])
+
+
+def default_top_blocks(body_blocks: int) -> int:
+    """The top third of ``body_blocks`` (rounded up, at least one)."""
+    return max(1, -(-body_blocks // 3))

@@ -18,6 +18,15 @@ The bias is not penalised. ``C`` is chosen from :data:`C_GRID` by the loss on a 
 split; without one, by ``FOLDS``-fold cross-validation on the training rows. The
 standardisation is folded into the returned weight and bias, so they apply to raw features.
 
+``scaling``: ``"feature"`` standardises every feature dimension (``std`` per column: the
+scikit-learn baseline's objective, the best probe on frozen features); ``"global"`` divides
+the centred features by one scale (their overall RMS). A head that the body will keep
+training under (a warm start before fine-tuning) must use ``"global"``: folding a per-column
+``1/std`` into the weights gives near-constant dimensions enormous weights, so the first
+small change of the body (or dropout before the head) moves the logits by hundreds and the
+run diverges (measured: MiniLM ``full`` after a per-column warm start, loss 1.06 -> 2,100 at
+step 2).
+
 Example::
 
     head = solve_head("softmax", train_x, train_y, validation=(val_x, val_y))
@@ -50,7 +59,8 @@ class SolvedHead:
 
 
 def solve_head(kind: SolverKind, x, y, validation: Optional[tuple] = None, num_outputs: Optional[int] = None,
-               grid: tuple[float, ...] = C_GRID, seed: int = 0) -> SolvedHead:
+               grid: tuple[float, ...] = C_GRID, seed: int = 0,
+               scaling: Literal["feature", "global"] = "feature") -> SolvedHead:
     """The optimal linear head for features ``x`` [N, D] and targets ``y``.
 
     ``y``: class ids [N] (softmax), 0/1 labels [N, K] (sigmoid), values [N] or [N, K] (ridge).
@@ -61,20 +71,27 @@ def solve_head(kind: SolverKind, x, y, validation: Optional[tuple] = None, num_o
     try:
         if np.size(x) * max(1, int(num_outputs or 1)) < SMALL:  # thread start-up costs more than it saves
             torch.set_num_threads(1)
-        return _solve(kind, x, y, validation, num_outputs, grid, seed)
+        return _solve(kind, x, y, validation, num_outputs, grid, seed, scaling)
     finally:
         torch.set_num_threads(threads)
 
 
-def _solve(kind, x, y, validation, num_outputs, grid, seed) -> SolvedHead:
+def _solve(kind, x, y, validation, num_outputs, grid, seed, scaling="feature") -> SolvedHead:
     started = time.perf_counter()
     x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"features must be a non-empty [N, D] array, got shape {tuple(x.shape)}")
     y = _targets(kind, y, num_outputs)
     k = _outputs(kind, y, num_outputs)
-    mean, std = x.mean(0), x.std(0, unbiased=False)
-    std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    if scaling not in ("feature", "global"):
+        raise ValueError(f"scaling must be 'feature' or 'global', got {scaling!r}")
+    mean = x.mean(0)
+    if scaling == "feature":
+        std = x.std(0, unbiased=False)
+        std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    else:
+        rms = float(((x - mean) ** 2).mean().sqrt())
+        std = torch.full_like(mean, rms if rms > 1e-12 else 1.0)
     z = (x - mean) / std
     if len(grid) == 1:
         best_c, selected_by, scores = grid[0], "given", {}
@@ -88,7 +105,7 @@ def _solve(kind, x, y, validation, num_outputs, grid, seed) -> SolvedHead:
         best_c, selected_by = min(scores, key=scores.get), f"{FOLDS}-fold cross-validation on train"
     w, b, iters = _fit(kind, z, y, k, best_c, max_iter=3 * MAX_ITER, tol=1e-12)
     train_loss = float(_loss(kind, z @ w.T + b, y))
-    record = {"kind": kind, "C": best_c, "selected_by": selected_by, "train_loss": train_loss,
+    record = {"kind": kind, "scaling": scaling, "C": best_c, "selected_by": selected_by, "train_loss": train_loss,
               "val_loss": scores.get(best_c) if selected_by == "validation loss" else None,
               "grid": {f"{c:.3g}": round(v, 6) for c, v in scores.items()}, "iterations": iters,
               "n": int(len(x)), "dim": int(x.shape[1]), "seconds": time.perf_counter() - started}

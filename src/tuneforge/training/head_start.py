@@ -111,10 +111,13 @@ def head_inputs(model, split, batch_size: int, device="cpu") -> tuple[np.ndarray
 
 
 @torch.no_grad()
-def solve_model_head(model, task, data: HeadData, seed: int = 0) -> SolvedHead:
-    """Solve the head on ``data`` and write it into the model's last linear layer."""
+def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = "feature") -> SolvedHead:
+    """Solve the head on ``data`` and write it into the model's last linear layer.
+
+    ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"global"``
+    for a warm start that fine-tuning continues from (see :mod:`.head_solver`)."""
     solved = solve_head(solver_kind(task), data.train[0], data.train[1], validation=data.validation,
-                        num_outputs=model.num_outputs, seed=seed)
+                        num_outputs=model.num_outputs, seed=seed, scaling=scaling)
     for lin in head_linears(model):
         lin.weight.copy_(solved.weight.reshape(lin.weight.shape).to(lin.weight.dtype))
         lin.bias.copy_(solved.bias.reshape(lin.bias.shape).to(lin.bias.dtype))
