@@ -16,7 +16,9 @@ def test_when_every_strategy_loses_to_the_baseline_the_leaderboard_says_so(bert_
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(text_recipe(bert_dir, text_csv, tmp_path / "out", **{
         "train.epochs": 1, "optimizer.lr": 1e-9, "evaluate.bootstrap": 200, "evaluate.explain": 0})))
-    assert main(["compare", str(recipe), "--strategies", "linear-probe,full"]) == 0
+    # a random head that never moves (lr 1e-9, no solved warm start) loses to the frozen baseline
+    strategies = "linear-probe:warm_head=false,full:warm_head=false"
+    assert main(["compare", str(recipe), "--strategies", strategies]) == 0
     out = " ".join(capsys.readouterr().out.split())
     (folder,) = (tmp_path / "out").glob("compare-*")
     board = json.loads((folder / "leaderboard.json").read_text())
@@ -29,7 +31,7 @@ def test_when_every_strategy_loses_to_the_baseline_the_leaderboard_says_so(bert_
         assert row["beats_baseline"] is False and row["vs_baseline"]["worse"]
         assert row["vs_baseline"]["against"] == "frozen baseline (linear probe)"
     assert board["none_beats_baseline"] is True
-    assert "✗ no strategy beats frozen baseline (linear probe)" in out and "full ✗" in out
+    assert "✗ no strategy beats frozen baseline (linear probe)" in out and "full:warm_head=false ✗" in out
     assert "frozen baseline (linear probe)" in out and "majority / mean predictor" in out
     html = (folder / "report.html").read_text()
     assert "Does anything beat the baseline?" in html and "✗ worse" in html and "majority / mean predictor" in html
