@@ -37,8 +37,9 @@ def test_strategies_are_registered_with_descriptions():
 
 
 def test_freeze_options_are_checked():
-    with pytest.raises(RecipeError, match="exactly one of"):
-        Strategy.from_section(StrategySection(name="freeze"))
+    with pytest.raises(RecipeError, match="at most one of"):
+        Strategy.from_section(StrategySection(name="freeze", top_blocks=2, freeze=["embeddings"]))
+    assert Strategy.from_section(StrategySection(name="freeze")).trainable_blocks(list("abcdefgh")) == [4, 5, 6, 7]
     with pytest.raises(RecipeError, match='strategy.top_blokcs: not an option.*did you mean "top_blocks"'):
         Strategy.from_section(StrategySection(name="freeze", top_blokcs=2))
     s = Strategy.from_section(StrategySection(name="freeze", top_blocks=12))

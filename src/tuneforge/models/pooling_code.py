@@ -4,12 +4,10 @@ BertForSequenceClassification reads the pooler and LlamaForSequenceClassificatio
 token, so a model tuneforge trained with mean or cls pooling would give other logits if
 loaded with the plain class. :func:`write_pooling_code` then writes ``tuneforge_pooling.py``
 beside the weights (a subclass of the transformers class that pools as tuneforge did) and
-points ``auto_map`` at it, so that::
-
-    AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True)
-
-gives tuneforge's logits. The pooling is recorded in config.json either way
-(``tuneforge_pooling``). Without ``trust_remote_code=True`` transformers builds its own
+points ``auto_map`` at it, so that ``AutoModelForSequenceClassification.from_pretrained(folder)``
+with remote code trusted (its ``trust_remote_code`` argument set to true) gives tuneforge's
+logits. The pooling is recorded in config.json either way (``tuneforge_pooling``). Without
+trusting the folder's code, transformers builds its own
 class and warns that the pooler weights are missing (they are not saved: the model never
 read them).
 
@@ -36,7 +34,7 @@ _TEMPLATE = '''"""Written by tuneforge: {native} that pools its token states as 
 The pooling is config.{key} (cls: first token, mean: average of the real tokens, last:
 the last real token, pooler: the pre-trained pooler); the pooled vector goes through the
 model's dropout and its single linear head `{head}`. Load with
-AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).
+AutoModelForSequenceClassification.from_pretrained(folder) with trust_remote_code set to True.
 """
 import torch
 import transformers
