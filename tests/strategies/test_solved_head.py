@@ -78,7 +78,14 @@ def test_resumed_warm_start_run_does_not_resolve_and_equals_uninterrupted(tiny_m
 
 
 def test_bert_head_behind_a_pooler_falls_back_to_sgd_and_warm_head_true_is_refused(tiny_models):
-    model = kit.load(tiny_models, "bert")   # features are mean-pooled, the head reads the pooler
+    model = kit.load(tiny_models, "bert")   # the head reads the pooler (dense + tanh), then its linear
+
+    def mean_pooled(self, batch):           # features that are NOT the head's inputs: the pooler sits between
+        with torch.no_grad():
+            h = self.net.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return h.mean(1)
+
+    model.features = types.MethodType(mean_pooled, model)
     tr, _ = kit.trainer(model, {"name": "linear-probe"})
     assert not tr.head_solvable and "pooler" in tr.head_unsolvable_why
     assert not tr.plan.solves_head and tr.total_steps > 0        # the head trains by SGD instead

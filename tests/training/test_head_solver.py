@@ -88,15 +88,16 @@ def test_absent_classes_get_rows_but_are_never_predicted():
     assert set(apply(head, x).argmax(1)) <= {0, 1, 2}
 
 
-def test_global_scaling_keeps_weights_small_on_near_constant_features():
+@pytest.mark.parametrize("scaling", ["global", "none"])
+def test_warm_start_scalings_keep_weights_small_on_near_constant_features(scaling):
     """A warm start must not hand the body a head with 1/std-sized weights (divergence on the first step)."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 6))
     x[:, 0] = 5.0 + 1e-6 * rng.normal(size=300)      # a dimension that hardly varies
     y = (x[:, 1] + 0.3 * rng.normal(size=300) > 0).astype(np.int64)
     feature = solve_head("softmax", x, y, num_outputs=2, grid=(1.0,))
-    glob = solve_head("softmax", x, y, num_outputs=2, grid=(1.0,), scaling="global")
+    glob = solve_head("softmax", x, y, num_outputs=2, grid=(1.0,), scaling=scaling)
     assert feature.weight.abs().max() > 1e3                 # per-column standardisation: a huge weight
-    assert glob.weight.abs().max() < 10 and glob.record["scaling"] == "global"
+    assert glob.weight.abs().max() < 10 and glob.record["scaling"] == scaling
     logits = torch.as_tensor(x) @ glob.weight.T + glob.bias
     assert (logits.argmax(1).numpy() == y).mean() > 0.85    # and it still separates the classes

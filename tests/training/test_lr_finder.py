@@ -141,6 +141,7 @@ def sgd_recipe(**over):
     base = {"task": "image-regression", "model": {"name": "linear"}, "data": {"train": "x"},
             "optimizer": {"name": "sgd", "lr": 1e-2, "momentum": 0.0, "weight_decay": 0.0},
             "scheduler": {"name": "constant", "warmup": 0},
+            "strategy": {"name": "full", "warm_head": False},  # plain SGD from the start: no solved head
             "train": {"epochs": 2, "batch_size": 16, "seed": 0, "grad_clip": None}}
     return load_recipe(base, over)
 

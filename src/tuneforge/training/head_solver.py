@@ -20,12 +20,13 @@ standardisation is folded into the returned weight and bias, so they apply to ra
 
 ``scaling``: ``"feature"`` standardises every feature dimension (``std`` per column: the
 scikit-learn baseline's objective, the best probe on frozen features); ``"global"`` divides
-the centred features by one scale (their overall RMS). A head that the body will keep
-training under (a warm start before fine-tuning) must use ``"global"``: folding a per-column
-``1/std`` into the weights gives near-constant dimensions enormous weights, so the first
-small change of the body (or dropout before the head) moves the logits by hundreds and the
-run diverges (measured: MiniLM ``full`` after a per-column warm start, loss 1.06 -> 2,100 at
-step 2).
+the centred features by one scale (their overall RMS); ``"none"`` only centres them, so the
+penalty bounds the raw weights. A head that the body will keep training under (a warm start
+before fine-tuning) uses ``"none"``: folding ``1/std`` into the weights gives dimensions that
+hardly vary enormous weights, so the first small change of the body, or dropout before the
+head, moves the logits by hundreds and the run diverges (measured: MiniLM ``full`` after a
+per-column warm start, loss 1.06 -> 2,100 at step 2; a tiny BERT whose pooled features vary by
+1e-3 diverged the same way with one global scale).
 
 Example::
 
@@ -60,7 +61,7 @@ class SolvedHead:
 
 def solve_head(kind: SolverKind, x, y, validation: Optional[tuple] = None, num_outputs: Optional[int] = None,
                grid: tuple[float, ...] = C_GRID, seed: int = 0,
-               scaling: Literal["feature", "global"] = "feature") -> SolvedHead:
+               scaling: Literal["feature", "global", "none"] = "feature") -> SolvedHead:
     """The optimal linear head for features ``x`` [N, D] and targets ``y``.
 
     ``y``: class ids [N] (softmax), 0/1 labels [N, K] (sigmoid), values [N] or [N, K] (ridge).
@@ -83,12 +84,14 @@ def _solve(kind, x, y, validation, num_outputs, grid, seed, scaling="feature") -
         raise ValueError(f"features must be a non-empty [N, D] array, got shape {tuple(x.shape)}")
     y = _targets(kind, y, num_outputs)
     k = _outputs(kind, y, num_outputs)
-    if scaling not in ("feature", "global"):
-        raise ValueError(f"scaling must be 'feature' or 'global', got {scaling!r}")
+    if scaling not in ("feature", "global", "none"):
+        raise ValueError(f"scaling must be 'feature', 'global' or 'none', got {scaling!r}")
     mean = x.mean(0)
     if scaling == "feature":
         std = x.std(0, unbiased=False)
         std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    elif scaling == "none":
+        std = torch.ones_like(mean)
     else:
         rms = float(((x - mean) ** 2).mean().sqrt())
         std = torch.full_like(mean, rms if rms > 1e-12 else 1.0)

@@ -114,7 +114,7 @@ def head_inputs(model, split, batch_size: int, device="cpu") -> tuple[np.ndarray
 def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = "feature") -> SolvedHead:
     """Solve the head on ``data`` and write it into the model's last linear layer.
 
-    ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"global"``
+    ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"none"``
     for a warm start that fine-tuning continues from (see :mod:`.head_solver`)."""
     solved = solve_head(solver_kind(task), data.train[0], data.train[1], validation=data.validation,
                         num_outputs=model.num_outputs, seed=seed, scaling=scaling)

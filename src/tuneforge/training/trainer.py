@@ -111,7 +111,7 @@ class Trainer:
             data = HeadData(head_inputs(self.unwrapped, self.train_data, self.recipe.evaluate.batch_size, device))
         # a head that stays as solved takes the baseline's per-feature standardisation; one that the
         # body keeps training under needs weights without 1/std blow-ups (see training/head_solver.py)
-        scaling = "feature" if self.total_steps == 0 else "global"
+        scaling = "feature" if self.total_steps == 0 else "none"
         self.head_solution = solve_model_head(self.unwrapped, self.task, data, self.recipe.train.seed,
                                               scaling).record
 
