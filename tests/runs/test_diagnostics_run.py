@@ -36,7 +36,7 @@ def test_healthy_run_has_no_diagnostics_and_a_verdict(healthy):
 def test_a_learning_rate_of_1e_9_is_warned_about_everywhere(bert_dir, text_csv, tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(text_recipe(bert_dir, text_csv, tmp_path / "runs", **FAST)))
-    assert main(["run", str(recipe), "optimizer.lr=1e-9", "train.epochs=2"]) == 0
+    assert main(["run", str(recipe), "optimizer.lr=1e-9", "train.epochs=2", "strategy.warm_head=false"]) == 0
     out = capsys.readouterr().out
     (run,) = (tmp_path / "runs").iterdir()
     m = json.loads((run / "metrics.json").read_text())
@@ -58,7 +58,7 @@ def test_k_fold_summary_shows_the_baseline_beside_the_model_and_each_folds_warni
     monkeypatch.setenv("COLUMNS", "250")                                 # the table fits without wrapping
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(text_recipe(bert_dir, text_csv, tmp_path / "runs", **FAST)))
-    assert main(["run", str(recipe), "--folds", "2", "optimizer.lr=1e-9", "train.epochs=2"]) == 0
+    assert main(["run", str(recipe), "--folds", "2", "optimizer.lr=1e-9", "train.epochs=2", "strategy.warm_head=false"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     (parent,) = (tmp_path / "runs").iterdir()
     m = json.loads((parent / "metrics.json").read_text())
