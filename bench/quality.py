@@ -44,11 +44,11 @@ SETS = {
         "train": 1200, "eval": 600,
     },
     "fashion": {
-        "title": "EfficientNet-Lite0 on a Fashion-MNIST subset (10 classes, 96 px)",
+        "title": "EfficientNet-Lite0 on a Fashion-MNIST subset (10 classes, 64 px)",
         "recipe": {"name": "quality-fashion", "task": "image-classification", "model": {"name": "efficientnet-lite0"},
-                   "data": {"train": "fashion-mnist", "image_size": 96},
+                   "data": {"train": "fashion-mnist", "image_size": 64},
                    "train": {"epochs": 2}},
-        "train": 1000, "eval": 500,
+        "train": 800, "eval": 400,
     },
 }
 
