@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -38,33 +39,16 @@ def main():
     ap.add_argument("--out", default="/tmp/tuneforge-hf-default")
     args = ap.parse_args()
     recipe = load_recipe(args.recipe, {"strategy.name": "full"})
+    if recipe.task.startswith("text"):  # the class transformers gives the task reads BERT's pooler
+        recipe = load_recipe(args.recipe, {"strategy.name": "full", "model.pooling": "pooler"})
     p = prepare(recipe, Console(quiet=True))
     enc, net = p.encoded["train"], p.model.net
-    text = enc.lengths is not None
     for prm in net.parameters():
         prm.requires_grad_(True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hf_data import Examples, collator
 
-    class Examples(torch.utils.data.Dataset):
-        def __len__(self):
-            return len(enc)
-
-        def __getitem__(self, i):
-            b = enc.batch(np.array([i]))
-            return {k: v[0] for k, v in b.items()}
-
-    def collate(items):
-        if text:
-            n = max(len(it["input_ids"]) for it in items)
-            ids = torch.full((len(items), n), enc.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(items), n), dtype=torch.long)
-            for i, it in enumerate(items):
-                ids[i, :len(it["input_ids"])] = it["input_ids"]
-                mask[i, :len(it["input_ids"])] = 1
-            out = {"input_ids": ids, "attention_mask": mask}
-        else:
-            out = {"pixel_values": torch.stack([it["pixel_values"] for it in items])}
-        out["labels"] = torch.stack([it["targets"] for it in items])
-        return out
+    collate = collator(enc)
 
     class TimmWithLoss(torch.nn.Module):  # timm networks take pixels and compute no loss
         def __init__(self, m):
@@ -80,7 +64,7 @@ def main():
                               report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
                               disable_tqdm=True, seed=recipe.train.seed, remove_unused_columns=False)
     t0 = time.perf_counter()
-    Trainer(model=model, args=targs, train_dataset=Examples(), data_collator=collate).train()
+    Trainer(model=model, args=targs, train_dataset=Examples(enc), data_collator=collate).train()
     seconds = time.perf_counter() - t0
 
     test = p.encoded["test"]

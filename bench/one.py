@@ -85,29 +85,9 @@ def run_hf(p, args, frozen):
     enc, net = p.encoded["train"], p.model.net
     for n, prm in net.named_parameters():
         prm.requires_grad_(n not in frozen)
-    text = enc.lengths is not None
+    from hf_data import Examples, collator
 
-    class DS(torch.utils.data.Dataset):
-        def __len__(self):
-            return len(enc)
-
-        def __getitem__(self, i):
-            b = enc.batch(np.array([i]))
-            return {k: v[0] for k, v in b.items()}
-
-    def collate(items):
-        if text:
-            n = max(len(it["input_ids"]) for it in items)
-            ids = torch.full((len(items), n), enc.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(items), n), dtype=torch.long)
-            for i, it in enumerate(items):
-                ids[i, :len(it["input_ids"])] = it["input_ids"]
-                mask[i, :len(it["input_ids"])] = 1
-            out = {"input_ids": ids, "attention_mask": mask}
-        else:
-            out = {"pixel_values": torch.stack([it["pixel_values"] for it in items])}
-        out["labels"] = torch.stack([it["targets"] for it in items])
-        return out
+    DS, collate = (lambda: Examples(enc)), collator(enc)
 
     class Wrapped(torch.nn.Module):  # timm models don't compute a loss from labels
         def __init__(self, m):
