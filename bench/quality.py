@@ -91,23 +91,6 @@ def _hf_default(recipe: Path, out: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _vs_baseline(run: dict, metric: str, resamples: int = 1000) -> dict | None:
-    """Paired bootstrap of the run against the frozen baseline on the same test examples."""
-    import numpy as np
-    from tuneforge.evaluation.bootstrap import paired_bootstrap
-
-    run_dir = Path(run["run_dir"])
-    ours = run_dir / "test_outputs.npz"
-    theirs = [p for p in (run_dir / "baseline_test_outputs.npz", run_dir / "baseline_test_outputs.npy") if p.is_file()]
-    if not ours.is_file() or not theirs:
-        return None
-    with np.load(ours) as f:
-        outputs, targets = f["outputs"], f["targets"]
-    base = np.load(theirs[0])
-    base = base["outputs"] if hasattr(base, "files") else base
-    return paired_bootstrap("classification", targets, outputs, base, metric, resamples)
-
-
 def _row_of(run: dict, metric: str) -> dict:
     if "error" in run:
         return {"strategy": run["strategy"], "error": run["error"]}
@@ -116,7 +99,7 @@ def _row_of(run: dict, metric: str) -> dict:
     diag = [d.get("code") for d in m.get("diagnostics", [])] if isinstance(m.get("diagnostics"), list) else []
     return {"strategy": run["strategy"], "test": m["test"], "test_ci": m.get("test_ci", {}),
             "baseline": m.get("baseline", {}), "majority": m.get("baseline_majority", {}),
-            "vs_baseline": _vs_baseline(run, metric), "seconds": train.get("seconds"),
+            "vs_baseline": m.get("vs_baseline"), "seconds": train.get("seconds"),
             "wall_seconds": run["wall_seconds"], "peak_memory_mb": train.get("peak_memory_mb"),
             "trainable": train.get("trainable_parameters"), "diagnostics": diag,
             "lr": _resolved_lr(m)}
@@ -151,8 +134,8 @@ def markdown(set_name: str, rows: list[dict], hf: dict, args) -> str:
         vs = r["vs_baseline"]
         mark = ""
         if vs is not None:
-            beats = vs["difference"] > 0
-            sig = vs["p_value"] < 0.05
+            beats = vs["difference"] > 0.0005
+            sig = bool(vs.get("significant")) and beats
             mark = f"{vs['difference']:+.3f} (p={vs['p_value']:.3f})" + ("" if beats else " ✗")
             mark += " *" if sig else ""
         else:
@@ -175,10 +158,11 @@ def markdown(set_name: str, rows: list[dict], hf: dict, args) -> str:
     lines += [f"| frozen baseline (logistic regression on frozen features) | {base.get('accuracy', 0):.3f} | "
               f"{base.get('macro_f1', 0):.3f} | | | |",
               f"| majority class | {major.get('accuracy', 0):.3f} | {major.get('macro_f1', 0):.3f} | | | |", ""]
-    beat = sum(1 for r in ok if (r["vs_baseline"] or {}).get("difference",
-                                                             r["test"].get("macro_f1", 0) - base.get("macro_f1", 0)) > 0)
-    lines.append(f"{beat} of {len(ok)} strategies beat the frozen baseline on test macro-F1 "
-                 f"(✗: does not; *: the difference is significant, paired bootstrap, p < 0.05).")
+    diff = lambda r: (r["vs_baseline"] or {}).get("difference", r["test"].get("macro_f1", 0) - base.get("macro_f1", 0))  # noqa: E731
+    beat = sum(1 for r in ok if diff(r) > 0.0005)
+    sig = sum(1 for r in ok if (r["vs_baseline"] or {}).get("better"))
+    lines.append(f"{beat} of {len(ok)} strategies score above the frozen baseline on test macro-F1, {sig} of them "
+                 f"significantly (*: paired bootstrap on the same test examples, p < 0.05; ✗: not above).")
     return "\n".join(lines) + "\n"
 
 
@@ -203,7 +187,11 @@ def main():
     ap.add_argument("--no-hf", action="store_true")
     ap.add_argument("--out", default="/tmp/tuneforge-quality")
     ap.add_argument("--write", action="store_true", help="write the tables into BENCHMARKS.md and docs/strategies.md")
+    ap.add_argument("--rebuild", default=None, help="an earlier output folder (<out>/<set>-<time>): tables from its "
+                                                  "run folders, no training")
     args = ap.parse_args()
+    if args.rebuild:
+        return rebuild(Path(args.rebuild), args)
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     for set_name in args.sets.split(","):
@@ -229,6 +217,30 @@ def main():
         if args.write:
             write_between_markers(ROOT / "BENCHMARKS.md", table, set_name)
             write_between_markers(ROOT / "docs" / "strategies.md", table, set_name)
+
+
+def rebuild(folder: Path, args) -> None:
+    """The tables of an earlier run of this script, from its run folders and results file."""
+    set_name = folder.name.split("-")[0]
+    saved = json.loads((HERE / "results" / f"quality-{set_name}.json").read_text())
+    rows = []
+    for old in saved["rows"]:
+        strategy = old["strategy"]
+        runs = sorted((folder / "runs").glob(f"{strategy.replace(':', '_')}-*"), key=lambda p: p.stat().st_mtime)
+        if not runs or not (runs[-1] / "metrics.json").is_file():
+            rows.append({"strategy": strategy, "error": old.get("error", "no run folder")})
+            continue
+        metrics = json.loads((runs[-1] / "metrics.json").read_text())
+        rows.append(_row_of({"strategy": strategy, "run_dir": str(runs[-1]), "metrics": metrics,
+                             "wall_seconds": old.get("wall_seconds")}, "macro_f1"))
+    table = markdown(set_name, rows, saved["hf"], args) + f"\nCommand: `python bench/quality.py --sets {set_name}` " \
+        f"({time.strftime('%Y-%m-%d', time.localtime(folder.stat().st_mtime))}).\n"
+    (HERE / "results" / f"quality-{set_name}.json").write_text(json.dumps({"rows": rows, "hf": saved["hf"]},
+                                                                          indent=1, default=str))
+    print(table)
+    if args.write:
+        write_between_markers(ROOT / "BENCHMARKS.md", table, set_name)
+        write_between_markers(ROOT / "docs" / "strategies.md", table, set_name)
 
 
 if __name__ == "__main__":
