@@ -23,7 +23,7 @@ def first_lrs(tr):
 CONSTANT = {"optimizer.lr": None, "train.max_steps": 2}
 
 
-@pytest.mark.parametrize("strategy,factor", [("full", 1.0), ("lora", 10.0), ("bitfit", 10.0)])
+@pytest.mark.parametrize("strategy,factor", [("full", 1.0), ("lora", 30.0), ("bitfit", 10.0)])
 def test_unset_lr_is_the_strategy_default_for_the_family(tiny_models, strategy, factor):
     model = kit.load(tiny_models, "vit")
     if strategy == "lora":
@@ -95,7 +95,7 @@ def test_validate_lists_the_resolved_defaults_without_loading_weights(bert_dir):
     recipe = {"task": "text-classification", "model": {"name": str(bert_dir)}, "data": {"train": "x.csv"},
               "strategy": {"name": "lora"}}
     lines = resolved_defaults(recipe)
-    assert "optimizer.lr 0.0005 (default of lora for transformer encoders (10x full fine-tuning, AdamW))" in lines
+    assert "optimizer.lr 0.0015 (default of lora for transformer encoders (30x full fine-tuning, AdamW))" in lines
     assert any(line.startswith("strategy.warm_head True") for line in lines)
     lines = resolved_defaults(recipe, ["optimizer.lr=0.002", "strategy.name=gradual-unfreezing"])
     assert "optimizer.lr 0.002 (set in the recipe)" in lines
