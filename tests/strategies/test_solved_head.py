@@ -121,3 +121,33 @@ def test_bert_head_is_solved_once_features_are_the_head_inputs(tiny_models):
     with torch.no_grad():
         probs = torch.softmax(model(data.batch(np.arange(48))), -1).numpy()
     assert np.abs(probs - _sklearn_probs(x[:32], y[:32], tr.head_solution["C"], x)).max() < 1e-3
+
+
+def test_a_warm_start_that_training_only_spoils_ends_with_the_solved_head(tiny_models):
+    """The solved head is scored at step 0, so restore_best falls back to it when every later
+    evaluation is worse (here a learning rate of 50 wrecks the body on the first step)."""
+    from tuneforge.training.callbacks import MetricTracker
+
+    model = kit.load(tiny_models, "cnn")
+    data = kit.split(model, n=48)
+    tr, _ = kit.trainer(model, {"name": "full", "warm_head": True}, data=data,
+                        **{"optimizer.lr": 50.0, "train.epochs": 2})
+    tr.tracker = MetricTracker("log_loss", greater_is_better=False)
+    seen = []
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            logits = model(data.batch(np.arange(len(data))))
+        loss = float(torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(data.targets)))
+        seen.append((tr.state.step, loss, {k: v.clone() for k, v in model.net.state_dict().items()}))
+        return {"log_loss": loss}
+
+    tr.evaluate_fn = evaluate
+    tr.fit()
+    steps = [s for s, _, _ in seen]
+    assert steps[0] == 0 and tr.state.step > 0                   # scored before the first step
+    assert all(loss > seen[0][1] for _, loss, _ in seen[1:])      # training only made it worse...
+    assert tr.state.best_step == 0                               # ...so the solved head is the best
+    final = model.net.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in seen[0][2].items())   # and the run ends with it

@@ -166,6 +166,11 @@ class Trainer:
         elif self.plan.solves_head:
             self._solve_head()
         self.callbacks("on_train_start", self)
+        if not resume and self.plan.solves_head and self.total_steps > 0 and self.tracker is not None:
+            # the solved head is a candidate too: when training only makes validation worse (too high
+            # a rate for this body, BatchNorm statistics drifting on a small set...), restore_best ends
+            # the run with the solved head instead of below its own frozen baseline
+            self._evaluate()
         if self.total_steps == 0 and not resume:  # nothing to step (a solved linear probe): score, keep
             self._stage = 0
             for pg in self.optimizer.param_groups:
