@@ -24,9 +24,10 @@ def test_run_folder_contents(text_run):
         assert (d / name).exists(), name
     assert json.loads((d / "status.json").read_text())["state"] == "completed"
     history = [json.loads(l) for l in (d / "history.jsonl").read_text().splitlines()]
-    assert len(history) == 4
-    assert {"train_loss", "validation", "lr"} <= set(history[0])
-    assert set(history[0]["lr"]) == {"embeddings", "encoder.layer.0", "encoder.layer.1", "head"}
+    assert len(history) == 5                        # the solved head at step 0, then one per epoch
+    assert history[0]["step"] == 0 and history[0]["train_loss"] is None
+    assert {"train_loss", "validation", "lr"} <= set(history[1])
+    assert set(history[1]["lr"]) == {"embeddings", "encoder.layer.0", "encoder.layer.1", "head"}
 
 
 def test_metrics_have_promised_keys_and_learned(text_run):
