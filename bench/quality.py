@@ -106,12 +106,9 @@ def _row_of(run: dict, metric: str) -> dict:
 
 
 def _resolved_lr(metrics: dict):
-    plan = (metrics.get("strategy") or {}).get("plan") or []
-    for stage in plan:
-        for key in ("lr", "base_lr"):
-            if key in stage:
-                return stage[key]
-    return (metrics.get("defaults") or {}).get("optimizer.lr")
+    """The learning rate the run trained at: the plan's resolved ``optimizer.lr`` (set or default)."""
+    plan = (metrics.get("strategy") or {}).get("plan") or [{}]
+    return ((plan[0].get("defaults") or {}).get("optimizer.lr") or {}).get("value")
 
 
 def _fmt_ci(value, ci) -> str:
