@@ -84,6 +84,8 @@ class OptimizerSection(Section):
         None, description="peak learning rate (the head's, for layer-wise strategies); unset: the strategy's "
                           "default for this model family (shown by `tuneforge validate`); 'find': run the "
                           "learning-rate range test first and use its suggestion")
+    lr_factor: float = Field(1.0, gt=0.0, description="multiplier of the strategy's default learning rates when "
+                             "optimizer.lr is unset (search spaces use it: 2 means twice the default)")
     weight_decay: float = Field(0.01, ge=0.0, description="decoupled weight decay (never on biases and norms)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd / rmsprop momentum")
     betas: tuple[float, float] = Field((0.9, 0.999), description="adamw betas")

@@ -59,6 +59,9 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                             f"but task {recipe.task!r} needs a {task.modality} model")
         if strategy is not None and info.block_names:
             problems += strategy.check(list(info.block_names))
+    if recipe.optimizer.lr is not None and recipe.optimizer.lr_factor != 1.0:
+        problems.append("optimizer.lr_factor: multiplies the default learning rate, but optimizer.lr is set; "
+                        "set one of them")
     from ..evaluation.checks import evaluate_problems
     problems += evaluate_problems(recipe)
     out = Path(recipe.output.dir)

@@ -41,6 +41,7 @@ from .summary import print_summary
 from .baselines import baselines_for_run
 from .diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
+from .hooks import RunHooks
 
 
 @dataclass
@@ -56,12 +57,15 @@ class Prepared:
     features: dict = field(default_factory=dict)  # split -> frozen features [N, D] (baseline, head solver)
 
 
-def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
+def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHooks] = None) -> Prepared:
     """Validate, load data and model, encode: all before any run folder exists.
 
     ``data``: an already split :class:`~tuneforge.data.bundle.DataBundle` (one fold of a
-    cross-validation) instead of loading ``recipe.data``.
+    cross-validation) instead of loading ``recipe.data``. ``hooks``: shared data, encodings and
+    frozen features of earlier runs in this process (see :mod:`.hooks`).
     """
+    hooks = hooks or RunHooks()
+    data = data if data is not None else hooks.data
     check_recipe(recipe)
     task = TASKS.get(recipe.task)
     torch.manual_seed(recipe.train.seed)
@@ -74,13 +78,18 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
     scaler = task.target_scaler(data.train.targets)
-    encoded = {"train": encode_split(data.train, model, recipe.data,
-                                     targets_transform=scaler.transform if scaler else None)}
-    for name in ("validation", "test"):
+    key = RunHooks.encoding_key(recipe)
+    encoded = {}
+    for name in ("train", "validation", "test"):
         split = getattr(data, name)
-        if split is not None:
-            encoded[name] = encode_split(split, model, recipe.data)
-    p = Prepared(recipe, task, data, model, strategy, scaler, encoded)
+        if split is None:
+            continue
+        if (name, key) not in hooks.encoded:
+            transform = scaler.transform if scaler is not None and name == "train" else None
+            hooks.encoded[(name, key)] = encode_split(split, model, recipe.data, targets_transform=transform)
+        encoded[name] = hooks.encoded[(name, key)]
+    p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
+                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}))
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
     return p
 
@@ -93,8 +102,12 @@ def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optio
 
 
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
-        resume_dir: Optional[Path] = None):
-    """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`."""
+        resume_dir: Optional[Path] = None, run_dir: Optional[Path] = None, hooks: Optional[RunHooks] = None):
+    """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`.
+
+    ``run_dir``: an empty folder to run in (a search trial's) instead of a new one under
+    ``output.dir``; ``hooks``: see :mod:`.hooks`.
+    """
     from .result import FinetuneResult
 
     console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
@@ -102,13 +115,17 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         from .crossval import run_folds
         return run_folds(recipe, console, quiet)
     started = time.perf_counter()
-    p = prepare(recipe, console)
+    hooks = hooks or RunHooks()
+    p = prepare(recipe, console, hooks=hooks)
     if resume_dir is not None:  # refuse another model's checkpoint before touching the folder
         check_checkpoint(_checkpoint_to_resume(resume_dir), p.model.net)
     name = recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}"
-    run_dir = resume_dir or shared_value(lambda: new_run_dir(recipe.output.dir, name))
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    run_dir = resume_dir or run_dir or shared_value(lambda: new_run_dir(recipe.output.dir, name))
     try:
-        return _train_and_report(p, run_dir, console, quiet, started, resume_dir is not None, FinetuneResult)
+        return _train_and_report(p, run_dir, console, quiet, started, resume_dir is not None, FinetuneResult,
+                                 hooks)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", resume=f"tuneforge run --resume {run_dir}")
         raise
@@ -117,8 +134,11 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         raise
 
 
-def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls):
+def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls,
+                      hooks: Optional[RunHooks] = None):
     recipe, task = p.recipe, p.task
+    hooks = hooks or RunHooks()
+    lean = hooks.lean
     if not resuming:
         if p.lr_find is not None:
             write_lr_find(p.lr_find, run_dir)
@@ -129,7 +149,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:
         trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
-    trainer_cbs += [cb for cb in [tensorboard_callback(run_dir)] if cb is not None]
+    trainer_cbs += [cb for cb in [tensorboard_callback(run_dir)] if cb is not None and not lean]
+    trainer_cbs += list(hooks.callbacks)
     metric = recipe.evaluate.metric or task.default_metric()
     tracker = MetricTracker(metric, greater_is_better(metric),
                             recipe.train.early_stopping.min_delta if recipe.train.early_stopping else 0.0)
@@ -144,7 +165,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
     trainer.head_data = lambda shared: _head_data(p, shared, precision, device)
-    majority, probe = baselines_for_run(p, run_dir, resuming, precision, device)
+    majority, probe = baselines_for_run(p, run_dir, resuming, precision, device) if not lean else ({}, {})
     val_eval = _evaluator(p, "validation", precision, device, p.scaler)
     if val_eval is not None:
         trainer.evaluate_fn = lambda: val_eval(p.model)
@@ -161,7 +182,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         plan_rows[0]["head_solution"] = trainer.head_solution
         write_json(run_dir / "plan.json", plan_rows)
         console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
-    extra_files = p.strategy.save_extra(p.model, run_dir) if recipe.output.save_model and is_main_process() else []
+    save = recipe.output.save_model and is_main_process() and not lean
+    extra_files = p.strategy.save_extra(p.model, run_dir) if save else []
     p.model = p.strategy.finalize(p.model)
 
     if p.scaler is not None:  # from now on the model predicts original units
@@ -178,8 +200,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         if "test" in p.encoded else None
     test_outputs = test_eval.outputs(p.model) if test_eval else None
     test = test_eval.metrics(test_outputs) if test_eval else {}
-    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision)
-    if recipe.output.save_model and is_main_process():
+    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision) if not lean else {}
+    if save:
         save_task_model(p.model, run_dir / "model", p.data.label_names,
                         {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
                          **({"decision": decision} if decision else {})})
@@ -209,12 +231,14 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     }
     metrics.update(extras)
     metrics.update(lr_find_record(run_dir))
-    metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
-                                   device, precision, metrics))
+    if not lean:
+        metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
+                                       device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
-    print_summary(console, metrics)
-    if recipe.evaluate.report and is_main_process():
+    if not lean:
+        print_summary(console, metrics)
+    if recipe.evaluate.report and is_main_process() and not lean:
         write_report_quietly(run_dir, console)
     return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
                       label_names=p.data.label_names, data_section=recipe.data, decision=decision)

@@ -93,10 +93,13 @@ def resolve_defaults(recipe, strategy, ctx: DefaultsContext) -> tuple[Any, Any, 
     provenance: dict[str, tuple[Any, str]] = {}
     opt_updates, strat_updates = {}, {}
     lr_set = recipe.optimizer.lr is not None
+    factor = recipe.optimizer.lr_factor
     for key, (value, why) in strategy.defaults(ctx).items():
         section, field = key.split(".", 1)
         if key == "optimizer.head_lr" and lr_set and value is not None:
             value, why = None, "optimizer.lr is set: the head trains at it too"
+        if key in ("optimizer.lr", "optimizer.head_lr") and value is not None and factor != 1.0:
+            value, why = value * factor, f"{factor:g}x the " + why
         if section == "optimizer":
             current = getattr(recipe.optimizer, field)
             if current is not None:
