@@ -3,6 +3,8 @@
     tuneforge run RECIPE.yaml [dotted.key=value ...] [--quiet]
     tuneforge run --resume RUN
     tuneforge validate RECIPE.yaml [dotted.key=value ...]
+    tuneforge search RECIPE.yaml [dotted.key=value ...] [--trials N] [--timeout 30m] [--jobs J]
+                     [--storage URL] [--study NAME] [--objectives val.macro_f1:max,train.seconds:min] [--dashboard]
     tuneforge lr-find RECIPE.yaml [dotted.key=value ...] [--start 1e-7 --end 10 --steps 100] [--out DIR]
     tuneforge list [models|strategies|regularisers|...] [--verbose]
     tuneforge show strategy lora
@@ -179,6 +181,30 @@ def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
     if problems:
         raise TuneforgeError(problems=problems)
     lr_find_command(load_recipe(recipe, overrides or []), Console(), start, end, steps, out)
+
+
+@app.command()
+def search(recipe: Path = typer.Argument(..., help="recipe YAML (its search: section, or the default space)"),
+           overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+           trials: Optional[int] = typer.Option(None, "--trials", min=1, help="the study's total trials (search.trials)"),
+           timeout: Optional[str] = typer.Option(None, "--timeout", help="no new trial after this long: 30m, 2h, seconds"),
+           jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes on this machine"),
+           storage: Optional[str] = typer.Option(None, "--storage", help="database URL (default: SQLite in the "
+                                                 "study folder); postgresql+psycopg://... to share across machines"),
+           study: Optional[str] = typer.Option(None, "--study", help="study name (default: the recipe's name); "
+                                               "also its folder under output.dir"),
+           objectives: Optional[str] = typer.Option(None, "--objectives", help="comma-separated metric:max|min, e.g. "
+                                                    "val.macro_f1:max,train.seconds:min"),
+           dashboard: bool = typer.Option(False, "--dashboard", help="serve optuna-dashboard on the study while it runs"),
+           port: int = typer.Option(8080, "--port", help="the dashboard's port"),
+           quiet: bool = typer.Option(False, "--quiet", "-q"),
+           worker: bool = typer.Option(False, "--worker", hidden=True, help="only run trials (a --jobs worker)")):
+    """Search hyper-parameters and the strategy itself with Optuna; measure the best once on the test split."""
+    from .search.run import run_search
+
+    objs = [o.strip() for o in objectives.split(",") if o.strip()] if objectives is not None else None
+    run_search(recipe, overrides or [], trials=trials, timeout=timeout, objectives=objs, study=study,
+               storage=storage, jobs=jobs, worker=worker, quiet=quiet, dashboard=port if dashboard else None)
 
 
 def _interrupt(signum, frame):

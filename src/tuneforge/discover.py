@@ -166,6 +166,11 @@ def _augmentations() -> Registry:
     return reg
 
 
+def _space_facts(name, build) -> dict[str, str]:
+    from .search.space import parse_dimension
+    return {f"  {k}": parse_dimension(k, v).describe().split(": ", 1)[-1] for k, v in build().items()}
+
+
 LISTABLES: list[Listable] = [
     Listable("models", "model", "model.name", _reg(".models", "MODELS"), facts=_model_facts),
     Listable("tasks", "task", "task", _reg(".tasks", "TASKS"), facts=_task_facts),
@@ -180,6 +185,8 @@ LISTABLES: list[Listable] = [
     Listable("datasets", "dataset", "data.train", _reg(".data.packaged", "DATASETS"), facts=_dataset_facts,
              aliases=("data-sets", "data", "data set")),
     Listable("augmentations", "augmentation", "data.augment[]", _augmentations),
+    Listable("search-spaces", "search-space", "search.space", _reg(".search", "SEARCH_SPACES"), facts=_space_facts,
+             aliases=("spaces", "space", "search")),
 ]
 
 

@@ -170,6 +170,37 @@ class OutputSection(Section):
     save_model: bool = True
 
 
+class SearchSection(BaseModel):
+    """``tuneforge search``: the space and the study's settings (docs/search.md).
+
+    Keys with a dot are search dimensions, in the command line's dotted keys
+    (``optimizer.lr_factor: {log_uniform: [0.3, 3]}``, ``strategy.name: {choice: [...]}``,
+    ``strategy.r: {choice: [4, 8, 16], when: {strategy.name: lora}}``); they are checked by
+    :func:`tuneforge.search.space.space_problems`. The other keys are the study's settings.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    space: str = Field("auto", description="shipped space the dimensions here add to or replace "
+                       "(`tuneforge list search-spaces`); auto: 'default' when no dimension is given here, else none")
+    trials: int = Field(20, ge=1, description="the study's total number of trials (not an increment)")
+    timeout: Union[str, float, None] = Field(None, description="no new trial after this long: seconds, or 30m, 2h, 1h30m")
+    objectives: list[str] = Field(default_factory=list, description="metric:max|min, e.g. validation.macro_f1:max, "
+                                  "train.seconds:min (default: the monitored validation metric)")
+    pruner: Literal["median", "halving", "hyperband", "none"] = Field(
+        "median", description="stop hopeless trials from their validation curves (single objective only)")
+    sampler: Literal["tpe", "random"] = Field("tpe", description="how the next trial's values are chosen")
+    startup_trials: int = Field(4, ge=0, description="random trials before TPE guides, and before pruning starts")
+    seed: Optional[int] = Field(None, description="the sampler's seed (default: train.seed)")
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v):
+        if v is not None:
+            from ..search.budget import parse_duration
+            parse_duration(v)
+        return v
+
+
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
                                        "text-multilabel (`tuneforge list tasks`)")
@@ -182,4 +213,5 @@ class Recipe(Section):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     output: OutputSection = Field(default_factory=OutputSection)
+    search: Optional[SearchSection] = Field(None, description="`tuneforge search`: space and study settings")
     name: Optional[str] = Field(None, description="a short name for the run")

@@ -64,6 +64,10 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                         "set one of them")
     from ..evaluation.checks import evaluate_problems
     problems += evaluate_problems(recipe)
+    if recipe.search is not None and task is not None:
+        from ..search.space import space_problems
+        blocks = max(1, len(info.block_names) - 1) if info is not None and info.block_names else None
+        problems += space_problems(recipe.model_dump(mode="python"), recipe.search, recipe.task, blocks)
     out = Path(recipe.output.dir)
     if out.exists() and not out.is_dir():
         problems.append(f"output.dir: {out} exists and is not a folder")

@@ -24,6 +24,7 @@ class RunHooks:
     data: Optional[Any] = None                 # a DataBundle already loaded and split
     callbacks: list = field(default_factory=list)
     lean: bool = False
+    retention: bool = False                    # lean runs: still measure retention (a search objective)
     encoded: dict = field(default_factory=dict)   # (split, key) -> EncodedSplit
     features: dict = field(default_factory=dict)  # key -> {split: frozen features}
 

@@ -200,7 +200,13 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         if "test" in p.encoded else None
     test_outputs = test_eval.outputs(p.model) if test_eval else None
     test = test_eval.metrics(test_outputs) if test_eval else {}
-    extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision) if not lean else {}
+    if not lean:
+        extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision)
+    elif hooks.retention and recipe.evaluate.retention is not None:
+        from .retention import measure_retention
+        extras = {"retention": measure_retention(p, p.model, device, console)}
+    else:
+        extras = {}
     if save:
         save_task_model(p.model, run_dir / "model", p.data.label_names,
                         {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),

@@ -105,6 +105,7 @@ class Plan:
             trainable = sum(g.numel for g in groups if s.settings(g)[0])
             out.append({**asdict(s), "lr_scales": {layer_map.blocks[b].name: v for b, v in s.lr_scales.items()},
                         "trainable": [layer_map.blocks[b].name for b in s.trainable],
+                        "head": layer_map.blocks[layer_map.head_index].name,
                         "trainable_parameters": trainable})
         return out
 

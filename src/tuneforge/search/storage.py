@@ -1,0 +1,100 @@
+"""Where a study lives: SQLite in the study folder by default, or any database URL Optuna accepts.
+
+SQLite serves one machine (several processes may share it); a PostgreSQL URL
+(``postgresql+psycopg://user:password@host/db``) lets workers on several machines share one
+study: each runs the same ``tuneforge search`` command with ``--storage URL --study NAME``
+(docs/search.md). Trials send a heartbeat, so a worker that is killed leaves no trial
+"running" forever: after the grace period its trial is marked failed, and the search reruns it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from ..errors import TuneforgeError
+
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 40
+
+
+def default_storage_url(study_dir: Path) -> str:
+    return f"sqlite:///{Path(study_dir).resolve() / 'study.db'}"
+
+
+def open_storage(url: str):
+    """An Optuna RDB storage with heartbeats; one clear error when the database cannot be reached."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": 120}}   # several local workers wait for the file lock
+    else:
+        kwargs = {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                          grace_period=GRACE_SECONDS)
+    except (SQLAlchemyError, ImportError, ValueError) as e:
+        raise TuneforgeError(f"--storage {redact(url)}: cannot open the study database: "
+                             f"{str(e).splitlines()[0]}") from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and reports."""
+    if "://" not in url or "@" not in url.split("://", 1)[1]:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def make_sampler(kind: str, seed: int, startup: int):
+    import optuna
+
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    # multivariate + group: conditional spaces (a strategy's own options) are modelled jointly per
+    # group; constant_liar keeps parallel workers from proposing the same point
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # multivariate/group are marked experimental
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, startup), multivariate=True,
+                                          group=True, constant_liar=True)
+
+
+def make_pruner(kind: str, startup: int, multi_objective: bool):
+    import optuna
+
+    if kind == "none" or multi_objective:
+        return optuna.pruners.NopPruner()
+    if kind == "median":
+        # step 0 is the solved head, shared by most strategies: pruning starts after the first step
+        return optuna.pruners.MedianPruner(n_startup_trials=max(1, startup), n_warmup_steps=1)
+    if kind == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    return optuna.pruners.HyperbandPruner(min_resource=1)
+
+
+def load_or_create(storage, name: str, directions: list[str], sampler, pruner, fingerprint: str,
+                   attrs: Optional[dict] = None):
+    """The study ``name``: created with ``attrs``, or loaded when it exists and was made from the same recipe."""
+    import optuna
+
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    if name in existing:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        theirs = study.user_attrs.get("fingerprint")
+        if theirs is not None and theirs != fingerprint:
+            raise TuneforgeError(
+                f"study {name!r} was started from a different recipe or search space (its recipe is in the study "
+                f"folder as recipe.yaml); give another --study NAME, or delete the study to start over")
+        if [d.name.lower() for d in study.directions] != directions:
+            raise TuneforgeError(f"study {name!r} optimises {len(study.directions)} objective(s) "
+                                 f"{study.user_attrs.get('objectives')}; these objectives differ: use another --study")
+        return study, False
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    for k, v in {"fingerprint": fingerprint, **(attrs or {})}.items():
+        study.set_user_attr(k, v)
+    return study, True
