@@ -44,10 +44,11 @@ class Objective:
 
 
 def objectives(study: optuna.Study) -> list[Objective]:
-    """The study's objectives from its ``objectives`` user attribute (``"validation.macro_f1:max"``),
-    or ``value`` / ``value 0``, ``value 1`` with Optuna's directions for a study without one."""
+    """The study's objectives from its ``objectives`` user attribute (``"validation.macro_f1:max"``), else
+    its metric names (``study.set_metric_names``, which optuna-dashboard shows too), else ``value`` /
+    ``value 0``, ``value 1``, with Optuna's directions."""
     directions = [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
-    named = study.user_attrs.get("objectives") or []
+    named = study.user_attrs.get("objectives") or study.metric_names or []
     out = []
     for i, maximize in enumerate(directions):
         if i < len(named) and isinstance(named[i], str):
