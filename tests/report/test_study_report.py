@@ -200,3 +200,27 @@ def test_two_objective_csv_has_a_column_per_objective(tmp_path):
         read = list(csv.DictReader(f))
     assert [(r["validation.macro_f1"], r["train.seconds"]) for r in read[:2]] == [("0.74", "30.0"), ("0.71", "10.0")]
     assert read[4]["state"] == "pruned" and read[4]["train.seconds"] == ""
+
+
+def test_final_run_intervals_columns_and_verdict_come_from_its_metrics_json(tmp_path):
+    """A final summary without intervals: they, the headline columns, the test size and the paired
+    comparison with the baseline are read from the final run's own metrics.json."""
+    import json
+
+    summary = final_summary()
+    del summary["final"]["test_ci"]
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "metrics.json").write_text(json.dumps({
+        "monitor": "macro_f1", "confidence": 0.9, "columns": {"headline": ["accuracy", "macro_f1"]},
+        "test_ci": {"accuracy": [0.7, 0.76], "macro_f1": [0.66, 0.74]}, "data": {"sizes": {"test": 1000}},
+        "vs_baseline": {"metric": "macro_f1", "difference": 0.15, "ci": [0.12, 0.18], "p_value": 0.0,
+                        "significant": True, "better": True, "worse": False,
+                        "method": "paired bootstrap on the same examples"}}))
+    best = _section(write_study_report(tmp_path, single_objective_study(), summary).read_text(), "Best recipe")
+    header = [_text(h) for h in re.findall(r"<th>(.*?)</th>", best)]
+    assert header == ["model", "accuracy", "macro_f1"]                 # log_loss is not a headline column
+    final = _text(next(r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", best) if "final run" in r))
+    assert final == "best recipe, final run 0.7321 [0.7000, 0.7600] 0.7012 [0.6600, 0.7400]"
+    text = _text(best)
+    assert "test split (1,000 examples)" in text and "90% bootstrap interval" in text
+    assert "Yes: fine-tuning beat the frozen pre-trained baseline" in text and "macro_f1 +0.1500" in text

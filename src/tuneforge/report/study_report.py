@@ -18,6 +18,7 @@ from typing import Optional
 import optuna
 from optuna.trial import TrialState
 
+from ..evaluation.diagnostics import verdict
 from . import study_figures as figs
 from .html import esc, fmt, grid, img, note, page, section, table, with_ci, write_atomically
 from .study_sections import blocks_section, files_section, pareto_section, trials_section
@@ -117,9 +118,16 @@ def final_table(study_dir: Path, final: Optional[dict]) -> str:
             "that no trial saw. "
             + (f"Brackets: {level:.0%} bootstrap interval." if ci else "No bootstrap intervals were computed."))
     val = final.get("validation") or {}
-    if names and val.get(names[0]) is not None:
-        text += f" On the validation split the search selected on, the final run scored {names[0]} {fmt(val[names[0]])}."
-    return table(["model"] + names, rows, highlight=len(rows) - 1, raw=True) + note(text)
+    shown = run_metrics.get("monitor") if run_metrics.get("monitor") in val else (names[0] if names else None)
+    if shown and val.get(shown) is not None:
+        text += f" On the validation split the search selected on, the final run scored {shown} {fmt(val[shown])}."
+    said = ""
+    vs = final.get("vs_baseline") or run_metrics.get("vs_baseline")
+    monitor = run_metrics.get("monitor") or (vs or {}).get("metric")
+    if vs or (final.get("baseline") and monitor):
+        said = ("<p>" + esc(verdict(vs, final["test"].get(monitor), (final.get("baseline") or {}).get(monitor),
+                                    "the frozen pre-trained baseline (linear probe) on the test split")) + "</p>")
+    return said + table(["model"] + names, rows, highlight=len(rows) - 1, raw=True) + note(text)
 
 
 def headline_section(study_dir: Path, study: optuna.Study, summary: dict, best, objs, front) -> str:
