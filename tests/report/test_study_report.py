@@ -224,3 +224,27 @@ def test_final_run_intervals_columns_and_verdict_come_from_its_metrics_json(tmp_
     text = _text(best)
     assert "test split (1,000 examples)" in text and "90% bootstrap interval" in text
     assert "Yes: fine-tuning beat the frozen pre-trained baseline" in text and "macro_f1 +0.1500" in text
+
+
+def test_no_table_overflows_in_chromium(single):
+    """Measured in a real browser at 1280 px: no table of the study report hides columns behind a scrollbar
+    (skipped where Chromium is not installed)."""
+    import subprocess
+    import tempfile
+
+    from report.conftest import CHROMIUM_FLAGS, chromium
+
+    exe = chromium()
+    if exe is None:
+        pytest.skip("Chromium is not installed")
+    study_dir, _, page = single
+    probe = study_dir / "probe.html"
+    probe.write_text(page.replace("</body>", (
+        "<script>const w=[...document.querySelectorAll('.scroll')].map(s=>s.scrollWidth-s.clientWidth);"
+        "document.body.setAttribute('data-overflow', String(Math.max(...w)));"
+        "document.body.setAttribute('data-tables', String(w.length));</script></body>")))
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run([exe, *CHROMIUM_FLAGS, "--window-size=1280,900", f"--user-data-dir={profile}",
+                               "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert int(re.search(r'data-tables="(\d+)"', done.stdout).group(1)) == 4   # final run, trials, importances, blocks
+    assert int(re.search(r'data-overflow="(-?\d+)"', done.stdout).group(1)) <= 0

@@ -83,16 +83,17 @@ def intermediate_curves_figure(trials: Sequence[optuna.trial.FrozenTrial], monit
     fig = new_figure()
     ax = fig.add_subplot()
     labelled = set()
+    alpha = max(0.25, min(0.8, 10 / len(curves)))  # many trials: lighter lines, so the pruned ones still show
     for t in curves:
         steps = sorted(t.intermediate_values)
         values = [t.intermediate_values[s] for s in steps]
         if t.number == best_number:
             style = dict(color=BEST, linewidth=2.4, linestyle="-", label=f"best (trial {t.number})", zorder=3)
         elif t.state == TrialState.PRUNED:
-            style = dict(color=PRUNED, linewidth=1.0, linestyle="--", label="pruned (partial curve)", zorder=1)
+            style = dict(color=PRUNED, linewidth=1.0, linestyle="--", label="pruned (partial curve)", zorder=2)
         else:
-            style = dict(color=COMPLETE, linewidth=1.0, linestyle="-", alpha=0.7, label=f"{state_label(t)} trial",
-                         zorder=2)
+            style = dict(color=COMPLETE, linewidth=1.0, linestyle="-", alpha=alpha, label=f"{state_label(t)} trial",
+                         zorder=1)
         if style["label"] in labelled:
             style["label"] = None
         labelled.add(style["label"])

@@ -183,16 +183,16 @@ def build_study_report(study_dir: Path, study: optuna.Study, summary: Optional[d
                 if shares else note("No parameter importances were computed (they need at least two complete "
                                     "trials with different parameters)."))
     parts = [headline_section(study_dir, study, summary, best, objs, front),
-             section("Why the best won", f"<p>{esc(why)}</p>") if why else "",
+             section("Why the best won", f"<p>{esc(why)}</p>", anchor="why") if why else "",
              trials_section(study_dir, trials, objs, best.number if best else None),
-             section("Optimisation history", history or note("No trial has finished yet.")),
+             section("Optimisation history", history or note("No trial has finished yet."), anchor="history"),
              section("Validation curves", grid(img(curves, "validation curve of every trial")) if curves else
                      note("No trial reported a validation value."),
                      note("Pruned trials (grey, dashed, an x where they stopped) were stopped early by the pruner "
-                          "as hopeless; their partial curves are kept.") if curves else ""),
+                          "as hopeless; their partial curves are kept.") if curves else "", anchor="curves"),
              section("Parameter importances", grid(img(imp, "parameter importances")) if imp else "", imp_text,
                      note("Share of the objective's variance each parameter explains across the complete "
-                          "trials: where the search was sensitive.") if shares else ""),
+                          "trials: where the search was sensitive.") if shares else "", anchor="importances"),
              blocks_section(trials, objs[0]),
              pareto_section(trials, objs, front) if len(objs) > 1 else "",
              files_section(study_dir, summary)]
