@@ -179,7 +179,8 @@ def build_study_report(study_dir: Path, study: optuna.Study, summary: Optional[d
     history = grid(*drawn) if drawn else ""
     curves = figs.intermediate_curves(trials, monitor, best.number if best else None)
     imp = figs.importances(shares)
-    imp_text = (table(["parameter", "share"], [[k, f"{v:.1%}"] for k, v in sorted(shares.items(), key=lambda kv: -kv[1])])
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    imp_text = (table(["parameter", "share"], [[k, f"{v:.1%}"] for k, v in ranked])
                 if shares else note("No parameter importances were computed (they need at least two complete "
                                     "trials with different parameters)."))
     parts = [headline_section(study_dir, study, summary, best, objs, front),
