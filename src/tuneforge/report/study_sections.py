@@ -144,5 +144,6 @@ def files_section(study_dir: Path, summary: dict) -> str:
         cost.append(f"process memory after each trial went from {int(round(memory[0])):,} MB to "
                     f"{int(round(memory[-1])):,} MB (peak {int(round(max(memory))):,} MB)")
     if cost:
-        parts.append(note("; ".join(cost).capitalize() + "."))
+        text = "; ".join(cost)
+        parts.append(note(text[0].upper() + text[1:] + "."))
     return section("Files", *parts, anchor="files")
