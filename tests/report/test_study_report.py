@@ -66,6 +66,9 @@ def test_headline_shows_best_trial_test_metrics_with_intervals_beside_baseline(s
     assert "0.7012 [0.6512, 0.7499]" in final and "0.7321 [0.6802, 0.7801]" in final
     assert 'href="best/report.html"' in best and 'href="best.yaml"' in best
     assert f"tuneforge run {study_dir / 'best.yaml'}" in text
+    files = _text(_section(page, "Files"))
+    assert "best.yaml : the winning recipe" in files and "optuna-dashboard sqlite:///study.db" in files
+    assert "from 1,200 MB to 1,240 MB (peak 1,241 MB)" in files
 
 
 def test_why_the_best_won_names_the_margins_and_the_important_parameter(single):
@@ -248,3 +251,12 @@ def test_no_table_overflows_in_chromium(single):
                                "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     assert int(re.search(r'data-tables="(\d+)"', done.stdout).group(1)) == 4   # final run, trials, importances, blocks
     assert int(re.search(r'data-overflow="(-?\d+)"', done.stdout).group(1)) <= 0
+
+
+def test_two_objective_pick_is_explained_as_a_place_on_the_front(tmp_path):
+    page = write_study_report(tmp_path, two_objective_study(), {"pareto": [0, 1, 3], "best": {"number": 1}}).read_text()
+    assert "Best: trial 1" in _text(_section(page, "Best recipe"))
+    assert "validation.macro_f1 0.7100, train.seconds 10.0000" in _text(_section(page, "Best recipe"))
+    why = _text(_section(page, "Why the best won"))
+    assert "is one of 3 trials on the Pareto front" in why and "validation.macro_f1 and train.seconds" in why
+    assert re.search(r'<tr class="best"><td>1</td>', _section(page, "Trials"))

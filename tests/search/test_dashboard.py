@@ -104,7 +104,8 @@ def test_storage_url_and_one_liner(study_dir):
     assert storage_url("runs/x/study.db") == "sqlite:///runs/x/study.db"
     assert storage_url("postgresql://db/optuna") == "postgresql://db/optuna"
     assert dashboard_command("runs/x") == "optuna-dashboard sqlite:///runs/x/study.db"
-    assert dashboard_command("runs/my search", port=8081) == "optuna-dashboard 'sqlite:///runs/my search/study.db' --port 8081"
+    assert (dashboard_command("runs/my search", port=8081)
+            == "optuna-dashboard 'sqlite:///runs/my search/study.db' --port 8081")
     url = dashboard_command(study_dir).split(" ", 1)[1]
     assert optuna.load_study(study_name=NAME, storage=url).best_trial.number == 1
 
@@ -134,3 +135,26 @@ def test_the_documented_one_liner_serves_the_study(study_dir):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_blocking_serve_announces_its_address_and_returns_once_stopped(study_dir):
+    """``block=True`` (the command line's way) hands the running server to ``on_ready`` (to print its address)
+    and serves until stopped; here another thread stops it, as Ctrl-C would end ``wait()``."""
+    import threading
+
+    seen = {}
+
+    def ready(server):
+        seen["url"] = server.url
+
+        def look_then_stop():
+            try:
+                seen["studies"] = json.loads(_get(f"http://127.0.0.1:{server.port}/api/studies"))["study_summaries"]
+            finally:                    # never leave the test blocked
+                server.stop()
+
+        threading.Thread(target=look_then_stop).start()
+
+    assert serve_dashboard(study_dir, port=0, block=True, on_ready=ready) is None
+    assert seen["url"].startswith("http://127.0.0.1:") and seen["url"].endswith("/dashboard")
+    assert [s["study_name"] for s in seen["studies"]] == [NAME]

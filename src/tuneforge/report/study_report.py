@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -21,7 +22,7 @@ from optuna.trial import TrialState
 from ..evaluation.diagnostics import verdict
 from . import study_figures as figs
 from .html import esc, fmt, grid, img, note, page, section, table, with_ci, write_atomically
-from .study_sections import blocks_section, files_section, pareto_section, trials_section
+from .study_sections import blocks_section, files_section, pareto_section, shorten, trials_section
 from .study_tables import Objective, objectives, state_name
 
 
@@ -139,14 +140,13 @@ def headline_section(study_dir: Path, study: optuna.Study, summary: dict, best, 
     parts = [f"<p>{len(trials)} trials: {esc(tally)}.</p>"]
     if best is None:
         failed = [t for t in trials if t.user_attrs.get("error")]
-        why = f" The first failure: {failed[0].user_attrs['error']}" if failed else ""
+        why = f" The first failure: {shorten(failed[0].user_attrs['error'])}" if failed else ""
         parts.append(f'<p class="verdict"><b>{esc("No trial completed, so there is no best recipe." + why)}</b></p>'
                      if not any(t.state == TrialState.COMPLETE for t in trials) else
                      f"<p>{esc(f'{len(front)} trials are on the Pareto front (below); the search picked none.')}</p>")
         return section("Best recipe", *parts, anchor="best")
     values = ", ".join(f"{o.name} {fmt(v)}" for o, v in zip(objs, best.values or []))
-    parts.append(f'<p class="verdict"><b>Best: trial {best.number}</b> ({esc(describe(best))}): {esc(values)} '
-                 f'on the validation split.</p>')
+    parts.append(f'<p class="verdict"><b>Best: trial {best.number}</b> ({esc(describe(best))}): {esc(values)}.</p>')
     parts.append(final_table(study_dir, summary.get("final")))
     links = []
     run_dir = (summary.get("final") or {}).get("run_dir") or "best"
@@ -157,7 +157,7 @@ def headline_section(study_dir: Path, study: optuna.Study, summary: dict, best, 
         links.append(f'<a href="{esc(recipe)}">{esc(recipe)}</a> (the winning recipe)')
     if links:
         parts.append(f"<p>{' · '.join(links)}</p>")
-    parts.append(f"<p>Train it again: <code>tuneforge run {esc(study_dir / recipe)}</code></p>")
+    parts.append(f"<p>Train it again: <code>tuneforge run {esc(shlex.quote(str(study_dir / recipe)))}</code></p>")
     return section("Best recipe", *parts, anchor="best")
 
 
@@ -179,7 +179,8 @@ def build_study_report(study_dir: Path, study: optuna.Study, summary: Optional[d
     history = grid(*drawn) if drawn else ""
     curves = figs.intermediate_curves(trials, monitor, best.number if best else None)
     imp = figs.importances(shares)
-    imp_text = (table(["parameter", "share"], [[k, f"{v:.1%}"] for k, v in sorted(shares.items(), key=lambda kv: -kv[1])])
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    imp_text = (table(["parameter", "share"], [[k, f"{v:.1%}"] for k, v in ranked])
                 if shares else note("No parameter importances were computed (they need at least two complete "
                                     "trials with different parameters)."))
     parts = [headline_section(study_dir, study, summary, best, objs, front),

@@ -25,7 +25,8 @@ def _breakable(text: str) -> str:
     return " ".join(re.sub(r"([/._,:=])", r"\1<wbr>", esc(w)) if len(w) > 24 else esc(w) for w in text.split(" "))
 
 
-def _shorten(text: str) -> str:
+def shorten(text: str) -> str:
+    """An error message on one line, cut at 240 characters."""
     text = " ".join(str(text).split())
     return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
 
@@ -41,7 +42,7 @@ def trial_note(trial: optuna.trial.FrozenTrial) -> str:
         return "pruned" + (f" at step {step}" if step is not None else "")
     error = trial.user_attrs.get("error")
     if error:
-        text = _shorten(error)
+        text = shorten(error)
         return "<span title=\"" + esc(error) + "\">" + _breakable(text) + "</span>"
     if trial.user_attrs.get("interrupted"):
         return "interrupted"
@@ -144,5 +145,6 @@ def files_section(study_dir: Path, summary: dict) -> str:
         cost.append(f"process memory after each trial went from {int(round(memory[0])):,} MB to "
                     f"{int(round(memory[-1])):,} MB (peak {int(round(max(memory))):,} MB)")
     if cost:
-        parts.append(note("; ".join(cost).capitalize() + "."))
+        text = "; ".join(cost)
+        parts.append(note(text[0].upper() + text[1:] + "."))
     return section("Files", *parts, anchor="files")

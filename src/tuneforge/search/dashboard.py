@@ -61,6 +61,18 @@ class DashboardServer:
         self._server.server_close()
         self._thread.join(timeout=10)
 
+    def wait(self) -> None:
+        """Block until Ctrl-C (or until :meth:`stop` is called from another thread), then stop serving.
+
+        ``tuneforge search --dashboard`` can call it after the last trial to keep the page up."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def __enter__(self) -> "DashboardServer":
         return self
 
@@ -96,15 +108,15 @@ def _check_storage(url: str) -> None:
 
 
 def serve_dashboard(storage: Union[str, Path], host: str = "127.0.0.1", port: int = 8080,
-                    block: bool = True, on_ready: Optional[Callable[[str], None]] = None
+                    block: bool = True, on_ready: Optional[Callable[["DashboardServer"], None]] = None
                     ) -> Optional[DashboardServer]:
     """Serve optuna-dashboard for ``storage`` (a storage URL or a study folder) on ``host:port``.
 
     ``block=True`` serves until Ctrl-C and returns ``None``; ``block=False`` returns a
-    :class:`DashboardServer` running in a daemon thread. ``port=0`` picks a free port (read it
+    :class:`DashboardServer` running in a daemon thread (``stop()`` it, or ``wait()`` for Ctrl-C). ``port=0`` picks a free port (read it
     from ``server.port``). A port already in use, a missing database or a missing
     ``optuna-dashboard`` package end in a :class:`TuneforgeError`. ``on_ready`` is called with the
-    page's URL once the port is open (to print it).
+    :class:`DashboardServer` once the port is open (to print its ``url``).
     """
     try:
         import optuna_dashboard
@@ -124,17 +136,10 @@ def serve_dashboard(storage: Union[str, Path], host: str = "127.0.0.1", port: in
             raise TuneforgeError(f"port {port} on {host} is already in use: choose another port "
                                  f"(or stop the program using it)") from e
         raise TuneforgeError(f"cannot serve the dashboard on {host}:{port}: {e.strerror or e}") from e
-    if not block:
-        running = DashboardServer(server, host)
-        if on_ready:
-            on_ready(running.url)
-        return running
+    running = DashboardServer(server, host)
     if on_ready:
-        on_ready(f"http://{host}:{server.server_address[1]}/dashboard")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+        on_ready(running)
+    if not block:
+        return running
+    running.wait()
     return None
