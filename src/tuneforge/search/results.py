@@ -170,7 +170,7 @@ def print_results(ctx: SearchContext, summary: dict) -> None:
         seconds = t.user_attrs.get("seconds")
         rows.append([str(t.number), values, params, f"{seconds:.0f}" if isinstance(seconds, (int, float)) else "-"])
     cols = [Column("#", 0), Column("/".join(o.path.split(".")[-1] for o in ctx.objectives), 0),
-            Column("values", 0, justify="left"), Column("s", 1)]
+            Column("parameters", 0, justify="left"), Column("s", 1)]
     console.print(fit_table(cols, rows, console.width, title=f"study {ctx.study_dir.name}"))
     best, final = summary.get("best"), summary.get("final")
     if best is not None:

@@ -48,9 +48,9 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
         print_path(console, "study", ctx.study_dir)
     server = None
     if dashboard is not None and not worker:
-        from .dashboard import start_dashboard_thread
-        server = start_dashboard_thread(ctx.storage_url, port=dashboard)
-        console.print(f"[bold]dashboard[/bold] http://127.0.0.1:{dashboard}/ (live while the search runs)")
+        from .dashboard import serve_dashboard
+        server = serve_dashboard(ctx.storage_url, port=dashboard, block=False)
+        console.print(f"[bold]dashboard[/bold] {server.url} (live while the search runs)")
     threads = torch.get_num_threads()
     procs = []
     try:
@@ -71,7 +71,7 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
     finally:
         torch.set_num_threads(threads)
         if server is not None:
-            server.shutdown()
+            server.stop()
     if worker:
         return {}
     trials_now = ctx.study.get_trials(deepcopy=False)
