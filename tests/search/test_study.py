@@ -129,17 +129,52 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(bert_dir, sear
     assert json.loads((tmp_path / "tiny-study" / "search.json").read_text())["counts"]["interrupted"] == 1
 
 
-def test_two_local_workers_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
+def run_two_workers(path, cwd, study_loader, extra=(), timeout=900):
+    """Two `tuneforge search` commands on one study: the second starts once the first runs a trial, so both
+    take part; returns their trials."""
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "tuneforge.cli", "search", str(path), "--quiet", *extra]
+    first = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and first.poll() is None:
+        try:
+            if any(t.state == TrialState.RUNNING for t in study_loader().trials):
+                break
+        except (KeyError, ValueError, Exception):
+            pass   # the study does not exist yet
+        time.sleep(1)
+    second = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outs = [p.communicate(timeout=timeout)[0] for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, "\n".join(o[-3000:] for o in outs)
+    return study_loader().trials
+
+
+def test_two_workers_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
     recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
                                                                    "trials": 4, "pruner": "none"})
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    done = _cli(["search", str(path), "--jobs", "2", "--quiet"], tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    trials = [t for t in _study(tmp_path).trials if not t.user_attrs.get("surplus")]
-    assert sorted(t.number for t in trials)[:4] == [0, 1, 2, 3]
+    trials = [t for t in run_two_workers(path, tmp_path, lambda: _study(tmp_path)) if not t.user_attrs.get("surplus")]
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 4
     assert len({t.user_attrs["worker"] for t in trials}) == 2          # both workers ran trials
+
+
+def test_jobs_starts_local_workers_on_the_same_study(bert_dir, search_csv, tmp_path):
+    recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
+                                                                   "trials": 3, "pruner": "none"})
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    done = _cli(["search", str(path), "--jobs", "2"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 workers on this machine" in done.stdout
+    assert (tmp_path / "tiny-study" / "workers" / "worker-1.log").is_file()
+    trials = [t for t in _study(tmp_path).trials if not t.user_attrs.get("surplus")]
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert len({t.number for t in trials}) == len(trials)
 
 
 def test_multi_objective_reports_the_pareto_front(bert_dir, search_csv, tmp_path):
