@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from ..errors import DataError
 from ..recipe.schema import DataSection
+from .augment import AUGMENTATIONS
 from .columns import default_columns, missing_column_message
 from .modalities import MODALITIES
 from .packaged import DATASETS, is_packaged, split_name, unknown_source_message
@@ -76,4 +77,10 @@ def check_data(data: DataSection, task) -> list[str]:
     problems += task.check_data(data)
     if data.augment and not MODALITIES.get(task.modality).augments:
         problems.append("data.augment: augmentation applies to image tasks only")
+    elif not task.soft_targets:
+        mixing = [e["name"] for e in data.augment if AUGMENTATIONS.get(e["name"]).per_batch]
+        if mixing:
+            problems.append(f"data.augment: {' and '.join(mixing)} blend the labels of two images, which needs a "
+                            f"single-label classification task (task {task.name!r} has other targets); "
+                            f"remove {' and '.join(mixing)} (the 'heavy' preset includes both)")
     return problems

@@ -20,7 +20,7 @@ import torch
 
 from ..recipe.schema import DataSection
 from .bundle import Split
-from .images import image_batch
+from .images import as_pipeline, image_batch
 
 CHARS_PER_TOKEN_BOUND = 128
 TOKENIZE_CHUNK = 1000
@@ -31,13 +31,15 @@ class EncodedSplit:
     """A split ready to be cut into batches: token ids (text) or uint8 pixels (images), plus targets."""
 
     def __init__(self, targets: np.ndarray, *, token_ids: Optional[list[list[int]]] = None, pad_id: int = 0,
-                 pixels: Optional[torch.Tensor] = None, spec=None, augment: Optional[list[str]] = None):
+                 pixels: Optional[torch.Tensor] = None, spec=None, augment=None,
+                 num_classes: Optional[int] = None):
         self.targets = targets
         self.token_ids = token_ids
         self.pad_id = pad_id
         self.pixels = pixels
         self.spec = spec
-        self.augment = list(augment or [])
+        self.augment = as_pipeline(augment)  # training batches only (``batch(train=True)``)
+        self.num_classes = num_classes       # mixup/cutmix: the width of the probability rows
         self.lengths: np.ndarray | None = (np.fromiter((len(t) for t in token_ids), dtype=np.int64,
                                                        count=len(token_ids)) if token_ids is not None else None)
         is_class = np.issubdtype(targets.dtype, np.integer)
@@ -62,9 +64,13 @@ class EncodedSplit:
             out["input_ids"] = torch.from_numpy(ids)
             out["attention_mask"] = torch.from_numpy(mask)
         else:
-            augment = self.augment if train else []
+            augment = self.augment if train else None
             out["pixel_values"] = image_batch(self.pixels[torch.from_numpy(indices)], self.spec, augment, generator)
         out["targets"] = self._targets[torch.from_numpy(indices)]
+        if train and generator is not None and self.augment.mixes_labels and "pixel_values" in out:
+            # mixup / cutmix: targets become probability rows; evaluation batches keep class ids
+            out["pixel_values"], out["targets"] = self.augment.mix(out["pixel_values"], out["targets"],
+                                                                   self.num_classes, generator)
         return out
 
 
@@ -83,7 +89,8 @@ def encode_split(split: Split, model, data: DataSection,
     if targets_transform is not None:
         targets = np.asarray(targets_transform(targets))
     if isinstance(split.inputs, torch.Tensor):
-        return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment)
+        return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment,
+                            num_classes=getattr(model, "num_outputs", None))
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
     # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length

@@ -120,7 +120,9 @@ class PrefixCache:
         if getattr(self.data, "token_ids", None) is None and getattr(self.data, "pixels", None) is None:
             return "the training data is not an encoded split (token ids or pixels)"
         if getattr(self.data, "pixels", None) is not None and getattr(self.data, "augment", None):
-            return f"data.augment {self.data.augment} changes the images in every epoch"
+            names = getattr(self.data.augment, "names", self.data.augment)
+            return (f"data.augment ({', '.join(map(str, names))}) changes the images in every epoch: outputs "
+                    f"recorded once would replay one fixed view of each image instead")
         hooked = [n for n, m in self.net.named_modules() if m._forward_hooks or m._forward_pre_hooks]
         if hooked:
             return f"other code watches the model's modules through hooks ({hooked[0]}; e.g. distillation)"
