@@ -80,7 +80,8 @@ def check_data(data: DataSection, task) -> list[str]:
     elif not task.soft_targets:
         mixing = [e["name"] for e in data.augment if AUGMENTATIONS.get(e["name"]).per_batch]
         if mixing:
-            problems.append(f"data.augment: {' and '.join(mixing)} blend the labels of two images, which needs a "
+            problems.append(f"data.augment: {' and '.join(mixing)} blend{'s' if len(mixing) == 1 else ''} the labels "
+                            f"of two images, which needs a "
                             f"single-label classification task (task {task.name!r} has other targets); "
                             f"remove {' and '.join(mixing)} (the 'heavy' preset includes both)")
     return problems
