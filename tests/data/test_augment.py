@@ -149,12 +149,20 @@ def heavy_split(n=B, classes=4) -> "EncodedSplit":
 def test_equal_generators_give_equal_batches_and_the_global_rng_is_untouched():
     enc = heavy_split()
     idx = np.arange(B)
-    state = torch.get_rng_state()
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
     a, b = enc.batch(idx, train=True, generator=gen(5)), enc.batch(idx, train=True, generator=gen(5))
-    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
     assert torch.equal(a["pixel_values"], b["pixel_values"]) and torch.equal(a["targets"], b["targets"])
     c = enc.batch(idx, train=True, generator=gen(6))
     assert not torch.equal(a["pixel_values"], c["pixel_values"])
+
+
+def test_grey_images_are_augmented_as_three_equal_channels():
+    pixels = torch.randint(0, 256, (B, 1, 16, 16), dtype=torch.uint8, generator=gen(2))
+    model = type("M", (), {"preprocessor": IDENTITY, "num_outputs": 2})()
+    enc = encode_split(Split(pixels, np.arange(B) % 2), model, DataSection(train="x", augment="medium"))
+    x = enc.batch(np.arange(B), train=True, generator=gen(0))["pixel_values"]
+    assert x.shape == (B, 3, S, S) and not torch.equal(x, enc.batch(np.arange(B))["pixel_values"])
 
 
 def test_validation_and_test_batches_are_never_augmented():
