@@ -278,3 +278,17 @@ def test_cache_on_with_augmentation_is_a_recipe_problem():
                             "data.augment changes") for p in recipe_problems(recipe))
     recipe.train.cache_frozen = "auto"
     assert not any(p.startswith("train.cache_frozen") for p in recipe_problems(recipe))
+
+
+def test_augment_views_needs_augmentation_without_mixing_and_lets_cache_on_pass():
+    task = TASKS.get("image-classification")
+    assert "data.augment_views: fixes augmented views, but data.augment is empty" in " ".join(
+        check_data(DataSection(train="x", augment_views=2), task))
+    assert "data.augment_views: fixes one augmented view per image, but mixup and cutmix" in " ".join(
+        check_data(DataSection(train="x", augment="heavy", augment_views=2), task))
+    assert not any(p.startswith("data.augment") for p in
+                   check_data(DataSection(train="x", augment="medium", augment_views=2), task))
+    recipe = load_recipe({"task": "image-classification", "model": {"name": "x"},
+                          "data": {"train": "x", "augment": "light", "augment_views": 3},
+                          "train": {"cache_frozen": "on"}})
+    assert not any(p.startswith("train.cache_frozen") for p in recipe_problems(recipe))

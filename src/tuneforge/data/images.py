@@ -209,20 +209,22 @@ def as_pipeline(augment) -> AugmentPipeline:
     return augment if isinstance(augment, AugmentPipeline) else AugmentPipeline(augment)
 
 
-def image_batch(pixels_uint8: torch.Tensor, spec, augment, generator: torch.Generator | None) -> torch.Tensor:
+def image_batch(pixels_uint8: torch.Tensor, spec, augment, generator: torch.Generator | None,
+                row_seeds: Optional[Sequence[int]] = None) -> torch.Tensor:
     """Float ``B x 3 x spec.size x spec.size`` pixel values, augmented (if asked) and normalised.
 
     ``augment`` is an :class:`~tuneforge.data.augment.AugmentPipeline` or anything ``data.augment``
     accepts; only its per-image steps apply here (mixup and cutmix need the targets: see
-    :meth:`EncodedSplit.batch`). Nothing is augmented without a ``generator``.
+    :meth:`EncodedSplit.batch`). Random draws come from ``generator``, or per image from ``row_seeds``;
+    nothing is augmented without either.
     """
     x = pixels_uint8.float().div_(255.0)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if tuple(x.shape[-2:]) != (spec.size, spec.size):
         x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False)
-    if augment and generator is not None:
-        x = as_pipeline(augment).images(x, generator)
+    if augment and (generator is not None or row_seeds is not None):
+        x = as_pipeline(augment).images(x, generator, row_seeds)
     return normalise(x, spec)
 
 

@@ -58,6 +58,10 @@ class DataSection(Section):
         default_factory=list, description="training-time image augmentation: a preset (light, medium, heavy) or a "
         "list of names and {name: ..., option: value} mappings (`tuneforge list augmentations`, docs/augmentation.md)")
 
+    augment_views: Optional[int] = Field(
+        None, ge=1, description="fix K augmented views per image (epoch e trains on view e mod K), so that the "
+        "frozen-prefix cache can record each view once and stay on; unset: a fresh augmentation every epoch")
+
     @field_validator("augment", mode="before")
     @classmethod
     def _augment(cls, v):

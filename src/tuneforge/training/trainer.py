@@ -192,14 +192,16 @@ class Trainer:
                 tick = time.perf_counter()
                 idx = batches[bi][rank::world]
                 gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch * 10_007 + bi)
-                batch = self.train_data.batch(idx, train=True, generator=gen)
+                views = getattr(self.train_data, "views", None)  # data.augment_views: view epoch mod K
+                batch = (self.train_data.batch(idx, train=True, generator=gen, view=t.seed * 7919 + epoch % views)
+                         if views else self.train_data.batch(idx, train=True, generator=gen))
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
                 if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
                     self._apply_stage()
                 with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
                                     enabled=self.precision == "bf16"):
-                    with self.prefix_cache.feeding(idx, batch):
+                    with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
                     for reg in self.regularisers:

@@ -87,13 +87,23 @@ class AugmentPipeline:
             self._built[size] = v2.Compose([a.build(o, side) for a, o in self._image_steps])
         return self._built[size]
 
-    def images(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Each image of ``x`` (B x C x H x W floats in 0..1) through the per-image steps."""
+    def images(self, x: torch.Tensor, generator: Optional[torch.Generator] = None,
+               row_seeds: Optional[list[int]] = None) -> torch.Tensor:
+        """Each image of ``x`` (B x C x H x W floats in 0..1) through the per-image steps: drawn from
+        ``generator``, or with ``row_seeds`` each image from its own seed (the same seed, the same image,
+        whatever else is in the batch: ``data.augment_views``)."""
         if not self._image_steps or len(x) == 0:
             return x
         compose = self._compose(tuple(x.shape[-2:]))
-        with _seeded_from(generator), _one_thread():
-            return torch.stack([compose(img) for img in x.contiguous()])
+        if row_seeds is None:
+            with _seeded_from(generator), _one_thread():
+                return torch.stack([compose(img) for img in x.contiguous()])
+        out = []
+        with torch.random.fork_rng(devices=[]), _one_thread():
+            for img, seed in zip(x.contiguous(), row_seeds):
+                torch.manual_seed(int(seed))
+                out.append(compose(img))
+        return torch.stack(out)
 
     def mix(self, x: torch.Tensor, targets: torch.Tensor, num_classes: Optional[int],
             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
