@@ -81,7 +81,8 @@ def test_crop_keeps_the_output_size_and_zooms():
     zoomed = run(one("crop", scale=[0.1, 0.1], ratio=[1.0, 1.0]), x)
     assert zoomed.shape == x.shape
     # a crop of 10% of the area blown up to full size: neighbouring pixels become alike
-    step = lambda t: (t[..., 1:] - t[..., :-1]).abs().mean()
+    def step(t):
+        return (t[..., 1:] - t[..., :-1]).abs().mean()
     assert step(zoomed) < 0.5 * step(x)
 
 
@@ -140,7 +141,7 @@ def test_every_registered_augmentation_is_covered_here():
 
 # -- determinism and where augmentation applies ---------------------------------------------------
 
-def heavy_split(n=B, classes=4) -> "EncodedSplit":
+def heavy_split(n=B, classes=4):
     pixels = torch.randint(0, 256, (n, 3, S, S), dtype=torch.uint8, generator=gen(3))
     model = type("M", (), {"preprocessor": ImageSpec(S, (0.5,) * 3, (0.25,) * 3), "num_outputs": classes})()
     return encode_split(Split(pixels, np.arange(n) % classes), model, DataSection(train="x", augment="heavy"))

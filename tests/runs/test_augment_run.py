@@ -36,14 +36,15 @@ def test_medium_run_trains_and_its_report_shows_what_the_model_sees(shades, cnn_
     d = result.run_dir
     saved = yaml.safe_load((d / "recipe.yaml").read_text())["data"]["augment"]
     assert [e["name"] for e in saved] == ["hflip", "crop", "rotation", "color-jitter"]  # the preset, spelled out
-    history = [json.loads(l) for l in (d / "history.jsonl").read_text().splitlines()]
+    history = [json.loads(line) for line in (d / "history.jsonl").read_text().splitlines()]
     losses = [h["train_loss"] for h in history if h.get("train_loss") is not None]
     assert losses and all(np.isfinite(losses))
     assert result.metrics["test"]["accuracy"] >= 0.75
     with Image.open(d / "augment_grid.png") as grid:
         assert grid.width > grid.height > 100
     report = (d / "report.html").read_text()
-    assert "What the model sees: augmentation" in report and "data.augment: hflip, crop, rotation, color-jitter" in report
+    assert "What the model sees: augmentation" in report
+    assert "data.augment: hflip, crop, rotation, color-jitter" in report
     assert report.count("data:image/png;base64") >= 2  # the grid among the other figures
 
 
@@ -52,7 +53,8 @@ def test_mixup_trains_on_soft_targets_and_evaluates_on_class_ids(shades, cnn_wei
     r["evaluate"] = {"baseline": False, "bootstrap": 0, "explain": 0, "report": False}  # only training matters here
     r["output"]["save_model"] = False
     result = tuneforge.finetune(r)
-    losses = [json.loads(l)["train_loss"] for l in (result.run_dir / "history.jsonl").read_text().splitlines()]
+    lines = (result.run_dir / "history.jsonl").read_text().splitlines()
+    losses = [json.loads(line)["train_loss"] for line in lines]
     assert all(np.isfinite([x for x in losses if x is not None]))
     assert set(result.metrics["test"]["per_class"]) == {"dark", "light"} and result.metrics["test"]["accuracy"] >= 0.75
 

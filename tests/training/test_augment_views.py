@@ -45,7 +45,8 @@ def test_cached_training_with_views_matches_uncached(tiny_models):
     runs = {}
     for cache in ("off", "on"):
         model = kit.load(tiny_models, "cnn")
-        tr, _ = kit.trainer(model, PROBE, data=views_split(model), **{"train.epochs": EPOCHS, "train.cache_frozen": cache})
+        over = {"train.epochs": EPOCHS, "train.cache_frozen": cache}
+        tr, _ = kit.trainer(model, PROBE, data=views_split(model), **over)
         tr.fit()
         runs[cache] = (tr, kit.params(model))
     assert not runs["off"][0].prefix_cache.active

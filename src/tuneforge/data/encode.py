@@ -85,6 +85,11 @@ class EncodedSplit:
         return out
 
 
+def epoch_view(seed: int, epoch: int, views: int) -> int:
+    """The ``view`` number training batches of ``epoch`` use with ``data.augment_views`` = ``views``."""
+    return seed * 7919 + epoch % views
+
+
 def view_seeds(view: int, rows: np.ndarray) -> list[int]:
     """One augmentation seed per row for ``view``: the same (view, row), the same seed."""
     return [int(np.random.SeedSequence([int(view), int(r)]).generate_state(1, np.uint64)[0] >> 1) for r in rows]

@@ -35,7 +35,9 @@ def _pixels(x: torch.Tensor, spec) -> np.ndarray:
 
 
 def _title(target: torch.Tensor, names: Optional[Sequence[str]]) -> str:
-    name = (lambda i: names[i] if names and i < len(names) else str(i))
+    def name(i: int) -> str:
+        return names[i] if names and i < len(names) else str(i)
+
     if target.ndim == 0:
         return name(int(target)) if not target.is_floating_point() else f"{float(target):.3g}"
     if target.numel() > 1 and target.is_floating_point() and (target.sum() - 1).abs() < 1e-4:  # a label mix
@@ -49,11 +51,14 @@ def write_augment_grid(encoded, run_dir: Path, seed: int, label_names: Optional[
     """Save ``run_dir/augment_grid.png`` for an augmented image split; None (nothing written) otherwise."""
     if not getattr(encoded, "augment", None) or getattr(encoded, "pixels", None) is None or len(encoded) == 0:
         return None
+    from ..data.encode import epoch_view
     from .figures import new_figure
 
     idx = np.unique(np.linspace(0, len(encoded) - 1, min(n, len(encoded))).astype(np.int64))
     plain = encoded.batch(idx, train=False)
-    seen = encoded.batch(idx, train=True, generator=torch.Generator().manual_seed(seed))
+    views = getattr(encoded, "views", None)  # data.augment_views: show view 0, which the first epoch trains on
+    extra = {"view": epoch_view(seed, 0, views)} if views else {}
+    seen = encoded.batch(idx, train=True, generator=torch.Generator().manual_seed(seed), **extra)
     rows = [("as loaded", _pixels(plain["pixel_values"], encoded.spec), plain["targets"]),
             ("as the model sees it", _pixels(seen["pixel_values"], encoded.spec), seen["targets"])]
     fig = new_figure(1.25 * len(idx), 3.0)
