@@ -1,7 +1,8 @@
 """data.augment_views: with K fixed augmented views per image, the frozen-prefix cache stays on with augmentation
 and records each view once (epoch e trains on view e mod K): training from the cache ends with the parameters
 that the same views give without it, a view of an image is the same in any batch, and the cache is off (with
-the reason) when the frozen blocks do not stay frozen for more than K epochs."""
+the reason) when the frozen blocks do not stay frozen for more than K epochs. A crashed augmented run (with
+mixup, or with views and the cache) resumes exactly."""
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def tiny_models(tmp_path_factory):
 
 def views_split(model, views=VIEWS, augment=AUGMENT) -> EncodedSplit:
     base = kit.split(model, n=N)
-    return EncodedSplit(base.targets, pixels=base.pixels, spec=base.spec, augment=augment, views=views)
+    return EncodedSplit(base.targets, pixels=base.pixels, spec=base.spec, augment=augment, views=views,
+                        num_classes=kit.K)
 
 
 def test_a_view_of_an_image_is_the_same_in_any_batch(tiny_models):
@@ -66,3 +68,22 @@ def test_views_need_the_blocks_frozen_for_more_than_k_epochs(tiny_models):
     assert "no frozen bottom blocks stay frozen for more than 3 epochs (data.augment_views)" in tr.prefix_cache.reason
     tr, _ = kit.trainer(model, PROBE, data=views_split(model, views=3), **{"train.epochs": 4})
     assert tr.prefix_cache.active
+
+
+@pytest.mark.parametrize("augment, views, cache", [(["hflip", "crop", "color-jitter", "mixup"], None, "auto"),
+                                                   (AUGMENT, VIEWS, "on")])
+def test_a_crashed_augmented_run_resumes_exactly(tiny_models, tmp_path, augment, views, cache):
+    def go(run_dir, callbacks, resume=False):
+        model = kit.load(tiny_models, "cnn")
+        tr, _ = kit.trainer(model, PROBE, data=views_split(model, views, augment), run_dir=run_dir,
+                            callbacks=callbacks, **{"train.epochs": EPOCHS, "train.cache_frozen": cache})
+        tr.fit(resume=resume)
+        return tr, kit.params(model)
+
+    _, full = go(tmp_path / "a", [])
+    with pytest.raises(KeyboardInterrupt):  # resumes from step 6, mid-way through the second epoch
+        go(tmp_path / "b", [kit.Checkpointer(3), kit.Crash(8)])
+    resumed, params = go(tmp_path / "b", [kit.Checkpointer(3)], resume=True)
+    assert resumed.state.step == 5 * EPOCHS
+    worst = max((full[n] - params[n]).abs().max().item() for n in full)
+    assert worst <= 1e-5, worst
