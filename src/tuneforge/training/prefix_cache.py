@@ -2,7 +2,9 @@
 
 When the lowest K blocks of the layer map are frozen during a stage, kept in eval mode
 (``strategy.bn: frozen``) and fed un-augmented inputs, their output for a training example
-is the same in every epoch. The cache then
+is the same in every epoch (with ``data.augment_views`` K, the same for each of its K fixed
+augmented views: view ``epoch mod K`` has its own place in the store, recorded in the first K
+epochs). The cache then
 
 1. records, during the first epoch of the stage, the output of the *cache point* (the
    last frozen module to finish, or timm's ``global_pool`` right after it) for each example
