@@ -155,20 +155,32 @@ def _reg(module: str, attr: str) -> Callable[[], Registry]:
 
 
 def _augmentations() -> Registry:
-    """The ``data.augment`` choices (a Literal in the recipe schema, not yet a registry)."""
-    from .recipe.schema import DataSection
-    what = {"hflip": "horizontal flip of half the training images",
-            "crop": "random square crop of 80-100% of the area, resized back"}
+    """Every ``data.augment`` name, then the presets (a preset stands for a list of them)."""
+    from .data.augment import AUGMENTATIONS, PRESETS
     reg = Registry("augmentation")
-    literal = typing.get_args(DataSection.model_fields["augment"].annotation)[0]
-    for name in typing.get_args(literal):
-        reg.register(name, what.get(name, ""))(name)
+    for name, desc in AUGMENTATIONS.describe().items():
+        reg.register(name, desc)(AUGMENTATIONS.get(name))
+    for name, (desc, _) in PRESETS.items():
+        reg.register(name, f"preset: {desc}")(name)
     return reg
 
 
 def _space_facts(name, build) -> dict[str, str]:
     from .search.space import parse_dimension
     return {f"  {k}": parse_dimension(k, v).describe().split(": ", 1)[-1] for k, v in build().items()}
+
+
+def _augmentation_options(name, obj) -> list[OptionRow]:
+    return model_options(obj.options) if hasattr(obj, "options") else []
+
+
+def _augmentation_facts(name, obj) -> dict[str, str]:
+    from .data.augment import parse_augment
+    if isinstance(obj, str):  # a preset
+        steps = parse_augment(obj)
+        return {"expands to": "; ".join(", ".join([s["name"]] + [f"{k}={v}" for k, v in s.items() if k != "name"])
+                                        for s in steps) or "nothing"}
+    return {"applies to": "each batch (blends images and labels)" if obj.per_batch else "each training image"}
 
 
 LISTABLES: list[Listable] = [
@@ -184,7 +196,8 @@ LISTABLES: list[Listable] = [
              options=_section_options("scheduler")),
     Listable("datasets", "dataset", "data.train", _reg(".data.packaged", "DATASETS"), facts=_dataset_facts,
              aliases=("data-sets", "data", "data set")),
-    Listable("augmentations", "augmentation", "data.augment[]", _augmentations),
+    Listable("augmentations", "augmentation", "data.augment[]", _augmentations, options=_augmentation_options,
+             facts=_augmentation_facts),
     Listable("search-spaces", "search-space", "search.space", _reg(".search", "SEARCH_SPACES"), facts=_space_facts,
              aliases=("spaces", "space", "search")),
 ]

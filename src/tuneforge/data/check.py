@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from ..errors import DataError
 from ..recipe.schema import DataSection
+from .augment import AUGMENTATIONS
 from .columns import default_columns, missing_column_message
 from .modalities import MODALITIES
 from .packaged import DATASETS, is_packaged, split_name, unknown_source_message
@@ -74,6 +75,19 @@ def check_data(data: DataSection, task) -> list[str]:
     if data.root is not None and not Path(data.root).expanduser().is_dir():
         problems.append(f"data.root: {data.root} is not a folder")
     problems += task.check_data(data)
+    if data.augment_views is not None and not data.augment:
+        problems.append("data.augment_views: fixes augmented views, but data.augment is empty; set data.augment "
+                        "or drop data.augment_views")
+    elif data.augment_views is not None and any(AUGMENTATIONS.get(e["name"]).per_batch for e in data.augment):
+        problems.append("data.augment_views: fixes one augmented view per image, but mixup and cutmix blend two "
+                        "images per batch; remove them from data.augment or drop data.augment_views")
     if data.augment and not MODALITIES.get(task.modality).augments:
         problems.append("data.augment: augmentation applies to image tasks only")
+    elif not task.soft_targets:
+        mixing = [e["name"] for e in data.augment if AUGMENTATIONS.get(e["name"]).per_batch]
+        if mixing:
+            problems.append(f"data.augment: {' and '.join(mixing)} blend{'s' if len(mixing) == 1 else ''} the labels "
+                            f"of two images, which needs a "
+                            f"single-label classification task (task {task.name!r} has other targets); "
+                            f"remove {' and '.join(mixing)} (the 'heavy' preset includes both)")
     return problems

@@ -18,9 +18,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ..errors import DataError
 from ..recipe.schema import DataSection
 from .bundle import Split
-from .images import image_batch
+from .images import as_pipeline, image_batch
 
 CHARS_PER_TOKEN_BOUND = 128
 TOKENIZE_CHUNK = 1000
@@ -31,13 +32,19 @@ class EncodedSplit:
     """A split ready to be cut into batches: token ids (text) or uint8 pixels (images), plus targets."""
 
     def __init__(self, targets: np.ndarray, *, token_ids: Optional[list[list[int]]] = None, pad_id: int = 0,
-                 pixels: Optional[torch.Tensor] = None, spec=None, augment: Optional[list[str]] = None):
+                 pixels: Optional[torch.Tensor] = None, spec=None, augment=None,
+                 num_classes: Optional[int] = None, views: Optional[int] = None):
         self.targets = targets
         self.token_ids = token_ids
         self.pad_id = pad_id
         self.pixels = pixels
         self.spec = spec
-        self.augment = list(augment or [])
+        self.augment = as_pipeline(augment)  # training batches only (``batch(train=True)``)
+        self.num_classes = num_classes       # mixup/cutmix: the width of the probability rows
+        self.views = views if self.augment else None  # data.augment_views: K fixed views per image
+        if self.views and self.augment.mixes_labels:
+            raise DataError("data.augment_views fixes one augmented view per image, but mixup and cutmix "
+                            "blend two images per batch; remove them or data.augment_views")
         self.lengths: np.ndarray | None = (np.fromiter((len(t) for t in token_ids), dtype=np.int64,
                                                        count=len(token_ids)) if token_ids is not None else None)
         is_class = np.issubdtype(targets.dtype, np.integer)
@@ -46,9 +53,13 @@ class EncodedSplit:
     def __len__(self) -> int:
         return len(self.targets)
 
-    def batch(self, indices: np.ndarray, train: bool = False,
-              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """The model inputs and ``targets`` for these rows (text padded to this batch's longest)."""
+    def batch(self, indices: np.ndarray, train: bool = False, generator: torch.Generator | None = None,
+              view: Optional[int] = None) -> dict[str, torch.Tensor]:
+        """The model inputs and ``targets`` for these rows (text padded to this batch's longest).
+
+        Training batches are augmented from ``generator``; with ``views`` and a ``view`` number, each
+        image instead from a seed of (view, row), so a view of an image is the same in any batch.
+        """
         indices = np.asarray(indices, dtype=np.int64)
         out: dict[str, torch.Tensor] = {}
         if self.token_ids is not None:
@@ -62,10 +73,26 @@ class EncodedSplit:
             out["input_ids"] = torch.from_numpy(ids)
             out["attention_mask"] = torch.from_numpy(mask)
         else:
-            augment = self.augment if train else []
-            out["pixel_values"] = image_batch(self.pixels[torch.from_numpy(indices)], self.spec, augment, generator)
+            augment = self.augment if train else None
+            seeds = view_seeds(view, indices) if train and self.views and view is not None else None
+            out["pixel_values"] = image_batch(self.pixels[torch.from_numpy(indices)], self.spec, augment,
+                                              generator if seeds is None else None, seeds)
         out["targets"] = self._targets[torch.from_numpy(indices)]
+        if train and generator is not None and self.augment.mixes_labels and "pixel_values" in out:
+            # mixup / cutmix: targets become probability rows; evaluation batches keep class ids
+            out["pixel_values"], out["targets"] = self.augment.mix(out["pixel_values"], out["targets"],
+                                                                   self.num_classes, generator)
         return out
+
+
+def epoch_view(seed: int, epoch: int, views: int) -> int:
+    """The ``view`` number training batches of ``epoch`` use with ``data.augment_views`` = ``views``."""
+    return seed * 7919 + epoch % views
+
+
+def view_seeds(view: int, rows: np.ndarray) -> list[int]:
+    """One augmentation seed per row for ``view``: the same (view, row), the same seed."""
+    return [int(np.random.SeedSequence([int(view), int(r)]).generate_state(1, np.uint64)[0] >> 1) for r in rows]
 
 
 def _pad_id(tokenizer) -> int:
@@ -83,7 +110,8 @@ def encode_split(split: Split, model, data: DataSection,
     if targets_transform is not None:
         targets = np.asarray(targets_transform(targets))
     if isinstance(split.inputs, torch.Tensor):
-        return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment)
+        return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment,
+                            num_classes=getattr(model, "num_outputs", None), views=data.augment_views)
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
     # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+from .augment import AugmentPipeline
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -204,34 +205,31 @@ def decode_images(column_values, size: int | None, base_dir: Path | None, root: 
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
 
 
-def _random_resized_crop(x: torch.Tensor, generator: torch.Generator, min_area: float = 0.8) -> torch.Tensor:
-    """Per sample: crop a random square of 80-100% of the area, resized back (one affine grid_sample)."""
-    b = x.shape[0]
-    area = min_area + (1 - min_area) * torch.rand(b, generator=generator)
-    side = area.sqrt()                                   # crop side as a fraction of the image side
-    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * (1 - side)[:, None]  # keep crop inside
-    theta = torch.zeros(b, 2, 3)
-    theta[:, 0, 0] = side
-    theta[:, 1, 1] = side
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+def as_pipeline(augment) -> AugmentPipeline:
+    return augment if isinstance(augment, AugmentPipeline) else AugmentPipeline(augment)
 
 
-def image_batch(pixels_uint8: torch.Tensor, spec, augment: list[str],
-                generator: torch.Generator | None) -> torch.Tensor:
-    """Float ``B x 3 x spec.size x spec.size`` pixel values, augmented (if asked) and normalised."""
+def image_batch(pixels_uint8: torch.Tensor, spec, augment, generator: torch.Generator | None,
+                row_seeds: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """Float ``B x 3 x spec.size x spec.size`` pixel values, augmented (if asked) and normalised.
+
+    ``augment`` is an :class:`~tuneforge.data.augment.AugmentPipeline` or anything ``data.augment``
+    accepts; only its per-image steps apply here (mixup and cutmix need the targets: see
+    :meth:`EncodedSplit.batch`). Random draws come from ``generator``, or per image from ``row_seeds``;
+    nothing is augmented without either.
+    """
     x = pixels_uint8.float().div_(255.0)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if tuple(x.shape[-2:]) != (spec.size, spec.size):
         x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False)
-    if augment and generator is not None:
-        if "crop" in augment:
-            x = _random_resized_crop(x, generator)
-        if "hflip" in augment:
-            flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if augment and (generator is not None or row_seeds is not None):
+        x = as_pipeline(augment).images(x, generator, row_seeds)
+    return normalise(x, spec)
+
+
+def normalise(x: torch.Tensor, spec) -> torch.Tensor:
+    """Pixels in 0..1 -> the model's input scale (``(x - mean) / std`` per channel)."""
     mean = torch.tensor(spec.mean, dtype=x.dtype, device=x.device)[None, :, None, None]
     std = torch.tensor(spec.std, dtype=x.dtype, device=x.device)[None, :, None, None]
     return (x - mean) / std

@@ -155,7 +155,8 @@ def _describe(err: dict, tree: dict) -> str:
     value = err.get("input")
     shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{key}: {msg[:1].lower() + msg[1:]} (got {shown})"
+    got = "" if "(got " in msg else f" (got {shown})"  # a validator that already said what it got
+    return f"{key}: {msg[:1].lower() + msg[1:]}{got}"
 
 
 def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:

@@ -54,7 +54,20 @@ class DataSection(Section):
     image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
     root: Optional[str] = Field(None, description="image paths in tables must stay inside this folder")
     clean: CleanSection = Field(default_factory=CleanSection)
-    augment: list[Literal["hflip", "crop"]] = Field(default_factory=list, description="training-time image augmentation")
+    augment: list[dict[str, Any]] = Field(
+        default_factory=list, description="training-time image augmentation: a preset (light, medium, heavy) or a "
+        "list of names and {name: ..., option: value} mappings (`tuneforge list augmentations`, docs/augmentation.md)")
+
+    augment_views: Optional[int] = Field(
+        None, ge=1, description="fix K augmented views per image (epoch e trains on view e mod K), so that the "
+        "frozen-prefix cache can record each view once and stay on; unset: a fresh augmentation every epoch")
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment(cls, v):
+        """Presets expanded and every option filled in (data/augment/spec.py), so the saved recipe is explicit."""
+        from ..data.augment.spec import parse_augment
+        return parse_augment(v)
 
     @field_validator("validation", "test")
     @classmethod

@@ -48,6 +48,11 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         problems += check_data(recipe.data, task)
         if recipe.train.early_stopping is not None and recipe.data.validation is None:
             problems.append("train.early_stopping: needs a validation split (data.validation)")
+    if recipe.train.cache_frozen == "on" and recipe.data.augment and recipe.data.augment_views is None:
+        problems.append("train.cache_frozen: 'on' records the frozen blocks' outputs once per image, but data.augment "
+                        "changes the images in every epoch (the cache would replay one fixed view); set "
+                        "train.cache_frozen: auto (the cache is then off), set data.augment_views: K to cache K "
+                        "fixed views per image, or drop data.augment")
     try:
         info = peek_model(recipe.model)
     except TuneforgeError as e:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import TuneforgeError
 from . import sections
+from .augment_grid import augmentation_section
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
 
@@ -28,6 +29,17 @@ def _history(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _augment_names(run_dir: Path) -> list[str]:
+    """The augmentations named in the run's ``recipe.yaml`` (empty when there is none)."""
+    import yaml
+    path = run_dir / "recipe.yaml"
+    try:
+        augment = ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("data") or {}).get("augment") or []
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    return [e["name"] if isinstance(e, dict) else str(e) for e in augment]
 
 
 def build_run_report(run_dir: Path) -> str:
@@ -52,7 +64,7 @@ def build_run_report(run_dir: Path) -> str:
              sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),
-             sections.data(metrics),
+             sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)),
              section("Files", note("TensorBoard: tensorboard --logdir " + str(run_dir.parent)),
                      note("metrics.json, history.jsonl, plan.json, test_outputs.npz and the model/ folder sit "
                           "beside this report; `tuneforge report RUN` rebuilds it."))]

@@ -21,6 +21,7 @@ from ..errors import TuneforgeError
 from ..evaluation import extract_features, greater_is_better
 from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
+from ..report.augment_grid import write_augment_grid
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
 from ..strategies.defaults import describe
@@ -175,6 +176,10 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     plan_rows[0]["notes"] = plan_notes(trainer)
     write_json(run_dir / "plan.json", plan_rows)
     _print_plan(console, plan_rows, trainer)
+    if not resuming and is_main_process() and write_augment_grid(p.encoded["train"], run_dir, recipe.train.seed,
+                                                                 p.data.label_names) is not None:
+        console.print(f"[dim]data[/dim] augment: {', '.join(e['name'] for e in recipe.data.augment)} "
+                      "(training images only; see augment_grid.png)")
     if trainer.prefix_cache.active:
         console.print(trainer.prefix_cache.summary())
     state = trainer.fit(resume=resuming)

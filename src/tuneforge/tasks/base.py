@@ -44,6 +44,7 @@ class Task:
     bootstrap_unit: ClassVar[str] = "rows"   # what a bootstrap resamples
     probe_kind: ClassVar[str] = "softmax"    # the linear head a frozen-feature probe fits: softmax, sigmoid, ridge
     explains: ClassVar[bool] = False         # whether occlusion explanations (evaluate.explain) apply
+    soft_targets: ClassVar[bool] = False     # whether loss() takes probability rows (mixup, cutmix)
     summary_columns: ClassVar[tuple[str, ...]] = ()      # printed at the end of a run and by `evaluate`
     headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table
     leaderboard_columns: ClassVar[tuple[str, ...]] = ()  # the comparison leaderboard

@@ -22,6 +22,7 @@ class ClassificationTask(Task):
     problem_type = "single_label_classification"
     probe_kind = "softmax"
     explains = True
+    soft_targets = True
     summary_columns = ("accuracy", "macro_f1")
     headline_metrics = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece")
     leaderboard_columns = ("accuracy", "macro_f1", "roc_auc")
@@ -78,6 +79,10 @@ class ClassificationTask(Task):
     # -- training and evaluation ---------------------------------------------------------------
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against class ids, or against probability rows (float ``B x K``, from mixup or
+        cutmix): ``-sum_k p_k log softmax(outputs)_k``, i.e. the weighted sum of the mixed classes' losses."""
+        if targets.is_floating_point():
+            return -(targets.float() * F.log_softmax(outputs.float(), dim=-1)).sum(-1).mean()
         return F.cross_entropy(outputs.float(), targets)
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:

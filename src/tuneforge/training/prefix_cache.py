@@ -2,7 +2,9 @@
 
 When the lowest K blocks of the layer map are frozen during a stage, kept in eval mode
 (``strategy.bn: frozen``) and fed un-augmented inputs, their output for a training example
-is the same in every epoch. The cache then
+is the same in every epoch (with ``data.augment_views`` K, the same for each of its K fixed
+augmented views: view ``epoch mod K`` has its own place in the store, recorded in the first K
+epochs). The cache then
 
 1. records, during the first epoch of the stage, the output of the *cache point* (the
    last frozen module to finish, or timm's ``global_pool`` right after it) for each example
@@ -81,6 +83,7 @@ class PrefixCache:
         self.model, self.net = trainer.unwrapped, trainer.unwrapped.net
         self.blocks = self.model.layer_map.blocks
         self.data, self.device = trainer.train_data, trainer.accelerator.device
+        self.views = getattr(self.data, "views", None) or 1  # data.augment_views: each view recorded once
         self.spill_bytes = int(getattr(t, "cache_memory_mb", 2048) * 2 ** 20)
         self.spill_dir = trainer.run_dir / "cache" if trainer.run_dir is not None else None
         self.stage_names = [s.name for s in trainer.plan.stages]
@@ -91,12 +94,14 @@ class PrefixCache:
         self.reason = "train.cache_frozen is off" if self.setting == "off" else self._blocker(trainer)
         if self.reason is None:
             head = self.model.layer_map.head_index
-            self.prefixes = choose_prefixes(trainer.plan, head, trainer.total_steps, trainer.steps_per_epoch,
-                                            forced=self.setting == "on")
+            # with K views, recording takes K epochs: the prefix must stay frozen for more than that
+            self.prefixes = choose_prefixes(trainer.plan, head, trainer.total_steps,
+                                            trainer.steps_per_epoch * self.views, forced=self.setting == "on")
             if not any(self.prefixes):
+                span = "one epoch" if self.views == 1 else f"{self.views} epochs (data.augment_views)"
                 self.reason = ("no stage keeps the bottom block frozen" if self.setting == "on" or
                                not any(stage_prefixes(trainer.plan, head)) else
-                               "no frozen bottom blocks stay frozen for more than one epoch")
+                               f"no frozen bottom blocks stay frozen for more than {span}")
         for k in sorted(set(self.prefixes) - {0}) if self.reason is None else []:
             point, why = find_cache_point(self.model, self.data, k, self.device)
             if point is None:
@@ -119,8 +124,10 @@ class PrefixCache:
             return "strategy.bn is 'train': frozen blocks run in train mode (BatchNorm statistics, dropout)"
         if getattr(self.data, "token_ids", None) is None and getattr(self.data, "pixels", None) is None:
             return "the training data is not an encoded split (token ids or pixels)"
-        if getattr(self.data, "pixels", None) is not None and getattr(self.data, "augment", None):
-            return f"data.augment {self.data.augment} changes the images in every epoch"
+        if getattr(self.data, "pixels", None) is not None and getattr(self.data, "augment", None) and self.views == 1:
+            names = getattr(self.data.augment, "names", self.data.augment)
+            return (f"data.augment ({', '.join(map(str, names))}) changes the images in every epoch: outputs "
+                    f"recorded once would replay one fixed view of each image instead")
         hooked = [n for n, m in self.net.named_modules() if m._forward_hooks or m._forward_pre_hooks]
         if hooked:
             return f"other code watches the model's modules through hooks ({hooked[0]}; e.g. distillation)"
@@ -136,16 +143,19 @@ class PrefixCache:
             return
         self._drop()
         if k:
-            counts = np.asarray(self.data.lengths) if self.points[k].kind == "rows" else np.ones(len(self.data))
+            counts = (np.asarray(self.data.lengths) if self.points[k].kind == "rows"
+                      else np.ones(len(self.data) * self.views))
             self.segment = Segment(self.net, self.points[k], counts, self.device, self.spill_bytes, self.spill_dir)
             self.history.append({"stages": [self.stage_names[index]], **self._describe_point(self.points[k])})
 
-    def feeding(self, idx, batch: dict):
-        """Context of the training forward of the batch holding examples ``idx``."""
+    def feeding(self, idx, batch: dict, epoch: int = 0):
+        """Context of the training forward of the batch holding examples ``idx`` (in ``epoch``: with
+        ``data.augment_views`` K, view ``epoch mod K`` of each example has its own place in the store)."""
         if self.segment is None:
             return contextlib.nullcontext()
         width = batch["input_ids"].shape[1] if "input_ids" in batch else None
-        return self.segment.feeding(np.asarray(idx, dtype=np.int64), width)
+        positions = np.asarray(idx, dtype=np.int64) * self.views + epoch % self.views
+        return self.segment.feeding(positions, width)
 
     def close(self) -> None:
         """Give the model its own forwards back and free the store (at the end of training)."""
@@ -171,8 +181,9 @@ class PrefixCache:
             d = self._describe_point(self.points[k])
             parts.append(f"{d['blocks'][0]}..{d['blocks'][-1]} during {', '.join(repr(s) for s in stages)} "
                          f"({d['stores']} of {d['cache_point']})")
-        return ("frozen-prefix cache: on for " + "; ".join(parts) +
-                ": recorded in the first epoch, replayed after")
+        when = ("in the first epoch" if self.views == 1 else
+                f"in the first {self.views} epochs (one per augmented view, data.augment_views)")
+        return "frozen-prefix cache: on for " + "; ".join(parts) + f": recorded {when}, replayed after"
 
     def describe(self) -> dict:
         """For metrics.json: whether the cache was used, for which blocks, and its size."""

@@ -21,7 +21,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
-from ..data.encode import batch_order
+from ..data.encode import batch_order, epoch_view
 from ..errors import RecipeError, TrainingError
 from ..strategies.defaults import DefaultsContext, resolve_defaults
 from ..strategies.param_groups import build_param_groups
@@ -192,14 +192,16 @@ class Trainer:
                 tick = time.perf_counter()
                 idx = batches[bi][rank::world]
                 gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch * 10_007 + bi)
-                batch = self.train_data.batch(idx, train=True, generator=gen)
+                views = getattr(self.train_data, "views", None)  # data.augment_views: view epoch mod K
+                extra = {"view": epoch_view(t.seed, epoch, views)} if views else {}
+                batch = self.train_data.batch(idx, train=True, generator=gen, **extra)
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
                 if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
                     self._apply_stage()
                 with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
                                     enabled=self.precision == "bf16"):
-                    with self.prefix_cache.feeding(idx, batch):
+                    with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"])
                     for reg in self.regularisers:
