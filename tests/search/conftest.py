@@ -29,3 +29,12 @@ def search_recipe(bert_dir, csv, out, search=None, **over):
             node = node.setdefault(h, {})
         node[last] = v
     return r
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    from search.postgres import start_postgres
+
+    url, stop = start_postgres()
+    yield url
+    stop()

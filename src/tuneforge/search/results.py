@@ -89,8 +89,9 @@ def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
     if (folder / "metrics.json").is_file() and read_status(folder).get("state") == "completed":
         metrics = json.loads((folder / "metrics.json").read_text())
     else:
-        if folder.exists():       # an interrupted final run of ours: start it again
-            shutil.rmtree(folder)
+        if not _claim(folder):
+            ctx.console.print(f"[dim]search[/dim] another worker is running the final run in {folder}")
+            return None
         ctx.console.print(f"[bold]final[/bold] trial {trial.number}'s recipe, trained once more and tested on the "
                           "test split no trial saw")
         hooks = RunHooks(data=ctx.bundle, encoded=ctx.shared.encoded, features=ctx.shared.features)
@@ -107,6 +108,26 @@ def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
             "baseline": metrics.get("baseline", {}), "baseline_majority": metrics.get("baseline_majority", {}),
             "vs_baseline": metrics.get("vs_baseline"), "diagnostics": metrics.get("diagnostics", []),
             "reproduced": reproduced}
+
+
+def _claim(folder: Path) -> bool:
+    """Whether this process may run the final run in ``folder``: it created it, or the worker that
+    did (on this machine) is gone and left it unfinished (then it starts again)."""
+    from .study import _alive
+    from .trial import worker_name
+
+    owner_file = folder / ".owner"
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        owner = owner_file.read_text().strip() if owner_file.is_file() else ""
+        host, _, pid = owner.rpartition(":")
+        if not (host == worker_name().rpartition(":")[0] and pid.isdigit() and not _alive(int(pid))):
+            return False
+        shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+    owner_file.write_text(worker_name())
+    return True
 
 
 def write_yaml(path: Path, tree: dict) -> None:
