@@ -97,4 +97,10 @@ def load_or_create(storage, name: str, directions: list[str], sampler, pruner, f
                                 pruner=pruner, load_if_exists=True)
     for k, v in {"fingerprint": fingerprint, **(attrs or {})}.items():
         study.set_user_attr(k, v)
+    names = [str(o).rsplit(":", 1)[0] for o in (attrs or {}).get("objectives", [])]
+    if len(names) == len(directions):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # experimental in Optuna; lets the dashboard name the objectives
+            study.set_metric_names(names)
     return study, True
