@@ -53,6 +53,22 @@ def validate(recipe, overrides=None, **kwargs) -> list[str]:
         return e.problems
 
 
+def search(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[Iterable[str], Mapping]] = None, *,
+           trials: Optional[int] = None, timeout=None, objectives: Optional[list[str]] = None,
+           study: Optional[str] = None, storage: Optional[str] = None, jobs: int = 1, quiet: bool = False, **kwargs):
+    """Run or continue an Optuna study over a recipe (docs/search.md); returns its ``search.json`` content.
+
+    ``trials`` is the study's total; ``timeout`` seconds or "30m"; ``objectives`` e.g.
+    ``["val.macro_f1:max", "train.seconds:min"]``; ``storage`` a database URL (default: SQLite in the
+    study folder).
+    """
+    from .recipe.load import recipe_tree
+    from .search.run import run_search
+
+    return run_search(recipe_tree(recipe, _overrides(overrides, kwargs)), trials=trials, timeout=timeout,
+                      objectives=objectives, study=study, storage=storage, jobs=jobs, quiet=quiet)
+
+
 def resume(run_dir: Union[str, Path], *, quiet: bool = False):
     """Continue an interrupted run from its latest checkpoint."""
     from .runs.pipeline import resume as _resume
