@@ -60,3 +60,17 @@ def test_resolved_recipe_round_trips():
     r = load_recipe(BASE, ["optimizer.lr=1e-4"])
     again = load_recipe(__import__("yaml").safe_load(recipe_to_yaml(r)))
     assert again == r
+
+
+@pytest.mark.parametrize("key, ours", [("train.warmup_steps", "scheduler.warmup"),
+                                       ("train.gradient_accumulation_steps", "train.grad_accum"),
+                                       ("train.fp16", "train.precision"), ("train.learning_rate", "optimizer.lr"),
+                                       ("optimizer.learning_rate", "optimizer.lr")])
+def test_hf_trainer_names_point_to_tuneforges(key, ours):
+    from tuneforge.errors import RecipeError
+    from tuneforge.recipe import load_recipe
+
+    tree = {"task": "text-classification", "model": {"name": "minilm-l6"}, "data": {"train": "x.csv"}}
+    with pytest.raises(RecipeError) as e:
+        load_recipe(tree, [f"{key}=1"])
+    assert f"{key}: unknown key; tuneforge calls this {ours}" in str(e.value)

@@ -22,6 +22,30 @@ from .schema import Recipe
 
 RecipeSource = Union[str, Path, Mapping[str, Any], Recipe]
 
+# The Hugging Face Trainer's names (TrainingArguments) for settings tuneforge names otherwise: a user
+# coming from the Trainer types these, and a spelling-based "did you mean" would point elsewhere.
+TRAINER_VOCABULARY = {
+    "learning_rate": "optimizer.lr",
+    "weight_decay": "optimizer.weight_decay",
+    "adam_beta1": "optimizer.betas", "adam_beta2": "optimizer.betas",
+    "gradient_accumulation_steps": "train.grad_accum",
+    "warmup_steps": "scheduler.warmup (a step count when >= 1)",
+    "warmup_ratio": "scheduler.warmup (a fraction when < 1)",
+    "lr_scheduler_type": "scheduler.name",
+    "num_train_epochs": "train.epochs",
+    "per_device_train_batch_size": "train.batch_size",
+    "per_device_eval_batch_size": "evaluate.batch_size",
+    "max_grad_norm": "train.grad_clip",
+    "fp16": "train.precision (bf16, fp32 or auto)", "bf16": "train.precision (bf16, fp32 or auto)",
+    "eval_steps": "train.eval_every_steps", "save_steps": "train.save_every_steps",
+    "save_total_limit": "train.keep_checkpoints",
+    "load_best_model_at_end": "train.restore_best",
+    "metric_for_best_model": "evaluate.metric",
+    "early_stopping_patience": "train.early_stopping.patience",
+    "output_dir": "output.dir",
+    "group_by_length": "train.group_by_length",
+}
+
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"optimizer.lr=3e-5"`` -> ``("optimizer.lr", 3e-05)``; values are read as YAML scalars."""
@@ -148,6 +172,9 @@ def _describe(err: dict, tree: dict) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         fields = _fields_at(Recipe, loc[:-1])
+        if loc[-1] in TRAINER_VOCABULARY:
+            return (f"{key}: unknown key; tuneforge calls this {TRAINER_VOCABULARY[loc[-1]]}; "
+                    f"known keys here: {', '.join(fields)}")
         hint = did_you_mean(loc[-1], fields)
         return f"{key}: unknown key{hint}; known keys here: {', '.join(fields)}"
     if kind == "missing":

@@ -34,7 +34,9 @@ def work(ctx: SearchContext) -> str:
         if sum(counted(t) or t.state == TrialState.RUNNING for t in trials) >= ctx.trials:
             return "complete"
         before = {t.number for t in trials}
-        ctx.study.optimize(runner, n_trials=1, catch=(Exception,), gc_after_trial=True)
+        done = sum(counted(t) for t in trials)
+        with ctx.console.status(f"trial {done + 1} of {ctx.trials} running...", spinner="dots"):
+            ctx.study.optimize(runner, n_trials=1, catch=(Exception,), gc_after_trial=True)
         mine = [t for t in ctx.study.get_trials(deepcopy=False)
                 if t.number not in before and t.user_attrs.get("worker") == _me()]
         for t in mine:
