@@ -105,6 +105,8 @@ def test_pruning_stops_a_bad_trial_early_and_keeps_its_curve(bert_dir, search_cs
     curve = [json.loads(l) for l in (ctx.study_dir / bad.user_attrs["trial_dir"] / "history.jsonl").read_text().splitlines()]
     assert 1 < len(curve) and curve[-1]["step"] == bad.user_attrs["pruned_at_step"]
     assert max(bad.intermediate_values) == bad.user_attrs["pruned_at_step"]
+    ran = json.loads((ctx.study_dir / bad.user_attrs["trial_dir"] / "metrics.json").read_text())["train"]
+    assert ran["epochs"] < ran["epochs_planned"] == 3          # metrics.json says how much actually ran
 
 
 def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(bert_dir, search_csv, tmp_path):

@@ -228,7 +228,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
                   "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
-                  "steps": state.step, "epochs": trainer.epochs, "stop_reason": state.stop_reason,
+                  "steps": state.step, "epochs": _epochs_run(state, trainer), "epochs_planned": trainer.epochs,
+                  "stop_reason": state.stop_reason,
                   "skipped_batches": state.skipped_batches,
                   "best_step": state.best_step, "best_validation": state.best_value,
                   "stage_seconds": state.stage_seconds, "prefix_cache": trainer.prefix_cache.describe(),
@@ -335,6 +336,12 @@ def _head_data(p: Prepared, shared: bool, precision: str, device):
             y = p.scaler.transform(np.asarray(y))
         out[split] = (x, np.asarray(y))
     return HeadData(out["train"], out.get("validation"))
+
+
+def _epochs_run(state, trainer) -> float:
+    """Epochs that actually ran (early stopping, pruning or max_steps end some early): whole ones plus the
+    share of the last one's batches."""
+    return round(state.epoch + (state.batch_in_epoch / trainer.n_batches if trainer.n_batches else 0.0), 3)
 
 
 def _padding(encoded, recipe) -> Optional[float]:
