@@ -27,6 +27,9 @@ def print_summary(console: Console, metrics: dict) -> None:
         rows.append(("majority / mean predictor", metrics["baseline_majority"]))
     if metrics.get("baseline"):
         rows.append(("pre-trained baseline (linear probe)", metrics["baseline"]))
+    random_init = metrics.get("baseline_random_init")
+    if isinstance(random_init, dict) and any(n in random_init for n in names):
+        rows.append(("same model from random weights", random_init))
     split = "test" if metrics.get("test") else "validation"
     rows.append((f"fine-tuned ({metrics['strategy']['name']})", metrics.get(split) or {}))
     ci = metrics.get("test_ci") or {} if split == "test" else {}
@@ -43,8 +46,32 @@ def print_summary(console: Console, metrics: dict) -> None:
                              f"peak memory {t['peak_memory_mb']:.0f} MB"
                              + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
                                 else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
+    retention = retention_line(metrics.get("retention"))
+    if retention:
+        console.print(retention)
     print_verdict_and_diagnostics(console, metrics)
     print_path(console, "run folder", metrics["run_dir"])
+
+
+def retention_line(r) -> str:
+    """What the run kept of the pre-trained model, in one line (empty when retention was not measured)."""
+    if not isinstance(r, dict):
+        return ""
+    if "error" in r:
+        return f"[yellow]retention[/yellow] not measured: {escape(str(r['error']))}"
+    if "score" not in r:
+        return ""
+    src = r.get("source_task")
+    if src and src.get("before"):
+        what = (f"source-task accuracy {src['after']:.3f} after vs {src['before']:.3f} before "
+                f"(re-fitted probe {src.get('after_refit', float('nan')):.3f})")
+    elif r.get("original_head_agreement") is not None:
+        what = "share of the original classifier's predictions unchanged on the fine-tuned backbone"
+    else:
+        what = "rank correlation of pairwise embedding similarities, pre-trained vs fine-tuned"
+    cka = f", mean CKA per block {r['mean_cka']:.3f}" if isinstance(r.get("mean_cka"), float) else ""
+    return (f"[bold]retention[/bold] {r['score']:.3f} ({escape(what)}; {r.get('probe_examples', '?')} examples"
+            f"{cka})")
 
 
 def print_verdict_and_diagnostics(console: Console, metrics: dict) -> None:
