@@ -14,7 +14,7 @@ def _metrics(**extra):
 
 
 def test_summary_shows_random_init_and_retention():
-    console = Console(record=True, width=100)
+    console = Console(record=True, width=250)
     print_summary(console, _metrics(baseline_random_init={"accuracy": 0.5, "macro_f1": 0.45, "train_seconds": 1},
                                     retention={"score": 0.91, "embedding_spearman": 0.91, "mean_cka": 0.8,
                                                "probe_examples": 64}))
