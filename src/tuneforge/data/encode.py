@@ -1,7 +1,8 @@
 """Turn a :class:`Split` into model batches, and decide the order of batches.
 
 Texts are tokenised once (no padding) and padded per batch to that batch's longest
-text; images stay uint8 until :func:`image_batch` makes each batch's float pixels.
+text; a text pair (``data.text_column: [a, b]``) is tokenised as a pair, ``tokenizer(a, b)``, with its
+segment ids kept for models that take them; images stay uint8 until :func:`image_batch` makes each batch's float pixels.
 :func:`batch_order` can group texts of similar length so that little padding is needed
 while the order of batches stays random.
 
@@ -31,9 +32,11 @@ class EncodedSplit:
     """A split ready to be cut into batches: token ids (text) or uint8 pixels (images), plus targets."""
 
     def __init__(self, targets: np.ndarray, *, token_ids: Optional[list[list[int]]] = None, pad_id: int = 0,
-                 pixels: Optional[torch.Tensor] = None, spec=None, augment: Optional[list[str]] = None):
+                 pixels: Optional[torch.Tensor] = None, spec=None, augment: Optional[list[str]] = None,
+                 token_type_ids: Optional[list[list[int]]] = None):
         self.targets = targets
         self.token_ids = token_ids
+        self.token_type_ids = token_type_ids   # text pairs: segment ids (0 first text, 1 second)
         self.pad_id = pad_id
         self.pixels = pixels
         self.spec = spec
@@ -61,6 +64,11 @@ class EncodedSplit:
                 mask[j, :len(r)] = 1
             out["input_ids"] = torch.from_numpy(ids)
             out["attention_mask"] = torch.from_numpy(mask)
+            if self.token_type_ids is not None:
+                types = np.zeros((len(rows), width), dtype=np.int64)
+                for j, i in enumerate(indices):
+                    types[j, :len(self.token_type_ids[i])] = self.token_type_ids[i]
+                out["token_type_ids"] = torch.from_numpy(types)
         else:
             augment = self.augment if train else []
             out["pixel_values"] = image_batch(self.pixels[torch.from_numpy(indices)], self.spec, augment, generator)
@@ -90,11 +98,25 @@ def encode_split(split: Split, model, data: DataSection,
     # tokens; cut it first to a length no max_length tokens can exceed (a token covers at most ~100
     # characters in the tokenizers we know) -- only pathological texts (kilobytes of spaces) lose anything.
     limit = CHARS_PER_TOKEN_BOUND * data.max_length + 1024
-    texts = [t if len(t) <= limit else t[:limit] for t in split.inputs]
+    pairs = bool(split.inputs) and isinstance(split.inputs[0], tuple)
+    def cut(t: str) -> str:
+        return t if len(t) <= limit else t[:limit]
+
+    texts = [(cut(a), cut(b)) for a, b in split.inputs] if pairs else [cut(t) for t in split.inputs]
+    # segment ids only where the model takes them (BERT: 0 for the first text, 1 for the second)
+    keep_types = pairs and "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+    type_ids: Optional[list[list[int]]] = [] if keep_types else None
     for start in range(0, len(texts), TOKENIZE_CHUNK):
-        encoded = tokenizer(texts[start:start + TOKENIZE_CHUNK], truncation=True, max_length=data.max_length)
+        chunk = texts[start:start + TOKENIZE_CHUNK]
+        if pairs:   # a pair goes through the tokenizer as a pair, as transformers' pipelines do (text, text_pair)
+            encoded = tokenizer([a for a, _ in chunk], [b for _, b in chunk], truncation=True,
+                                max_length=data.max_length)
+        else:
+            encoded = tokenizer(chunk, truncation=True, max_length=data.max_length)
         token_ids.extend(list(ids) for ids in encoded["input_ids"])
-    return EncodedSplit(targets, token_ids=token_ids, pad_id=_pad_id(tokenizer))
+        if type_ids is not None:
+            type_ids.extend(list(t) for t in encoded["token_type_ids"])
+    return EncodedSplit(targets, token_ids=token_ids, pad_id=_pad_id(tokenizer), token_type_ids=type_ids)
 
 
 def _cut(order: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -42,7 +42,9 @@ class DataSection(Section):
     train: DataSource = Field(..., description="path (CSV, JSONL, Parquet, image folder) or a packaged data set name")
     validation: Union[float, DataSource, None] = Field(0.1, description="path, or a fraction of train held out")
     test: Union[float, DataSource, None] = Field(0.2, description="path, or a fraction of train held out")
-    text_column: Optional[str] = Field(None, description="column with the text (text tasks; default 'text')")
+    text_column: Union[str, list[str], None] = Field(
+        None, description="column with the text (text tasks; default 'text'), or a list of two columns "
+        "[first, second] whose texts go to the tokenizer as a pair (NLI, paraphrase, similarity)")
     image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
     label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
     labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
@@ -55,6 +57,14 @@ class DataSection(Section):
     root: Optional[str] = Field(None, description="image paths in tables must stay inside this folder")
     clean: CleanSection = Field(default_factory=CleanSection)
     augment: list[Literal["hflip", "crop"]] = Field(default_factory=list, description="training-time image augmentation")
+
+    @field_validator("text_column")
+    @classmethod
+    def _text_pair(cls, v):
+        if isinstance(v, list) and (len(v) != 2 or len(set(v)) != 2 or not all(str(c).strip() for c in v)):
+            raise ValueError(f"a text pair is a list of two different column names, e.g. [premise, hypothesis]; "
+                             f"got {v!r}")
+        return v
 
     @field_validator("validation", "test")
     @classmethod
