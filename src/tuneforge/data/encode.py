@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..recipe.schema import DataSection
+from .balance import balanced_rows
 from .bundle import Split
 from .images import image_batch
 
@@ -124,19 +125,22 @@ def _cut(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
-                lengths: np.ndarray | None = None, drop_last: bool = False) -> list[np.ndarray]:
+                lengths: np.ndarray | None = None, drop_last: bool = False,
+                classes: np.ndarray | None = None) -> list[np.ndarray]:
     """Row indices of each batch for one epoch, the same for the same (seed, epoch).
 
     With ``lengths`` and ``shuffle``: shuffle, cut into chunks of ~50 batches, sort each chunk by
     length, cut into batches, shuffle the batches. Without ``shuffle``: in order, or sorted by length
     when ``lengths`` are given (callers restore the original order from the returned indices).
+    With ``classes`` (class id per row; ``train.class_balance: sampling``) and ``shuffle`` the epoch's
+    ``n`` rows are drawn so that every class occurs equally often (:func:`~.balance.balanced_rows`).
     """
     if not shuffle:
         order = np.argsort(lengths, kind="stable") if lengths is not None else np.arange(n)
         batches = _cut(order, batch_size)
         return batches[:-1] if drop_last and batches and len(batches[-1]) < batch_size else batches
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(n)
+    order = rng.permutation(n) if classes is None else balanced_rows(classes, rng)
     if drop_last:
         order = order[: (n // batch_size) * batch_size]
     if lengths is None:

@@ -142,6 +142,10 @@ class TrainSection(Section):
     group_by_length: bool = Field(True, description="text: batch texts of similar length to cut padding")
     nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
     restore_best: bool = Field(True, description="end with the weights of the best validation evaluation")
+    class_balance: Literal["none", "weights", "sampling", "auto"] = Field(
+        "auto", description="class imbalance (classification): weights = class-weighted loss (inverse frequency), "
+        "sampling = every class drawn equally often each epoch, auto = weights when the largest class has more "
+        "than 3x the examples of the smallest, else none (docs/data.md)")
     eval_every_steps: Optional[int] = Field(None, ge=1, description="also evaluate every N steps (default: each epoch)")
     cache_frozen: Literal["auto", "on", "off"] = Field(
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..data import batch_order, encode_split, load_data, padding_fraction
+from ..data.balance import counts_line, split_class_counts
 from ..errors import TuneforgeError
 from ..evaluation import extract_features, greater_is_better
 from ..models import save_task_model
@@ -70,6 +71,9 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
     console.print("[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
+    counts = split_class_counts(task, data)
+    if counts:
+        console.print("[dim]data[/dim] examples per class in train: " + escape(counts_line(counts["train"])))
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
@@ -152,6 +156,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
     plan_rows[0]["defaults"] = {k: {"value": v, "from": why} for k, (v, why) in trainer.defaults.items()}
     plan_rows[0]["notes"] = plan_notes(trainer)
+    plan_rows[0]["class_balance"] = trainer.balance.describe()
     write_json(run_dir / "plan.json", plan_rows)
     _print_plan(console, plan_rows, trainer)
     if trainer.prefix_cache.active:
@@ -202,7 +207,9 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                   "padding_fraction": _padding(p.encoded["train"], recipe),
                   "trainable_parameters": trainable, "total_parameters": total,
                   "peak_memory_mb": _peak_memory_mb(device)},
+        "class_balance": trainer.balance.describe(),
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
+                 **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
@@ -257,6 +264,9 @@ def _print_plan(console, rows, trainer) -> None:
         console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: "
                       + ("head solved by L-BFGS first (optimizer.lr does not apply to it); " if s.get("solve_head") else "")
                       + f"trains {s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} {how}")
+    balance = rows[0].get("class_balance") or {}
+    if balance and balance.get("reason") != "the task has no classes":
+        console.print(f"[dim]plan[/dim] class balance: {balance['choice']} ({escape(balance['reason'])})")
     for note in rows[0].get("notes", []):
         console.print(f"[yellow]plan[/yellow] {escape(note)}")
 

@@ -22,6 +22,7 @@ class ClassificationTask(Task):
     problem_type = "single_label_classification"
     probe_kind = "softmax"
     explains = True
+    class_balance_choices = ("weights", "sampling")
     summary_columns = ("accuracy", "macro_f1")
     headline_metrics = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece")
     leaderboard_columns = ("accuracy", "macro_f1", "roc_auc")
@@ -77,8 +78,19 @@ class ClassificationTask(Task):
 
     # -- training and evaluation ---------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs.float(), targets)
+    def class_counts(self, targets, label_names) -> dict[str, int]:
+        k = len(label_names) if label_names else int(np.max(targets)) + 1
+        names = label_names or [str(i) for i in range(k)]
+        return {n: int(c) for n, c in zip(names, np.bincount(np.asarray(targets, dtype=np.int64), minlength=k))}
+
+    def loss_weights(self, train_targets, label_names) -> np.ndarray:
+        from ..data.balance import inverse_frequency_weights
+        return inverse_frequency_weights(np.array(list(self.class_counts(train_targets, label_names).values())))
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
+        """Cross-entropy; with class ``weights`` each example counts ``w[y]``, normalised by the batch's
+        total weight (``sum w[y_i] * ce_i / sum w[y_i]``, PyTorch's ``weight=`` convention)."""
+        return F.cross_entropy(outputs.float(), targets, weight=None if weights is None else weights.float())
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
         from scipy.special import softmax

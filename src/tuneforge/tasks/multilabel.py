@@ -115,13 +115,18 @@ class MultiLabelTask(Task):
 
     # -- training and evaluation ---------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
 
     def default_metric(self) -> str:
         return "micro_f1"
 
-    def fit_decision(self, targets, outputs) -> Optional[dict]:
+    def class_counts(self, targets, label_names) -> dict[str, int]:
+        targets = np.asarray(targets)
+        names = label_names or [str(i) for i in range(targets.shape[1])]
+        return {n: int(c) for n, c in zip(names, targets.sum(axis=0))}
+
+    def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
         return {"thresholds": self.metrics.tune_thresholds(targets, outputs).tolist()}
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
