@@ -170,6 +170,10 @@ class EvaluateSection(Section):
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for test confidence intervals (0: none)")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="confidence level of the intervals")
     folds: Optional[int] = Field(None, ge=2, description="k-fold cross-validation instead of one hold-out test")
+    threshold: Literal["auto", "tune", "argmax"] = Field(
+        "auto", description="binary classification: tune = the decision threshold on P(second class) is tuned on "
+        "validation for the monitored metric; argmax = the more probable class; auto = tune when the validation "
+        "classes are imbalanced (largest/smallest > 3), else argmax (docs/data.md)")
     random_init: bool = Field(False, description="also train the same architecture from random weights (slow)")
     retention: Optional[RetentionSection] = Field(None, description="measure what was forgotten")
     explain: int = Field(3, ge=0, description="test examples explained by occlusion in the report")

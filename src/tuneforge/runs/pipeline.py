@@ -177,7 +177,11 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                                    recipe.evaluate.batch_size, precision, device)
         val_outputs = final_val.outputs(p.model)
         validation = final_val.metrics(val_outputs)
-        decision = task.fit_decision(p.data.validation.targets, val_outputs)   # e.g. per-label thresholds
+        decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric,
+                                     evaluate=recipe.evaluate)   # e.g. per-label thresholds, a binary threshold
+        line = task.describe_decision(decision)
+        if line:
+            console.print(f"[dim]decision[/dim] {escape(line)}")
     test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
                                recipe.evaluate.batch_size, precision, device, decision=decision) \
         if "test" in p.encoded else None

@@ -150,6 +150,10 @@ class Task:
         ``metric`` is the monitored metric, ``evaluate`` the recipe's evaluate section."""
         return None
 
+    def describe_decision(self, decision: Optional[dict]) -> Optional[str]:
+        """One line for the terminal about a tuned decision, or None."""
+        return None
+
     def compute_metrics(self, targets: np.ndarray, outputs: np.ndarray, label_names: Optional[list[str]],
                         decision: Optional[dict] = None) -> dict:
         """Every metric of one split from raw model outputs (JSON-ready)."""
