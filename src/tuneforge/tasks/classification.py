@@ -115,7 +115,7 @@ class ClassificationTask(Task):
     def describe_decision(self, decision) -> Optional[str]:
         if _threshold(decision) is None:
             return None
-        return (f"decision threshold {decision['threshold']:.2f} on P(second class), tuned on validation for "
+        return (f"threshold {decision['threshold']:.2f} on P(second class), tuned on validation for "
                 f"{decision['metric']} ({decision['validation']:.4f}; {decision['validation_at_0.5']:.4f} at 0.5); "
                 f"{decision['why']}")
 
