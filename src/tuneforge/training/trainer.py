@@ -64,6 +64,8 @@ class Trainer:
                                             getattr(model, "label_names", None))
         self.loss_weights = None if self.balance.weights is None else \
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
+        # passed only when set, so a task without class weights keeps its two-argument loss
+        self._loss_args = () if self.loss_weights is None else (self.loss_weights,)
         self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
             self.plan.stages[0].solve_head = True
@@ -208,7 +210,7 @@ class Trainer:
                                     enabled=self.precision == "bf16"):
                     with self.prefix_cache.feeding(idx, batch):
                         outputs = self.model(batch)
-                    loss = self.task.loss(outputs, batch["targets"], self.loss_weights)
+                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args)
                     for reg in self.regularisers:
                         loss = loss + reg.penalty(self.unwrapped, batch, outputs)
                 loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
