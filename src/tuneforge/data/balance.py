@@ -11,7 +11,7 @@
   - ``sampling``: each epoch draws every class equally often (:func:`balanced_rows`, a pure
     function of (seed, epoch), so a resumed run sees the same batches);
   - ``auto`` (default): ``weights`` when the largest class has more than :data:`AUTO_RATIO` times
-    the examples of the smallest, else ``none``.
+    the examples of the smallest, else ``none`` (always ``none`` for a task without class weights).
 
   Which one was chosen, and why, is printed with the plan and stored in ``plan.json`` and
   ``metrics.json`` (``class_balance``).
@@ -31,7 +31,6 @@ import numpy as np
 from ..errors import RecipeError
 
 AUTO_RATIO = 3.0   # auto weights the loss when the largest class is more than 3x the smallest
-CHOICES = ("none", "weights", "sampling", "auto")
 
 
 def imbalance_ratio(counts: dict[str, int]) -> Optional[float]:

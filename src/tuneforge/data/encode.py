@@ -100,6 +100,7 @@ def encode_split(split: Split, model, data: DataSection,
     # characters in the tokenizers we know) -- only pathological texts (kilobytes of spaces) lose anything.
     limit = CHARS_PER_TOKEN_BOUND * data.max_length + 1024
     pairs = bool(split.inputs) and isinstance(split.inputs[0], tuple)
+
     def cut(t: str) -> str:
         return t if len(t) <= limit else t[:limit]
 
