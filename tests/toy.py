@@ -59,6 +59,10 @@ class ToySplit:
     def __len__(self):
         return len(self.y)
 
+    @property
+    def targets(self) -> np.ndarray:
+        return np.asarray(self.y)
+
     def batch(self, indices, train=False, generator=None):
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         y = torch.tensor(self.y[np.asarray(indices)], dtype=torch.float32 if self.regression else torch.long)

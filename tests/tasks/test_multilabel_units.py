@@ -147,3 +147,25 @@ def test_recipe_checks_know_the_multilabel_metrics(tmp_path):
     text = str(e.value)
     assert "'accuracy' is not a multilabel metric" in text and "micro_f1" in text
     assert "data.labels: a label is listed twice" in text
+
+
+def test_multilabel_splits_are_stratified_by_each_rows_rarest_label(tmp_path):
+    """A label on 6 of 120 rows lands in the held-out split in proportion, for every seed."""
+    from tuneforge.data import load_data
+    from tuneforge.recipe.schema import DataSection
+    from tuneforge.tasks import TASKS
+    from tuneforge.tasks.multilabel import rarest_label_key
+
+    rows = [{"text": f"row {i}", "labels": ["common"] + (["rare"] if i % 20 == 0 else [])
+             + (["mid"] if i % 3 == 0 else [])} for i in range(120)]
+    path = tmp_path / "tags.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    task = TASKS.get("text-multilabel")
+    for seed in range(5):
+        bundle = load_data(DataSection(train=str(path), label_column="labels", validation=None, test=0.5),
+                           task, seed)
+        rare = bundle.label_names.index("rare")
+        assert bundle.test.targets[:, rare].sum() == 3 and bundle.train.targets[:, rare].sum() == 3
+    many = np.eye(12)[np.arange(40) % 12]     # labels 0-3 on 4 rows each, 4-11 on 3: the 8 rarest get strata
+    key = rarest_label_key(many)
+    assert set(key.tolist()) == {-2, *range(4, 12)} and (key == -2).sum() == 16

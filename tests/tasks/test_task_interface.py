@@ -16,7 +16,7 @@ from tuneforge.tasks import TASKS, Task
 SRC = Path(tuneforge.__file__).parent
 LABELS = {"text-classification": ["neg", "pos", "neg"], "image-classification": ["cat", "dog", "cat"],
           "text-regression": [1.0, 2.5, None], "image-regression": [0.1, 0.2, 0.3],
-          "text-multilabel": [["a"], ["a", "b"], []]}
+          "text-multilabel": [["a"], ["a", "b"], []], "image-multilabel": [["a"], ["a", "b"], []]}
 
 
 @pytest.mark.parametrize("name", TASKS.names())

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from ..errors import DataError
 from ..recipe.schema import DataSection
 from .augment import AUGMENTATIONS
-from .columns import default_columns, missing_column_message
+from .columns import default_columns, input_columns, missing_column_message
 from .modalities import MODALITIES
 from .packaged import DATASETS, is_packaged, split_name, unknown_source_message
 from .tables import as_table, read_columns
@@ -67,7 +67,7 @@ def check_data(data: DataSection, task) -> list[str]:
         if found is None:
             continue
         columns, where = found
-        for key, column in ((input_key, input_col), ("label_column", label_col)):
+        for key, column in [(input_key, c) for c in input_columns(input_col)] + [("label_column", label_col)]:
             if column not in columns:
                 problem = missing_column_message(key, column, columns, where)
                 if problem not in problems:

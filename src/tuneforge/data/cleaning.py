@@ -121,21 +121,27 @@ def label_targets(df: pd.DataFrame, label_column: str, clean: CleanSection, sour
     return df
 
 
-def clean_inputs(df: pd.DataFrame, input_column: str, clean: CleanSection, source: str, modality: str,
+def clean_inputs(df: pd.DataFrame, input_column, clean: CleanSection, source: str, modality: str,
                  report: CleaningReport) -> pd.DataFrame:
-    """Drop rows with a missing input ("missing text" / "missing image")."""
+    """Drop rows with a missing input ("missing text" / "missing image").
+
+    ``input_column`` may be the two columns of a text pair: a row missing either text is dropped.
+    """
     lines = df.attrs.get(LINES_ATTR)
-    df = drop_rows(df, df[input_column].map(_missing).astype(bool), f"missing {modality}", input_column, clean,
-                   source, lines, report)
+    for column in ([input_column] if isinstance(input_column, str) else input_column):
+        df = drop_rows(df, df[column].map(_missing).astype(bool), f"missing {modality}", column, clean,
+                       source, lines, report)
     df.attrs[LINES_ATTR] = lines
     return df
 
 
-def drop_duplicate_texts(df: pd.DataFrame, input_column: str, clean: CleanSection, report: CleaningReport
+def drop_duplicate_texts(df: pd.DataFrame, input_column, clean: CleanSection, report: CleaningReport
                          ) -> pd.DataFrame:
+    """Drop exact duplicate texts after the first; for a text pair, rows whose two texts both repeat a row."""
     lines = df.attrs.get(LINES_ATTR)
     if clean.drop_duplicates:
-        dup = df[input_column].astype(str).duplicated(keep="first")
+        columns = [input_column] if isinstance(input_column, str) else list(input_column)
+        dup = df[columns].astype(str).duplicated(keep="first")
         if dup.any():
             report.dropped["duplicate text"] = int(dup.sum())
             df = df[~dup]

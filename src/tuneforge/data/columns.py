@@ -7,9 +7,17 @@ from .modalities import MODALITIES
 
 
 def default_columns(data: DataSection, modality: str) -> tuple[str, str, str]:
-    """(input key, input column, label column): e.g. ``("text_column", "text", "label")`` by default."""
+    """(input key, input column, label column): e.g. ``("text_column", "text", "label")`` by default.
+
+    The input column is a list of two names for a text pair (``data.text_column: [premise, hypothesis]``).
+    """
     key, column = MODALITIES.get(modality).column(data)
     return key, column, data.label_column or "label"
+
+
+def input_columns(column) -> list[str]:
+    """The input column(s) as a list: one column, or the two columns of a text pair."""
+    return [column] if isinstance(column, str) else [str(c) for c in column]
 
 
 def missing_column_message(key: str, column: str, columns, source: str) -> str:

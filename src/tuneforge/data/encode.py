@@ -1,7 +1,8 @@
 """Turn a :class:`Split` into model batches, and decide the order of batches.
 
 Texts are tokenised once (no padding) and padded per batch to that batch's longest
-text; images stay uint8 until :func:`image_batch` makes each batch's float pixels.
+text; a text pair (``data.text_column: [a, b]``) is tokenised as a pair, ``tokenizer(a, b)``, with its
+segment ids kept for models that take them; images stay uint8 until :func:`image_batch` makes each batch's float pixels.
 :func:`batch_order` can group texts of similar length so that little padding is needed
 while the order of batches stays random.
 
@@ -20,6 +21,7 @@ import torch
 
 from ..errors import DataError
 from ..recipe.schema import DataSection
+from .balance import balanced_rows
 from .bundle import Split
 from .images import as_pipeline, image_batch
 
@@ -33,9 +35,11 @@ class EncodedSplit:
 
     def __init__(self, targets: np.ndarray, *, token_ids: Optional[list[list[int]]] = None, pad_id: int = 0,
                  pixels: Optional[torch.Tensor] = None, spec=None, augment=None,
-                 num_classes: Optional[int] = None, views: Optional[int] = None):
+                 num_classes: Optional[int] = None, views: Optional[int] = None,
+                 token_type_ids: Optional[list[list[int]]] = None):
         self.targets = targets
         self.token_ids = token_ids
+        self.token_type_ids = token_type_ids   # text pairs: segment ids (0 first text, 1 second)
         self.pad_id = pad_id
         self.pixels = pixels
         self.spec = spec
@@ -72,6 +76,11 @@ class EncodedSplit:
                 mask[j, :len(r)] = 1
             out["input_ids"] = torch.from_numpy(ids)
             out["attention_mask"] = torch.from_numpy(mask)
+            if self.token_type_ids is not None:
+                types = np.zeros((len(rows), width), dtype=np.int64)
+                for j, i in enumerate(indices):
+                    types[j, :len(self.token_type_ids[i])] = self.token_type_ids[i]
+                out["token_type_ids"] = torch.from_numpy(types)
         else:
             augment = self.augment if train else None
             seeds = view_seeds(view, indices) if train and self.views and view is not None else None
@@ -118,11 +127,26 @@ def encode_split(split: Split, model, data: DataSection,
     # tokens; cut it first to a length no max_length tokens can exceed (a token covers at most ~100
     # characters in the tokenizers we know) -- only pathological texts (kilobytes of spaces) lose anything.
     limit = CHARS_PER_TOKEN_BOUND * data.max_length + 1024
-    texts = [t if len(t) <= limit else t[:limit] for t in split.inputs]
+    pairs = bool(split.inputs) and isinstance(split.inputs[0], tuple)
+
+    def cut(t: str) -> str:
+        return t if len(t) <= limit else t[:limit]
+
+    texts = [(cut(a), cut(b)) for a, b in split.inputs] if pairs else [cut(t) for t in split.inputs]
+    # segment ids only where the model takes them (BERT: 0 for the first text, 1 for the second)
+    keep_types = pairs and "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+    type_ids: Optional[list[list[int]]] = [] if keep_types else None
     for start in range(0, len(texts), TOKENIZE_CHUNK):
-        encoded = tokenizer(texts[start:start + TOKENIZE_CHUNK], truncation=True, max_length=data.max_length)
+        chunk = texts[start:start + TOKENIZE_CHUNK]
+        if pairs:   # a pair goes through the tokenizer as a pair, as transformers' pipelines do (text, text_pair)
+            encoded = tokenizer([a for a, _ in chunk], [b for _, b in chunk], truncation=True,
+                                max_length=data.max_length)
+        else:
+            encoded = tokenizer(chunk, truncation=True, max_length=data.max_length)
         token_ids.extend(list(ids) for ids in encoded["input_ids"])
-    return EncodedSplit(targets, token_ids=token_ids, pad_id=_pad_id(tokenizer))
+        if type_ids is not None:
+            type_ids.extend(list(t) for t in encoded["token_type_ids"])
+    return EncodedSplit(targets, token_ids=token_ids, pad_id=_pad_id(tokenizer), token_type_ids=type_ids)
 
 
 def _cut(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -130,19 +154,22 @@ def _cut(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
-                lengths: np.ndarray | None = None, drop_last: bool = False) -> list[np.ndarray]:
+                lengths: np.ndarray | None = None, drop_last: bool = False,
+                classes: np.ndarray | None = None) -> list[np.ndarray]:
     """Row indices of each batch for one epoch, the same for the same (seed, epoch).
 
     With ``lengths`` and ``shuffle``: shuffle, cut into chunks of ~50 batches, sort each chunk by
     length, cut into batches, shuffle the batches. Without ``shuffle``: in order, or sorted by length
     when ``lengths`` are given (callers restore the original order from the returned indices).
+    With ``classes`` (class id per row; ``train.class_balance: sampling``) and ``shuffle`` the epoch's
+    ``n`` rows are drawn so that every class occurs equally often (:func:`~.balance.balanced_rows`).
     """
     if not shuffle:
         order = np.argsort(lengths, kind="stable") if lengths is not None else np.arange(n)
         batches = _cut(order, batch_size)
         return batches[:-1] if drop_last and batches and len(batches[-1]) < batch_size else batches
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(n)
+    order = rng.permutation(n) if classes is None else balanced_rows(classes, rng)
     if drop_last:
         order = order[: (n // batch_size) * batch_size]
     if lengths is None:

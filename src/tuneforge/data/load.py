@@ -23,7 +23,7 @@ from ..errors import DataError
 from ..recipe.schema import DataSection
 from .bundle import CleaningReport, DataBundle, Split
 from .cleaning import clean_inputs, drop_duplicate_texts
-from .columns import default_columns, missing_column_message
+from .columns import default_columns, input_columns, missing_column_message
 from .modalities import MODALITIES
 from .packaged import packaged_classes, resolve_source
 from .splits import stratified_split, stratified_subset
@@ -54,7 +54,7 @@ def _read(value, role: str, data: DataSection, task, reports: list[CleaningRepor
     df, source, packaged = resolve_source(value)
     lines = df.attrs.get(LINES_ATTR)
     input_key, input_col, label_col = default_columns(data, task.modality)
-    for key, column in ((input_key, input_col), ("label_column", label_col)):
+    for key, column in [(input_key, c) for c in input_columns(input_col)] + [("label_column", label_col)]:
         if column not in df.columns:
             raise DataError(missing_column_message(key, column, df.columns, source))
     report = CleaningReport(source=source, rows_read=len(df))

@@ -57,15 +57,42 @@ class Modality:
         raise NotImplementedError
 
 
+PAIR_SEPARATOR = "|||"   # `tuneforge predict RUN "first text ||| second text"` for a text-pair run
+
+
 class Text(Modality):
+    """Strings; or, with ``data.text_column: [first, second]``, (first, second) tuples that the
+    tokenizer encodes as one pair (``tokenizer(first, second)``: [CLS] a [SEP] b [SEP], segment ids)."""
+
     name, default_column, drops_duplicates = "text", "text", True
     hf_example_head = "AutoModelForSequenceClassification"
 
     def inputs(self, parts, column, data):
-        return {role: p.df[column].astype(str).tolist() for role, p in parts.items()}
+        if isinstance(column, str):
+            return {role: p.df[column].astype(str).tolist() for role, p in parts.items()}
+        first, second = column
+        return {role: list(zip(p.df[first].astype(str), p.df[second].astype(str))) for role, p in parts.items()}
 
     def raw_inputs(self, values, data):
-        return [str(x) for x in values]
+        if not isinstance(data.text_column, list):
+            return [str(x) for x in values]
+        return [_pair(x, data.text_column) for x in values]
+
+
+def _pair(value, columns: list[str]) -> tuple[str, str]:
+    """One prediction input of a text-pair run: (a, b), {first: a, second: b}, or "a ||| b"."""
+    if isinstance(value, dict) and all(c in value for c in columns):
+        return str(value[columns[0]]), str(value[columns[1]])
+    if isinstance(value, dict) and {"text", "text_pair"} <= set(value):
+        return str(value["text"]), str(value["text_pair"])
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    if isinstance(value, str) and value.count(PAIR_SEPARATOR) == 1:
+        a, b = value.split(PAIR_SEPARATOR)
+        return a.strip(), b.strip()
+    raise DataError(f"predict input {str(value)[:80]!r}: this model reads text pairs ({columns[0]}, {columns[1]}); "
+                    f"give each input as \"first {PAIR_SEPARATOR} second\", a (first, second) pair, or a dict "
+                    f"with keys {columns[0]!r} and {columns[1]!r}")
 
 
 class Image(Modality):

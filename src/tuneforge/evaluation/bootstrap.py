@@ -47,9 +47,10 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0)
 
 
-def _classification_fast(y: np.ndarray, probs: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+def _classification_fast(y: np.ndarray, probs: np.ndarray, w: np.ndarray,
+                         threshold: Optional[float] = None) -> dict[str, np.ndarray]:
     n, k = probs.shape
-    pred = probs.argmax(1)
+    pred = probs.argmax(1) if threshold is None else (probs[:, 1] >= threshold).astype(np.int64)
     eye = np.eye(k)
     true_n, pred_n = w @ eye[y], w @ eye[pred]                 # [B, K] support and predicted counts
     tp = w @ (eye[y] * (pred == y)[:, None])
@@ -59,7 +60,7 @@ def _classification_fast(y: np.ndarray, probs: np.ndarray, w: np.ndarray) -> dic
     macro = lambda v: (v * seen).sum(1) / seen.sum(1)  # noqa: E731
     clipped = np.clip(probs[np.arange(n), y], np.finfo(np.float64).eps, 1.0)
     bins, conf, _ = confidence_bins(probs, N_BINS)
-    gaps = w @ (np.eye(N_BINS)[bins] * ((pred == y) - conf)[:, None])
+    gaps = w @ (np.eye(N_BINS)[bins] * ((probs.argmax(1) == y) - conf)[:, None])   # calibration: argmax
     return {"accuracy": tp.sum(1) / n, "balanced_accuracy": _safe_div(recall.sum(1), (true_n > 0).sum(1)),
             "macro_precision": macro(precision), "macro_recall": macro(recall), "macro_f1": macro(f1),
             "weighted_f1": (f1 * true_n).sum(1) / n, "log_loss": w @ -np.log(clipped) / n,
@@ -114,11 +115,12 @@ def _prepare(kind: str, y_true, outputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: int = 0,
-                      slow_resamples: int = SLOW_RESAMPLES, metrics: Optional[list[str]] = None
-                      ) -> dict[str, np.ndarray]:
+                      slow_resamples: int = SLOW_RESAMPLES, metrics: Optional[list[str]] = None,
+                      threshold: Optional[float] = None) -> dict[str, np.ndarray]:
     """Every scalar metric of ``kind`` on each bootstrap resample: ``{name: values [B or fewer]}``.
 
     The same ``seed`` gives the same resamples, which makes two models' values paired.
+    ``threshold``: a binary classifier's tuned decision threshold on P(class 1).
     """
     y, scores = _prepare(kind, y_true, outputs)
     n = len(y)
@@ -127,7 +129,7 @@ def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: i
     parts: dict[str, list[np.ndarray]] = {m: [] for m in names}
     slow_done = 0
     for w in _chunks(n, resamples, seed):
-        fast = fast_fn(y, scores, w)
+        fast = fast_fn(y, scores, w, threshold) if kind == "classification" else fast_fn(y, scores, w)
         for m in names:
             if m in fast:
                 parts[m].append(fast[m])
@@ -137,15 +139,18 @@ def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: i
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for m in slow:
-                    parts[m].append(np.array([_one(kind, m, y, scores, row) for row in w[:take]]))
+                    parts[m].append(np.array([_one(kind, m, y, scores, row, threshold) for row in w[:take]]))
             slow_done += take
     return {m: np.concatenate(v) if v else np.empty(0) for m, v in parts.items()}
 
 
-def _one(kind: str, name: str, y: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> float:
+def _one(kind: str, name: str, y: np.ndarray, scores: np.ndarray, counts: np.ndarray,
+         threshold: Optional[float] = None) -> float:
     idx = np.repeat(np.arange(len(y)), counts.astype(np.int64))
     if kind == "classification":
-        return METRICS.get(name)(y[idx], scores[idx].argmax(1), scores[idx])
+        s = scores[idx]
+        pred = s.argmax(1) if threshold is None else (s[:, 1] >= threshold).astype(np.int64)
+        return METRICS.get(name)(y[idx], pred, s)
     return METRICS.get(name)(y[idx], scores[idx], None)
 
 
@@ -161,11 +166,11 @@ def percentile_interval(values: np.ndarray, confidence: float) -> list[float]:
 
 
 def confidence_intervals(kind: str, y_true, outputs, resamples: int = 1000, confidence: float = 0.95,
-                         seed: int = 0) -> dict[str, list[float]]:
+                         seed: int = 0, threshold: Optional[float] = None) -> dict[str, list[float]]:
     """Percentile bootstrap interval ``[low, high]`` of every scalar test metric."""
     if resamples <= 0:
         return {}
-    dist = resampled_metrics(kind, y_true, outputs, resamples, seed)
+    dist = resampled_metrics(kind, y_true, outputs, resamples, seed, threshold=threshold)
     return {m: percentile_interval(v, confidence) for m, v in dist.items()}
 
 

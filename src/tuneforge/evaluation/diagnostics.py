@@ -11,8 +11,9 @@ docs can quote them:
   (Without per-example outputs: the baseline's value lies outside the model's bootstrap interval.)
 * ``collapsed``: classification, at least :data:`COLLAPSE_SHARE` of predictions are one class
   although that class is at most :data:`COLLAPSE_TRUE_SHARE` of the true labels (or all predictions
-  are one class while two or more classes occur); regression, predictions spread less than
-  :data:`CONSTANT_SPREAD` of the targets' standard deviation.
+  are one class while two or more classes occur); multi-label, the same with label sets (at
+  probability 0.5); regression, predictions spread less than :data:`CONSTANT_SPREAD` of the
+  targets' standard deviation.
 * ``diverging``: the smoothed training loss ends above :data:`DIVERGE_RATIO` x its start or above twice
   the first step's loss (the untrained model's), or gives back more than half of what it had gained
   (and ends above 1.5 x its lowest point).
@@ -212,11 +213,16 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
 
 
 def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
-    if f.outputs is None or f.y_true is None or len(f.y_true) == 0 or f.kind not in ("classification", "regression"):
-        return None  # (a multi-label collapse is not checked yet)
+    if f.outputs is None or f.y_true is None or len(f.y_true) == 0 or \
+            f.kind not in ("classification", "regression", "multilabel"):
+        return None
     y = np.asarray(f.y_true)
     out = np.asarray(f.outputs, dtype=np.float64)
-    if f.kind == "classification":
+    if f.kind == "multilabel":
+        what = _multilabel_collapse(y, out, f.label_names)
+        if what is None:
+            return None
+    elif f.kind == "classification":
         pred = out.argmax(1)
         values, counts = np.unique(pred, return_counts=True)
         top = int(values[counts.argmax()])
@@ -242,6 +248,21 @@ def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
                  "pre-trained body, training too short, or the classes very imbalanced")
         try_ = _lr_down(f) + (["strategy.name=lp-ft"] if f.strategy != "lp-ft" else []) + _more_epochs(f)
     return Diagnostic("collapsed", "warning", f"predictions collapsed: {what}", cause, try_)
+
+
+def _multilabel_collapse(y: np.ndarray, logits: np.ndarray, names) -> Optional[str]:
+    """One label set (at probability 0.5) for at least COLLAPSE_SHARE of the rows, while the true
+    label sets vary and at most COLLAPSE_TRUE_SHARE of them are that set: the label priors."""
+    pred = logits > 0
+    sets, counts = np.unique(pred, axis=0, return_counts=True)
+    top = sets[counts.argmax()]
+    share = counts.max() / len(pred)
+    true_share = float(np.all((y > 0.5) == top[None, :], axis=1).mean())
+    if len(np.unique(y > 0.5, axis=0)) < 2 or share < COLLAPSE_SHARE or true_share > COLLAPSE_TRUE_SHARE:
+        return None
+    labels = [str(names[i]) if names and i < len(names) else str(i) for i in np.flatnonzero(top)]
+    return (f"{share:.0%} of the predictions are the label set {{{', '.join(labels)}}}, which is "
+            f"{true_share:.0%} of the true label sets")
 
 
 def check_diverging(f: RunFacts) -> Optional[Diagnostic]:

@@ -37,7 +37,10 @@ def _text(model, batch: dict, target: int, special: set[int], tokens: list[str],
         part = positions[start:start + chunk]
         masks = mask.repeat(len(part), 1)
         masks[torch.arange(len(part)), torch.tensor(part)] = 0
-        probs = _probs(model, {"input_ids": ids.repeat(len(part), 1), "attention_mask": masks})[:, target]
+        occluded = {"input_ids": ids.repeat(len(part), 1), "attention_mask": masks}
+        if "token_type_ids" in batch:   # a text pair keeps its segments
+            occluded["token_type_ids"] = batch["token_type_ids"].repeat(len(part), 1)
+        probs = _probs(model, occluded)[:, target]
         scores.update({t: base - float(p) for t, p in zip(part, probs)})
     return [{"token": tokens[t], "score": round(scores[t], 4)} for t in positions]
 

@@ -196,14 +196,15 @@ def _check_kind(kind: str) -> None:
 # -- all at once -------------------------------------------------------------------------------
 
 def compute_metrics(kind: Kind, y_true: np.ndarray, outputs: np.ndarray,
-                    label_names: Optional[list[str]] = None) -> dict:
+                    label_names: Optional[list[str]] = None, threshold: Optional[float] = None) -> dict:
     """Every metric of ``kind`` for one evaluation split, as plain JSON-ready Python values.
 
     ``outputs`` are logits ``[N, K]`` for classification (turned into probabilities
     here) or predictions ``[N]`` in original units for regression. Classification
     adds ``per_class`` (``{name: {precision, recall, f1, support}}``) and
     ``confusion_matrix`` (``K x K`` list of lists, rows = true class), both covering
-    all ``K`` classes even when some are absent from the split.
+    all ``K`` classes even when some are absent from the split. ``threshold`` (binary only): class 1
+    is predicted where its probability reaches it (a tuned decision threshold) instead of the argmax.
     """
     _check_kind(kind)
     y_true = np.asarray(y_true)
@@ -222,11 +223,12 @@ def compute_metrics(kind: Kind, y_true: np.ndarray, outputs: np.ndarray,
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         warnings.simplefilter("ignore", UserWarning)
         if kind == "classification":
-            return _classification(y_true.astype(np.int64), outputs, label_names)
+            return _classification(y_true.astype(np.int64), outputs, label_names, threshold)
         return _regression(y_true.astype(np.float64), outputs.reshape(len(outputs), -1))
 
 
-def _classification(y_true: np.ndarray, logits: np.ndarray, label_names: Optional[list[str]]) -> dict:
+def _classification(y_true: np.ndarray, logits: np.ndarray, label_names: Optional[list[str]],
+                    threshold: Optional[float] = None) -> dict:
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(f"classification outputs must be logits [N, K] with K >= 2, got {logits.shape}")
     k = logits.shape[1]
@@ -236,7 +238,7 @@ def _classification(y_true: np.ndarray, logits: np.ndarray, label_names: Optiona
     if y_true.min() < 0 or y_true.max() >= k:
         raise ValueError(f"targets must be class ids in [0, {k}), got range [{y_true.min()}, {y_true.max()}]")
     probs = softmax(logits, axis=1)   # subtracts the row maximum first, so large logits are safe
-    y_pred = probs.argmax(axis=1)
+    y_pred = probs.argmax(axis=1) if threshold is None else (probs[:, 1] >= threshold).astype(np.int64)
 
     result = {name: fn(y_true, y_pred, probs) for name, fn in _metrics_of("classification")}
     labels = np.arange(k)

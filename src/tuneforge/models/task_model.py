@@ -80,7 +80,8 @@ class TaskModel(nn.Module):
                 if choice.dropout is not None:
                     pooled = self.net.get_submodule(choice.dropout)(pooled)
                 return self.net.get_submodule(choice.head)(pooled)
-            kwargs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "pixel_values")}
+            kwargs = {k: v for k, v in batch.items()
+                      if k in ("input_ids", "attention_mask", "token_type_ids", "pixel_values")}
             return self.net(**kwargs, **self.forward_kwargs).logits
         return self.net(batch["pixel_values"])
 
@@ -96,7 +97,8 @@ class TaskModel(nn.Module):
             return self._head_input(batch)
         out = self.net.base_model(pixel_values=batch["pixel_values"], **self.forward_kwargs) \
             if self.modality == "image" else self.net.base_model(input_ids=batch["input_ids"],
-                                                                 attention_mask=batch["attention_mask"])
+                                                                 attention_mask=batch["attention_mask"],
+                                                                 **_segments(batch))
         pooled = getattr(out, "pooler_output", None)
         return pooled if pooled is not None else out.last_hidden_state[:, 0]
 
@@ -106,7 +108,7 @@ class TaskModel(nn.Module):
     def _pooled(self, batch: dict) -> torch.Tensor:
         """The backbone's token states pooled as ``self.pooling`` says (text models tuneforge pools)."""
         mask = batch.get("attention_mask")
-        out = self.net.base_model(input_ids=batch["input_ids"], attention_mask=mask)
+        out = self.net.base_model(input_ids=batch["input_ids"], attention_mask=mask, **_segments(batch))
         return pool(out.last_hidden_state, mask, self.pooling_choice.how, getattr(out, "pooler_output", None))
 
     def _head_input(self, batch: dict) -> torch.Tensor:
@@ -135,3 +137,8 @@ class TaskModel(nn.Module):
         lin.weight.mul_(std)
         if lin.bias is not None:
             lin.bias.mul_(std).add_(mean)
+
+
+def _segments(batch: dict) -> dict:
+    """``token_type_ids`` of a text-pair batch (segment 0 / 1), for the backbones that take them."""
+    return {"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}

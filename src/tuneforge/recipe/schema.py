@@ -42,7 +42,9 @@ class DataSection(Section):
     train: DataSource = Field(..., description="path (CSV, JSONL, Parquet, image folder) or a packaged data set name")
     validation: Union[float, DataSource, None] = Field(0.1, description="path, or a fraction of train held out")
     test: Union[float, DataSource, None] = Field(0.2, description="path, or a fraction of train held out")
-    text_column: Optional[str] = Field(None, description="column with the text (text tasks; default 'text')")
+    text_column: Union[str, list[str], None] = Field(
+        None, description="column with the text (text tasks; default 'text'), or a list of two columns "
+        "[first, second] whose texts go to the tokenizer as a pair (NLI, paraphrase, similarity)")
     image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
     label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
     labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
@@ -68,6 +70,14 @@ class DataSection(Section):
         """Presets expanded and every option filled in (data/augment/spec.py), so the saved recipe is explicit."""
         from ..data.augment.spec import parse_augment
         return parse_augment(v)
+
+    @field_validator("text_column")
+    @classmethod
+    def _text_pair(cls, v):
+        if isinstance(v, list) and (len(v) != 2 or len(set(v)) != 2 or not all(str(c).strip() for c in v)):
+            raise ValueError(f"a text pair is a list of two different column names, e.g. [premise, hypothesis]; "
+                             f"got {v!r}")
+        return v
 
     @field_validator("validation", "test")
     @classmethod
@@ -147,6 +157,10 @@ class TrainSection(Section):
     group_by_length: bool = Field(True, description="text: batch texts of similar length to cut padding")
     nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
     restore_best: bool = Field(True, description="end with the weights of the best validation evaluation")
+    class_balance: Literal["none", "weights", "sampling", "auto"] = Field(
+        "auto", description="class imbalance (classification): weights = class-weighted loss (inverse frequency), "
+        "sampling = every class drawn equally often each epoch, auto = weights when the largest class has more "
+        "than 3x the examples of the smallest, else none (docs/data.md)")
     eval_every_steps: Optional[int] = Field(None, ge=1, description="also evaluate every N steps (default: each epoch)")
     cache_frozen: Literal["auto", "on", "off"] = Field(
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
@@ -171,6 +185,10 @@ class EvaluateSection(Section):
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for test confidence intervals (0: none)")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="confidence level of the intervals")
     folds: Optional[int] = Field(None, ge=2, description="k-fold cross-validation instead of one hold-out test")
+    threshold: Literal["auto", "tune", "argmax"] = Field(
+        "auto", description="binary classification: tune = the decision threshold on P(second class) is tuned on "
+        "validation for the monitored metric; argmax = the more probable class; auto = tune when the validation "
+        "classes are imbalanced (largest/smallest > 3), else argmax (docs/data.md)")
     random_init: bool = Field(False, description="also train the same architecture from random weights (slow)")
     retention: Optional[RetentionSection] = Field(None, description="measure what was forgotten")
     explain: int = Field(3, ge=0, description="test examples explained by occlusion in the report")
@@ -216,7 +234,7 @@ class SearchSection(BaseModel):
 
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
-                                       "text-multilabel (`tuneforge list tasks`)")
+                                       "text-multilabel, image-multilabel (`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)

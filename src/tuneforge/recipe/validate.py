@@ -46,6 +46,10 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                         f"choose one of: {', '.join(task.metric_names())}")
     if task is not None:
         problems += check_data(recipe.data, task)
+        balance = recipe.train.class_balance
+        if balance in ("weights", "sampling") and balance not in task.class_balance_choices:
+            problems.append(f"train.class_balance: {task.name} supports "
+                            f"{', '.join(('none', 'auto') + task.class_balance_choices)}, not {balance!r}")
         if recipe.train.early_stopping is not None and recipe.data.validation is None:
             problems.append("train.early_stopping: needs a validation split (data.validation)")
     if recipe.train.cache_frozen == "on" and recipe.data.augment and recipe.data.augment_views is None:

@@ -165,7 +165,30 @@ def data(metrics: dict) -> str:
                        ", ".join(f"{n} {why}" for why, n in c["dropped"].items() if n) or "none",
                        ", ".join(f"{n} {why}" for why, n in c.get("filled", {}).items() if n) or "none"]
                       for c in d.get("cleaning", [])])
-    return section("Data", sizes, "<h3>Cleaning</h3>" + cleaning if d.get("cleaning") else "", anchor="data")
+    return section("Data", sizes, "<h3>Cleaning</h3>" + cleaning if d.get("cleaning") else "",
+                   class_balance(metrics), anchor="data")
+
+
+def class_balance(metrics: dict) -> str:
+    """Examples per class in each split, what training did about imbalance, and a tuned threshold."""
+    counts = metrics.get("data", {}).get("class_counts")
+    if not counts:
+        return ""
+    splits = list(counts)
+    names = list(counts[splits[0]])
+    rows = [[n] + [counts[s].get(n, 0) for s in splits] for n in names]
+    out = "<h3>Examples per class</h3>" + table(["class"] + splits, rows)
+    b = metrics.get("class_balance") or {}
+    if b:
+        ratio = f"largest/smallest class in train {b['imbalance_ratio']:.1f}; " if b.get("imbalance_ratio") else ""
+        weights = ("; loss weights " + ", ".join(f"{n} {w:.3g}" for n, w in zip(names, b["weights"]))
+                   if b.get("weights") else "")
+        out += note(f"{ratio}class balance: {b['choice']} ({b['reason']}){weights}")
+    d = metrics.get("decision") or {}
+    if d.get("threshold") is not None:
+        out += note(f"decision threshold {d['threshold']:.2f} on P({names[1] if len(names) > 1 else '1'}), tuned on "
+                    f"validation for {d.get('metric')} ({d.get('why', '')})")
+    return out
 
 
 def folds(summary: dict, per_fold: list[dict]) -> str:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..data import batch_order, encode_split, load_data, padding_fraction
+from ..data.balance import counts_line, split_class_counts
 from ..errors import TuneforgeError
 from ..evaluation import extract_features, greater_is_better
 from ..models import save_task_model
@@ -75,6 +76,9 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
     console.print("[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
+    counts = split_class_counts(task, data)
+    if counts:
+        console.print("[dim]data[/dim] examples per class in train: " + escape(counts_line(counts["train"])))
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
@@ -174,6 +178,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
     plan_rows[0]["defaults"] = {k: {"value": v, "from": why} for k, (v, why) in trainer.defaults.items()}
     plan_rows[0]["notes"] = plan_notes(trainer)
+    plan_rows[0]["class_balance"] = trainer.balance.describe()
     write_json(run_dir / "plan.json", plan_rows)
     _print_plan(console, plan_rows, trainer)
     if not resuming and is_main_process() and write_augment_grid(p.encoded["train"], run_dir, recipe.train.seed,
@@ -199,7 +204,11 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                                    recipe.evaluate.batch_size, precision, device)
         val_outputs = final_val.outputs(p.model)
         validation = final_val.metrics(val_outputs)
-        decision = task.fit_decision(p.data.validation.targets, val_outputs)   # e.g. per-label thresholds
+        decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric,
+                                     evaluate=recipe.evaluate)   # e.g. per-label thresholds, a binary threshold
+        line = task.describe_decision(decision)
+        if line:
+            console.print(f"[dim]decision[/dim] {escape(line)}")
     test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
                                recipe.evaluate.batch_size, precision, device, decision=decision) \
         if "test" in p.encoded else None
@@ -236,7 +245,9 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                   "padding_fraction": _padding(p.encoded["train"], recipe),
                   "trainable_parameters": trainable, "total_parameters": total,
                   "peak_memory_mb": _peak_memory_mb(device)},
+        "class_balance": trainer.balance.describe(),
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
+                 **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
@@ -293,6 +304,9 @@ def _print_plan(console, rows, trainer) -> None:
         console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: "
                       + ("head solved by L-BFGS first (optimizer.lr does not apply to it); " if s.get("solve_head") else "")
                       + f"trains {s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} {how}")
+    balance = rows[0].get("class_balance") or {}
+    if balance and balance.get("reason") != "the task has no classes":
+        console.print(f"[dim]plan[/dim] class balance: {balance['choice']} ({escape(balance['reason'])})")
     for note in rows[0].get("notes", []):
         console.print(f"[yellow]plan[/yellow] {escape(note)}")
 

@@ -45,6 +45,7 @@ class Task:
     probe_kind: ClassVar[str] = "softmax"    # the linear head a frozen-feature probe fits: softmax, sigmoid, ridge
     explains: ClassVar[bool] = False         # whether occlusion explanations (evaluate.explain) apply
     soft_targets: ClassVar[bool] = False     # whether loss() takes probability rows (mixup, cutmix)
+    class_balance_choices: ClassVar[tuple[str, ...]] = ()   # train.class_balance values beyond none/auto
     summary_columns: ClassVar[tuple[str, ...]] = ()      # printed at the end of a run and by `evaluate`
     headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table
     leaderboard_columns: ClassVar[tuple[str, ...]] = ()  # the comparison leaderboard
@@ -88,6 +89,10 @@ class Task:
         """Placeholder targets for ``n`` unlabelled rows (prediction)."""
         return np.zeros(n, dtype=np.float32)
 
+    def class_counts(self, targets: np.ndarray, label_names: Optional[list[str]]) -> Optional[dict[str, int]]:
+        """Examples per class (per label for multi-label) of one split, or None when targets are not classes."""
+        return None
+
     # -- model ---------------------------------------------------------------------------------
 
     def num_outputs(self, label_names: Optional[list[str]]) -> int:
@@ -118,8 +123,15 @@ class Task:
 
     # -- training ------------------------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor,
+             weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The training loss; ``weights``: per-output loss weights of ``train.class_balance: weights``
+        (from :meth:`loss_weights`), or None."""
         raise NotImplementedError
+
+    def loss_weights(self, train_targets: np.ndarray, label_names: Optional[list[str]]) -> np.ndarray:
+        """The per-output weights :meth:`loss` takes for ``train.class_balance: weights``."""
+        raise NotImplementedError(f"{self.name} has no class-weighted loss")
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -132,8 +144,15 @@ class Task:
         from ..evaluation.metrics import list_metrics
         return list(list_metrics(self.metric_kind))
 
-    def fit_decision(self, targets: np.ndarray, outputs: np.ndarray) -> Optional[dict]:
-        """Decision settings tuned on validation outputs (e.g. per-label thresholds), or None."""
+    def fit_decision(self, targets: np.ndarray, outputs: np.ndarray, metric: Optional[str] = None,
+                     evaluate=None) -> Optional[dict]:
+        """Decision settings tuned on validation outputs (e.g. per-label thresholds), or None.
+
+        ``metric`` is the monitored metric, ``evaluate`` the recipe's evaluate section."""
+        return None
+
+    def describe_decision(self, decision: Optional[dict]) -> Optional[str]:
+        """One line for the terminal about a tuned decision, or None."""
         return None
 
     def compute_metrics(self, targets: np.ndarray, outputs: np.ndarray, label_names: Optional[list[str]],

@@ -6,6 +6,8 @@ are stratified by class, and the linear-probe baseline is a softmax (logistic) h
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -23,6 +25,7 @@ class ClassificationTask(Task):
     probe_kind = "softmax"
     explains = True
     soft_targets = True
+    class_balance_choices = ("weights", "sampling")
     summary_columns = ("accuracy", "macro_f1")
     headline_metrics = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece")
     leaderboard_columns = ("accuracy", "macro_f1", "roc_auc")
@@ -78,18 +81,67 @@ class ClassificationTask(Task):
 
     # -- training and evaluation ---------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy against class ids, or against probability rows (float ``B x K``, from mixup or
-        cutmix): ``-sum_k p_k log softmax(outputs)_k``, i.e. the weighted sum of the mixed classes' losses."""
+    def class_counts(self, targets, label_names) -> dict[str, int]:
+        k = len(label_names) if label_names else int(np.max(targets)) + 1
+        names = label_names or [str(i) for i in range(k)]
+        return {n: int(c) for n, c in zip(names, np.bincount(np.asarray(targets, dtype=np.int64), minlength=k))}
+
+    def loss_weights(self, train_targets, label_names) -> np.ndarray:
+        from ..data.balance import inverse_frequency_weights
+        return inverse_frequency_weights(np.array(list(self.class_counts(train_targets, label_names).values())))
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
+        """Cross-entropy; with class ``weights`` each example counts ``w[y]``, normalised by the batch's
+        total weight (``sum w[y_i] * ce_i / sum w[y_i]``, PyTorch's ``weight=`` convention).
+
+        Targets may be probability rows (float ``B x K``, from mixup or cutmix): ``-sum_k p_k log
+        softmax(outputs)_k``, the weighted sum of the mixed classes' losses; with class weights an
+        example counts ``sum_k p_k w_k``."""
         if targets.is_floating_point():
-            return -(targets.float() * F.log_softmax(outputs.float(), dim=-1)).sum(-1).mean()
-        return F.cross_entropy(outputs.float(), targets)
+            per_example = -(targets.float() * F.log_softmax(outputs.float(), dim=-1)).sum(-1)
+            if weights is None:
+                return per_example.mean()
+            w = (targets.float() * weights.float()).sum(-1)
+            return (w * per_example).sum() / w.sum()
+        return F.cross_entropy(outputs.float(), targets, weight=None if weights is None else weights.float())
+
+    def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
+        """Binary only: the threshold on P(second class) tuned on validation for ``metric`` when
+        ``evaluate.threshold`` is ``tune``, or ``auto`` and the validation classes are imbalanced."""
+        from ..data.balance import AUTO_RATIO, imbalance_ratio
+        from ..evaluation.threshold import tune_threshold
+
+        outputs = np.asarray(outputs)
+        option = evaluate.threshold if evaluate is not None else "auto"
+        if outputs.ndim != 2 or outputs.shape[1] != 2 or option == "argmax" or len(targets) == 0:
+            return None
+        ratio = imbalance_ratio(self.class_counts(targets, None))
+        if option == "auto" and (ratio is None or ratio <= AUTO_RATIO):
+            return None
+        decision = tune_threshold(targets, outputs, metric or self.default_metric())
+        decision["why"] = "evaluate.threshold: tune" if option == "tune" else \
+            f"auto: validation classes largest/smallest {ratio:.1f} > {AUTO_RATIO:g}"
+        return decision
+
+    def describe_decision(self, decision) -> Optional[str]:
+        if _threshold(decision) is None:
+            return None
+        return (f"threshold {decision['threshold']:.2f} on P(second class), tuned on validation for "
+                f"{decision['metric']} ({decision['validation']:.4f}; {decision['validation_at_0.5']:.4f} at 0.5); "
+                f"{decision['why']}")
+
+    def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
+        from ..evaluation.metrics import compute_metrics
+        return compute_metrics(self.metric_kind, targets, outputs, label_names, _threshold(decision))
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
         from scipy.special import softmax
 
+        from ..evaluation.bootstrap import confidence_intervals
         from ..evaluation.curves import classification_curves
-        out = super().test_statistics(targets, outputs, label_names, evaluate, seed, decision)
+        out = {"test_ci": confidence_intervals(self.metric_kind, targets, outputs, evaluate.bootstrap,
+                                               evaluate.confidence, seed, threshold=_threshold(decision)),
+               "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
         out["test_curves"] = classification_curves(targets, softmax(np.asarray(outputs, np.float64), axis=1),
                                                    label_names)
         return out
@@ -106,13 +158,44 @@ class ClassificationTask(Task):
     # -- prediction ----------------------------------------------------------------------------
 
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
+        from ..evaluation.threshold import decide
+
         probs = torch.softmax(torch.as_tensor(np.asarray(outputs), dtype=torch.float32), dim=-1).numpy()
         names = label_names or [str(i) for i in range(probs.shape[1])]
-        return [{"label": names[int(row.argmax())], "probabilities": {n: float(v) for n, v in zip(names, row)}}
-                for row in probs]
+        chosen = decide(probs, _threshold(decision))
+        return [{"label": names[int(c)], "probabilities": {n: float(v) for n, v in zip(names, row)}}
+                for c, row in zip(chosen, probs)]
 
     def format_prediction(self, row: dict) -> tuple[str, str]:
         return row["label"], super().format_prediction(row)[1]
+
+    def model_files(self, folder, decision) -> None:
+        """A tuned binary threshold goes to ``threshold.json`` beside the model (absent: argmax)."""
+        path = Path(folder) / THRESHOLD_FILE
+        if _threshold(decision) is None:
+            path.unlink(missing_ok=True)
+            return
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        names = [config["id2label"][str(i)] for i in range(2)] if "id2label" in config \
+            else config.get("label_names") or ["0", "1"]
+        path.write_text(json.dumps({"positive": names[1], "threshold": decision["threshold"],
+                                    "metric": decision.get("metric"),
+                                    "rule": f"predict {names[1]!r} where its probability >= threshold"},
+                                   indent=2), encoding="utf-8")
+
+    def read_decision(self, folder) -> Optional[dict]:
+        path = Path(folder) / THRESHOLD_FILE
+        if not path.is_file():
+            return None
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {"threshold": float(saved["threshold"]), "metric": saved.get("metric")}
+
+
+THRESHOLD_FILE = "threshold.json"
+
+
+def _threshold(decision: Optional[dict]) -> Optional[float]:
+    return None if not decision or decision.get("threshold") is None else float(decision["threshold"])
 
 
 def classification_task_for(modality: str) -> ClassificationTask:

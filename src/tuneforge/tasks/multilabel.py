@@ -1,11 +1,11 @@
 """Multi-label classification: any subset of L named labels per example (one sigmoid per label, BCE).
 
-The base of ``text-multilabel`` (and later image multi-label). A label cell is a list (JSONL,
+The base of ``text-multilabel`` and ``image-multilabel``. A label cell is a list (JSONL,
 Parquet), a JSON list written as text, or a string of labels joined by ``data.label_delimiter``
 (default ``|``); an empty list is a valid row with no label, a missing cell is dropped.
-Label names come from ``data.labels`` or the training rows (sorted). Splits are random (no
-stratification of label sets). After training, each label's threshold is tuned for F1 on the
-validation split (0.5 without one); test metrics, ``predict`` and the saved model
+Label names come from ``data.labels`` or the training rows (sorted). Splits, subsets and folds
+are stratified by each row's rarest label (:func:`rarest_label_key`). After training, each
+label's threshold is tuned for F1 on the validation split (0.5 without one); test metrics, ``predict`` and the saved model
 (``thresholds.json`` beside it, and ``config.json`` with
 ``problem_type="multi_label_classification"``) use those thresholds.
 """
@@ -113,15 +113,25 @@ class MultiLabelTask(Task):
     def empty_targets(self, n: int) -> np.ndarray:
         return np.zeros((n, 1), dtype=np.float32)
 
+    def stratify_key(self, targets) -> Optional[np.ndarray]:
+        """Each row's rarest label (see :func:`rarest_label_key`): splits, subsets and folds keep the
+        rare labels' shares, which random splits most often lose."""
+        return rarest_label_key(np.asarray(targets))
+
     # -- training and evaluation ---------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
 
     def default_metric(self) -> str:
         return "micro_f1"
 
-    def fit_decision(self, targets, outputs) -> Optional[dict]:
+    def class_counts(self, targets, label_names) -> dict[str, int]:
+        targets = np.asarray(targets)
+        names = label_names or [str(i) for i in range(targets.shape[1])]
+        return {n: int(c) for n, c in zip(names, targets.sum(axis=0))}
+
+    def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
         return {"thresholds": self.metrics.tune_thresholds(targets, outputs).tolist()}
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
@@ -171,6 +181,36 @@ class MultiLabelTask(Task):
         if not path.is_file():
             return None
         return {"thresholds": list(json.loads(path.read_text(encoding="utf-8")).values())}
+
+
+STRATA = 8   # the rarest labels that get a stratum of their own; rows of other labels share one
+
+
+def rarest_label_key(targets: np.ndarray, strata: int = STRATA) -> Optional[np.ndarray]:
+    """One stratum per row for multi-label splits: the row's rarest label (by count in ``targets``)
+    when that label is among the ``strata`` rarest, else a shared "common" stratum; rows without a
+    label form their own stratum. A stratum of one row joins the largest, so every stratum can be
+    split. (A cheap stand-in for iterative stratification: it protects the rare labels, which are
+    the ones a random split loses, not every label's exact share.)
+
+    >>> rarest_label_key(np.array([[1, 0], [1, 1], [1, 1], [1, 0], [0, 0], [0, 0]])).tolist()
+    [0, 1, 1, 0, -1, -1]
+    """
+    if targets.ndim != 2 or len(targets) < 4:
+        return None
+    counts = targets.sum(axis=0)
+    ranked = [int(c) for c in np.argsort(counts, kind="stable") if counts[c] > 0][:strata]
+    rank = {c: i for i, c in enumerate(ranked)}
+    key = np.full(len(targets), -1, dtype=np.int64)        # -1: no label
+    for r, row in enumerate(targets > 0.5):
+        on = np.flatnonzero(row)
+        if len(on):
+            rarest = int(on[np.argmin(counts[on])])
+            key[r] = rarest if rarest in rank else -2           # -2: a common label
+    values, sizes = np.unique(key, return_counts=True)
+    for v in values[sizes < 2]:
+        key[key == v] = values[np.argmax(sizes)]
+    return key
 
 
 def _thresholds(decision: Optional[dict]):

@@ -37,7 +37,7 @@ class RegressionTask(Task):
     def target_scaler(self, train_targets):
         return TargetScaler.fit(train_targets)
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
         return F.mse_loss(outputs.float().squeeze(-1), targets.float())
 
     def majority_outputs(self, train_targets, n, label_names):

@@ -21,6 +21,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
+from ..data.balance import ClassBalance
 from ..data.encode import batch_order, epoch_view
 from ..errors import RecipeError, TrainingError
 from ..strategies.defaults import DefaultsContext, resolve_defaults
@@ -58,6 +59,13 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.n_batches / t.grad_accum)
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         recipe = self._resolve(model, recipe, strategy, train_data)
+        # class imbalance (train.class_balance): the task's loss weights, or classes sampled evenly
+        self.balance = ClassBalance.resolve(task, t.class_balance, getattr(train_data, "targets", None),
+                                            getattr(model, "label_names", None))
+        self.loss_weights = None if self.balance.weights is None else \
+            torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
+        # passed only when set, so a task without class weights keeps its two-argument loss
+        self._loss_args = () if self.loss_weights is None else (self.loss_weights,)
         self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
             self.plan.stages[0].solve_head = True
@@ -181,7 +189,8 @@ class Trainer:
         lengths = self.train_data.lengths if t.group_by_length else None
         while self.state.epoch < self.epochs and self._stop is None:
             epoch = self.state.epoch
-            batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths)
+            batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths,
+                                  classes=self.balance.classes)
             if self.state.batch_in_epoch < len(batches):  # (a resume at an epoch's end keeps the last step's)
                 self._apply_stage()
             self._set_modes()
@@ -203,7 +212,7 @@ class Trainer:
                                     enabled=self.precision == "bf16"):
                     with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
-                    loss = self.task.loss(outputs, batch["targets"])
+                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args)
                     for reg in self.regularisers:
                         loss = loss + reg.penalty(self.unwrapped, batch, outputs)
                 loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
