@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Optional
 
 from rich.markup import escape
