@@ -35,6 +35,7 @@ from tuneforge.recipe.schema import StrategySection
 from tuneforge.runs.hooks import RunHooks
 from tuneforge.runs.pipeline import run
 from tuneforge.search.race import rung_plan
+from tuneforge.search.race_report import race_cost
 from tuneforge.tasks import TASKS
 
 CANDIDATES = ["linear-probe", "lp-ft", "full", "gradual-unfreezing"]
@@ -137,6 +138,8 @@ def test_rungs_halve_the_field_and_double_the_budget(blind):
     assert all(x["value"] <= best for x in race["rungs"][0]["results"] if not x["kept"])
     assert rung_plan(48, 4, 2, 0.25) == [(4, 12), (2, 24)]
     assert rung_plan(10, 5, 2, 0.5) == [(5, 5), (2, 10)]                  # a rung at the full budget ends it
+    assert race_cost([(4, 12), (2, 24)], 48, free=1) == pytest.approx(1.75)  # 3 x 1/4 + 2 x 1/2 of a run
+    assert race_cost([(3, 12)], 48, free=2) == pytest.approx(0.25)           # one paid candidate, one rung
 
 
 def test_winner_run_folder_names_the_winner_and_keeps_the_race(blind):

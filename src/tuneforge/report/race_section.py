@@ -21,7 +21,7 @@ def race(metrics: dict) -> str:
                 kept += " (no SGD step: score reused)"
             if x.get("kept") and r == len(rungs) - 1:
                 best = i
-            rows.append([esc(x.get("strategy")), value, fmt(x.get("seconds")), esc(kept)])
+            rows.append([esc(x.get("strategy")), value, fmt(x.get("seconds"), 2), esc(kept)])
         parts.append(f"<h3>Rung {r + 1}: {esc(rung.get('budget_steps'))} of {esc(record.get('total_steps', '?'))} "
                      f"steps</h3>")
         parts.append(table(["strategy", f"validation {metric}", "seconds", ""], rows, highlight=best, raw=True))

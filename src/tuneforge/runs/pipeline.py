@@ -42,7 +42,6 @@ from .baselines import baselines_for_run
 from .diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
-from ..search.race_report import race_record, recipe_note
 
 
 @dataclass
@@ -140,6 +139,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
 
 def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls,
                       hooks: Optional[RunHooks] = None):
+    from ..search.race_report import race_record, recipe_note  # (not at the top: tuneforge.search may import this module)
+
     recipe, task = p.recipe, p.task
     hooks = hooks or RunHooks()
     lean = hooks.lean

@@ -148,7 +148,7 @@ def _race(recipe, candidates, rungs, total, metric, higher, run_dir, hooks, cons
             if results[-1].get("steps") == 0:
                 fixed[i] = {k: v for k, v in results[-1].items() if k != "seconds"}
         ranked = sorted((x for x in results if x["value"] is not None),
-                        key=lambda x: (-x["value"] if higher else x["value"], _rank(x), x["index"]))
+                        key=lambda x: (_score(x["value"], higher), _rank(x), x["index"]))
         if not ranked:
             raise TuneforgeError("strategy auto: every candidate failed in rung "
                                  f"{r + 1}: " + "; ".join(f"{x['strategy']}: {x['error']}" for x in results))
@@ -166,6 +166,11 @@ def _race(recipe, candidates, rungs, total, metric, higher, run_dir, hooks, cons
               "winner": candidates[winner][0], "winner_section": candidates[winner][1]}
     record["why"] = why_sentence(record, TIE)
     return record
+
+
+def _score(value: float, higher: bool) -> float:
+    """Sort key, best first; scores within TIE of each other compare equal (float noise is no win)."""
+    return round(-value if higher else value, 9)
 
 
 def _rank(result: dict) -> int:

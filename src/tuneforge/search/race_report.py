@@ -38,10 +38,17 @@ def recipe_note(run_dir: Path) -> str:
 
 
 def race_cost(rungs: list[tuple[int, int]], total_steps: int, free: int) -> float:
-    """At most how many runs' worth of optimizer steps the race takes (``free`` candidates take none)."""
+    """At most how many runs' worth of optimizer steps the race takes: ``free`` of the candidates take
+    none, and every later rung may be all paid ones.
+
+    >>> race_cost([(4, 12), (2, 24)], 48, free=1)   # 3 x 1/4 + 2 x 1/2
+    1.75
+    """
     paid = 0
-    for n, budget in rungs:
-        paid += max(0, n - free) * budget
+    if rungs:
+        n_paid = rungs[0][0] - free
+        for n, budget in rungs:
+            paid += max(0, min(n, n_paid)) * budget
     return paid / total_steps if total_steps else 0.0
 
 
