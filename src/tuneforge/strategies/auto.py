@@ -23,6 +23,7 @@ from typing import Any, Union
 from pydantic import Field, ValidationError, field_validator
 
 from ..errors import RecipeError
+from ..registry import did_you_mean
 from .base import STRATEGIES, Plan, Strategy, StrategyOptions, _describe
 
 DEFAULT_CANDIDATES = ["linear-probe", "lp-ft", "full", "gradual-unfreezing"]
@@ -51,7 +52,9 @@ class AutoOptions(StrategyOptions):
             elif name == "auto":
                 problems.append(f"{where}: `auto` cannot race itself; name the strategies to race")
             elif name not in STRATEGIES:
-                problems.append(f"{where}: {STRATEGIES.unknown_message(name)}")
+                known = [n for n in STRATEGIES.names() if n != "auto"]
+                problems.append(f"{where}: unknown strategy {name!r}{did_you_mean(name, known)}; "
+                                f"known: {', '.join(known)}")
             else:
                 strategy_cls = STRATEGIES.get(name)
                 try:
