@@ -86,7 +86,7 @@ def why_sentence(record: dict, tie: float) -> str:
     others = [x for x in scored if x is not win]
     text = f"{win['strategy']} reached {win['value']:.4f} {metric} on validation at {last['budget_steps']} steps"
     if others:
-        best = sorted(others, key=lambda x: -x["value"] if record["greater_is_better"] else x["value"])[0]
+        best = min(others, key=lambda x: -x["value"] if record["greater_is_better"] else x["value"])
         if abs(best["value"] - win["value"]) <= tie:
             text += f", tied with {best['strategy']}; the cheaper strategy wins a tie"
         else:
