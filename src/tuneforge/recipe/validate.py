@@ -71,6 +71,9 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     if recipe.optimizer.lr is not None and recipe.optimizer.lr_factor != 1.0:
         problems.append("optimizer.lr_factor: multiplies the default learning rate, but optimizer.lr is set; "
                         "set one of them")
+    if recipe.strategy.name == "auto":
+        from ..search.race import race_problems
+        problems += race_problems(recipe)
     from ..evaluation.checks import evaluate_problems
     problems += evaluate_problems(recipe)
     if recipe.search is not None and task is not None:

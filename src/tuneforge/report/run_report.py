@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import sections
 from .augment_grid import augmentation_section
+from .race_section import race
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
 
@@ -59,7 +60,8 @@ def build_run_report(run_dir: Path) -> str:
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), sections.cost(metrics),
+    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), race(metrics),
+             sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),

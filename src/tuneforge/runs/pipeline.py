@@ -116,6 +116,9 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
     from .result import FinetuneResult
 
     console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
+    if recipe.strategy.name == "auto" and resume_dir is None and run_dir is None:
+        from ..search.race import run_race  # races the candidates, then runs the winner (docs/strategies.md)
+        return run_race(recipe, console, quiet, hooks)
     if recipe.evaluate.folds and resume_dir is None:
         from .crossval import run_folds
         return run_folds(recipe, console, quiet)
@@ -141,6 +144,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
 
 def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls,
                       hooks: Optional[RunHooks] = None):
+    from ..search.race_report import race_record, recipe_note  # (not at the top: tuneforge.search may import this module)
+
     recipe, task = p.recipe, p.task
     hooks = hooks or RunHooks()
     lean = hooks.lean
@@ -167,7 +172,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                       regularisers=regularisers)
     recipe = p.recipe = trainer.recipe  # every unset setting now holds the strategy's default
     if not resuming:
-        write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        write_text(run_dir / "recipe.yaml", recipe_note(run_dir) + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
     trainer.head_data = lambda shared: _head_data(p, shared, precision, device)
     majority, probe = baselines_for_run(p, run_dir, resuming, precision, device) if not lean else ({}, {})
@@ -254,6 +259,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     }
     metrics.update(extras)
     metrics.update(lr_find_record(run_dir))
+    metrics.update(race_record(run_dir))
     if not lean:
         metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
                                        device, precision, metrics))
@@ -377,6 +383,9 @@ def _peak_memory_mb(device) -> float:
 def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False):
     """Continue a killed or interrupted run from its latest checkpoint."""
     run_dir = Path(run_dir)
+    if not (run_dir / "recipe.yaml").is_file() and (run_dir / "race" / "recipe.yaml").is_file():
+        from ..search.race import resume_race  # killed during a strategy race: finish it
+        return resume_race(run_dir, console or Console(quiet=quiet), quiet)
     if not (run_dir / "recipe.yaml").is_file():
         raise TuneforgeError(f"--resume {run_dir}: not a run folder (no recipe.yaml)")
     if read_status(run_dir).get("state") == "completed":

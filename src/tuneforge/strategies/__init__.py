@@ -1,5 +1,5 @@
 """Fine-tuning strategies: each decides which blocks train, at which learning-rate scale, when."""
-from . import (bitfit, discriminative, freeze, full, gradual_unfreezing, ia3, layer_wise,  # noqa: F401
+from . import (auto, bitfit, discriminative, freeze, full, gradual_unfreezing, ia3, layer_wise,  # noqa: F401
                linear_probe, lora, lp_ft)  # (registration)
 from .base import STRATEGIES, Plan, Stage, Strategy, StrategyOptions
 from .param_groups import ParamGroup, build_param_groups
