@@ -225,6 +225,8 @@ def test_bad_search_inputs_end_in_one_message(bert_dir, search_csv, tmp_path):
         run_search(recipe, objectives=["val.macro_f2:max"], quiet=True)
     with pytest.raises(TuneforgeError, match="cannot open the study database"):
         run_search(recipe, storage="nosuchdb://x", quiet=True)
+    with pytest.raises(RecipeError, match="search strategy.name"):
+        run_search(search_recipe(bert_dir, search_csv, tmp_path, **{"strategy.name": "auto"}), quiet=True)
     no_val = search_recipe(bert_dir, search_csv, tmp_path, **{"data.validation": None})
     with pytest.raises(RecipeError, match="data.validation"):
         run_search(no_val, quiet=True)

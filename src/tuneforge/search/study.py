@@ -145,10 +145,16 @@ def prepare_search(source, overrides=(), *, trials=None, timeout=None, objective
     if any(o.path == "retention" for o in objs) and recipe.evaluate.retention is None:
         raise RecipeError("search.objectives: retention needs evaluate.retention (e.g. evaluate.retention: {} to "
                           "measure it on the validation split, or a source-task file in evaluate.retention.data)")
+    dims = build_space(section, recipe.task)
+    searched = {d.key: d for d in dims}
+    names = searched["strategy.name"].choices if "strategy.name" in searched else [recipe.strategy.name]
+    if "auto" in names:
+        raise RecipeError("strategy.name: auto races strategies within one run; a search chooses the strategy "
+                          "itself: search strategy.name (e.g. {choice: [linear-probe, lp-ft, full, lora]}) instead")
     info = peek_model(recipe.model)
     blocks = max(1, len(info.block_names) - 1) if info.block_names else None
     deadline = time.time() + parse_duration(section.timeout) if section.timeout is not None else None
-    ctx = SearchContext(recipe=recipe, base=tree, task=task, dims=build_space(section, recipe.task), blocks=blocks,
+    ctx = SearchContext(recipe=recipe, base=tree, task=task, dims=dims, blocks=blocks,
                         objectives=objs, trials=section.trials, deadline=deadline, study_dir=study_dir,
                         console=console)
     ctx.storage_url = storage
