@@ -23,6 +23,7 @@ from safetensors.torch import load_model, save_model
 
 from ..data.encode import batch_order, epoch_view
 from ..errors import RecipeError, TrainingError
+from ..strategies.base import freeze_feature_encoder
 from ..strategies.defaults import DefaultsContext, resolve_defaults
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
@@ -58,7 +59,8 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.n_batches / t.grad_accum)
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         recipe = self._resolve(model, recipe, strategy, train_data)
-        self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
+        self.plan = freeze_feature_encoder(strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps),
+                                           model.layer_map, strategy.options)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
             self.plan.stages[0].solve_head = True
         if self.plan.max_steps is not None:  # a solved linear probe takes no SGD step
