@@ -108,3 +108,15 @@ def test_predict_command_on_a_wav_path(full_run, speech_folder, capsys):
     main(["predict", str(full_run.run_dir), str(path)])
     out = capsys.readouterr().out
     assert f" {prediction} " in out and probabilities in out
+
+
+@pytest.mark.parametrize("strategy, trains", [
+    ({"name": "lora"}, {"encoder.layers.0", "encoder.layers.1"}),     # q/v adapters, merged into the weights
+    ({"name": "discriminative"}, {"feature_projection", "encoder.layers.0", "encoder.layers.1"}),
+    ({"name": "gradual-unfreezing", "steps_per_stage": 1}, {"encoder.layers.1"}),   # 2 steps: head, then the top layer
+])
+def test_other_strategies_work_through_the_layer_map(speech_folder, wav2vec2_dir, tmp_path, pretrained,
+                                                     strategy, trains):
+    run = _run(speech_folder, wav2vec2_dir, tmp_path, strategy, epochs=1, max_steps=2)
+    changed = _changed(run, pretrained)
+    assert {part for part, did in changed.items() if did} == trains
