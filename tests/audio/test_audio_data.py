@@ -146,3 +146,13 @@ def test_batches_are_padded_with_an_attention_mask(tmp_path):
     assert float(first[:1600].std()) == pytest.approx(1, abs=1e-2)
     no_mask = Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=False)
     assert "attention_mask" not in audio_batch([sine(300, 0.1, 16000)], no_mask)
+
+
+def test_predict_inputs_are_cut_as_in_training_with_a_warning(word_folder):
+    from tuneforge.data.modalities import MODALITIES
+
+    data = DataSection(train="unused", max_seconds=0.25)
+    paths = [str(word_folder / "high" / "0.wav"), str(word_folder / "high" / "5.wav")]   # 0.2 s and 0.45 s
+    with pytest.warns(UserWarning, match=r"1 of 2 clips .* data.max_seconds \(0.25 s\) .*5.wav"):
+        clips = MODALITIES.get("audio").raw_inputs(paths, data)
+    assert [len(w) for w in clips.waves] == [3200, 4000]

@@ -172,7 +172,8 @@ def at_rate(clips: Clips, rate: int) -> Clips:
 
 
 def audio_batch(waves: Sequence[np.ndarray], extractor) -> dict:
-    """Padded ``input_values`` (float32 ``B x T``) and, when the extractor uses one, ``attention_mask``.
+    """Padded ``input_values`` (float32 ``B x T``; ``input_features`` for spectrogram models) and, when
+    the extractor uses one, ``attention_mask``.
 
     The model's feature extractor normalises each clip (zero mean, unit variance, when it is set
     to) before padding to the batch's longest clip, as it does inside transformers' pipeline.
@@ -180,7 +181,8 @@ def audio_batch(waves: Sequence[np.ndarray], extractor) -> dict:
     wants_mask = bool(getattr(extractor, "return_attention_mask", False))
     out = extractor(list(waves), sampling_rate=extractor.sampling_rate, padding=True, return_tensors="pt",
                     return_attention_mask=wants_mask)
-    batch = {"input_values": out["input_values"].float()}
+    key = "input_values" if "input_values" in out else "input_features"   # waveforms, or spectrograms (Whisper)
+    batch = {key: out[key].float()}
     if wants_mask:
         batch["attention_mask"] = out["attention_mask"].long()
     return batch

@@ -12,6 +12,7 @@ Example::
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -133,8 +134,14 @@ class Audio(Modality):
         return out
 
     def raw_inputs(self, values, data):
-        return decode_clips(values, data.sampling_rate or DEFAULT_RATE, data.max_seconds, None, None,
-                            "predict inputs")
+        """Clips to predict, cut to ``data.max_seconds`` as in training (a warning says so when any is)."""
+        clips = decode_clips(values, data.sampling_rate or DEFAULT_RATE, data.max_seconds, None, None, "input",
+                             row_labels=[f"input {i + 1} ({v if isinstance(v, (str, Path)) else 'array'})"
+                                         for i, v in enumerate(values)])
+        note = truncation_note("predict", clips)
+        if note:
+            warnings.warn(note, stacklevel=2)
+        return clips
 
 
 def _root(data) -> Optional[Path]:

@@ -82,7 +82,7 @@ class TaskModel(nn.Module):
                     pooled = self.net.get_submodule(choice.dropout)(pooled)
                 return self.net.get_submodule(choice.head)(pooled)
             kwargs = {k: v for k, v in batch.items()
-                      if k in ("input_ids", "attention_mask", "pixel_values", "input_values")}
+                      if k in ("input_ids", "attention_mask", "pixel_values", "input_values", "input_features")}
             return self.net(**kwargs, **self.forward_kwargs).logits
         return self.net(batch["pixel_values"])
 
