@@ -46,7 +46,7 @@ def _changed(run, pretrained) -> dict[str, bool]:
 @pytest.fixture(scope="module")
 def full_run(speech_folder, wav2vec2_dir, tmp_path_factory):
     return _run(speech_folder, wav2vec2_dir, tmp_path_factory.mktemp("runs"), {"name": "full", "warm_head": False},
-                epochs=4)
+                epochs=3)
 
 
 def test_full_learns_with_the_feature_encoder_frozen_by_default(full_run, pretrained):
