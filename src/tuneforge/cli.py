@@ -139,7 +139,7 @@ def evaluate(run_dir: Path = typer.Argument(..., help="a finished run folder"),
 
 @app.command()
 def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
-            inputs: List[str] = typer.Argument(..., help="texts, or image files; a text pair as \"first ||| second\"")):
+            inputs: List[str] = typer.Argument(..., help="texts, or image or audio files; a text pair as \"first ||| second\"")):
     """Print predictions (with class probabilities) of a finished run's model."""
     from rich.table import Table
 

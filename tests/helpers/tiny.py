@@ -6,6 +6,7 @@ model into ``path`` and returns what a recipe needs to point at it:
 * ``tiny_bert(path)``  -> folder: BERT, 2 layers, hidden 32, word-level vocabulary + fast tokenizer
 * ``tiny_vit(path)``   -> folder: ViT, 32x32 images, patch 8, 2 layers, hidden 32 + image processor
 * ``tiny_llama(path)`` -> folder: Llama, 2 layers, hidden 32, word-level tokenizer without a pad token
+* ``tiny_wav2vec2(path)`` -> folder: wav2vec2, 2 layers, hidden 32, small conv stack + feature extractor
 * ``tiny_timm_cnn(path)`` -> weights file of timm's ``test_efficientnet`` (BatchNorm, ~100k
   parameters); use it as ``model: {name: "timm:test_efficientnet", weights: <file>}``
 
@@ -132,3 +133,22 @@ def tiny_timm_cnn(path, arch: str = TINY_TIMM_ARCH) -> Path:
     file = path / f"{arch}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(file))
     return file
+
+
+def tiny_wav2vec2(path, rate: int = 16000) -> Path:
+    """A 2-layer wav2vec2 (hidden 32, a 3-layer conv feature encoder with stride 80, so 200 frames per
+    second at 16 kHz) and its feature extractor (``rate`` Hz, normalising, with attention masks), in ``path``."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            conv_dim=(16, 16, 16), conv_kernel=(10, 4, 4), conv_stride=(5, 4, 4),
+                            feat_extract_norm="layer", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                            classifier_proj_size=16, mask_time_prob=0.05, mask_time_length=2, layerdrop=0.0,
+                            vocab_size=8)
+    torch.manual_seed(0)
+    Wav2Vec2Model(config).save_pretrained(path)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=rate, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(path)
+    return path

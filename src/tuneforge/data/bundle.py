@@ -7,7 +7,7 @@ from typing import Literal, Optional, Union
 import numpy as np
 import torch
 
-Modality = Literal["text", "image"]
+Modality = Literal["text", "image", "audio"]
 
 
 @dataclass
@@ -15,7 +15,8 @@ class Split:
     """One split of a data set.
 
     ``inputs`` is a list of strings for text, or a uint8 tensor ``N x C x H x W``
-    (C = 1 or 3, all images already decoded at one common size) for images.
+    (C = 1 or 3, all images already decoded at one common size) for images, or
+    :class:`~tuneforge.data.audio.Clips` (mono waveforms at one rate) for audio.
     ``targets`` holds int64 class ids for classification, float32 values for regression.
     """
 
@@ -29,6 +30,8 @@ class Split:
         indices = np.asarray(indices, dtype=np.int64)
         if isinstance(self.inputs, torch.Tensor):
             inputs = self.inputs[torch.from_numpy(indices)]
+        elif hasattr(self.inputs, "subset"):  # audio Clips
+            inputs = self.inputs.subset(indices)
         else:
             inputs = [self.inputs[i] for i in indices]
         return Split(inputs, self.targets[indices])

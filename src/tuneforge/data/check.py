@@ -43,7 +43,7 @@ def _columns_of(key: str, value: Any, problems: list[str], modality: str = "imag
             if problem:
                 problems.append(problem)
                 return None
-            return ["image", "label"], str(path)
+            return [MODALITIES.get(modality).default_column, "label"], str(path)
         if not path.exists():
             problems.append(f"{key}: {unknown_source_message(str(value))}")
             return None

@@ -2,7 +2,9 @@
 
 Texts are tokenised once (no padding) and padded per batch to that batch's longest
 text; a text pair (``data.text_column: [a, b]``) is tokenised as a pair, ``tokenizer(a, b)``, with its
-segment ids kept for models that take them; images stay uint8 until :func:`image_batch` makes each batch's float pixels.
+segment ids kept for models that take them; images stay uint8 until :func:`image_batch` makes each batch's float pixels;
+audio clips stay raw waveforms (at the model's rate) until :func:`audio_batch` pads and normalises
+each batch with the model's feature extractor.
 :func:`batch_order` can group texts of similar length so that little padding is needed
 while the order of batches stays random.
 
@@ -23,6 +25,7 @@ from ..errors import DataError
 from ..recipe.schema import DataSection
 from .balance import balanced_rows
 from .bundle import Split
+from .audio import Clips, at_rate, audio_batch
 from .images import as_pipeline, image_batch
 
 CHARS_PER_TOKEN_BOUND = 128
@@ -31,18 +34,22 @@ GROUP_CHUNK_BATCHES = 50
 
 
 class EncodedSplit:
-    """A split ready to be cut into batches: token ids (text) or uint8 pixels (images), plus targets."""
+    """A split ready to be cut into batches: token ids (text), uint8 pixels (images) or waveforms (audio,
+    with the model's feature extractor), plus targets."""
 
     def __init__(self, targets: np.ndarray, *, token_ids: Optional[list[list[int]]] = None, pad_id: int = 0,
                  pixels: Optional[torch.Tensor] = None, spec=None, augment=None,
                  num_classes: Optional[int] = None, views: Optional[int] = None,
-                 token_type_ids: Optional[list[list[int]]] = None):
+                 token_type_ids: Optional[list[list[int]]] = None,
+                 clips: Optional[Clips] = None, extractor=None):
         self.targets = targets
         self.token_ids = token_ids
         self.token_type_ids = token_type_ids   # text pairs: segment ids (0 first text, 1 second)
         self.pad_id = pad_id
         self.pixels = pixels
         self.spec = spec
+        self.clips = clips
+        self.extractor = extractor
         self.augment = as_pipeline(augment)  # training batches only (``batch(train=True)``)
         self.num_classes = num_classes       # mixup/cutmix: the width of the probability rows
         self.views = views if self.augment else None  # data.augment_views: K fixed views per image
@@ -51,6 +58,8 @@ class EncodedSplit:
                             "blend two images per batch; remove them or data.augment_views")
         self.lengths: np.ndarray | None = (np.fromiter((len(t) for t in token_ids), dtype=np.int64,
                                                        count=len(token_ids)) if token_ids is not None else None)
+        if clips is not None:  # length-grouped batches: little padding (and padding changes group-norm models)
+            self.lengths = np.fromiter((len(w) for w in clips.waves), dtype=np.int64, count=len(clips))
         is_class = np.issubdtype(targets.dtype, np.integer)
         self._targets = torch.tensor(np.asarray(targets), dtype=torch.int64 if is_class else torch.float32)
 
@@ -81,6 +90,8 @@ class EncodedSplit:
                 for j, i in enumerate(indices):
                     types[j, :len(self.token_type_ids[i])] = self.token_type_ids[i]
                 out["token_type_ids"] = torch.from_numpy(types)
+        elif self.clips is not None:
+            out.update(audio_batch([self.clips.waves[i] for i in indices], self.extractor))
         else:
             augment = self.augment if train else None
             seeds = view_seeds(view, indices) if train and self.views and view is not None else None
@@ -114,13 +125,17 @@ def _pad_id(tokenizer) -> int:
 
 def encode_split(split: Split, model, data: DataSection,
                  targets_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> EncodedSplit:
-    """Tokenise (text) or keep the pixels (images) of ``split`` for ``model``; transform targets once."""
+    """Tokenise (text), keep the pixels (images) or the clips at the model's rate (audio) of ``split``
+    for ``model``; transform targets once."""
     targets = np.asarray(split.targets)
     if targets_transform is not None:
         targets = np.asarray(targets_transform(targets))
     if isinstance(split.inputs, torch.Tensor):
         return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment,
                             num_classes=getattr(model, "num_outputs", None), views=data.augment_views)
+    if isinstance(split.inputs, Clips):
+        extractor = model.preprocessor
+        return EncodedSplit(targets, clips=at_rate(split.inputs, int(extractor.sampling_rate)), extractor=extractor)
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
     # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length

@@ -51,7 +51,10 @@ def _read(value, role: str, data: DataSection, task, reports: list[CleaningRepor
     modality = MODALITIES.get(task.modality)
     if not modality.reads_folders and isinstance(value, (str, Path)) and Path(value).expanduser().is_dir():
         raise DataError(f"data.{role}: {folder_message(Path(value))}")
-    df, source, packaged = resolve_source(value)
+    if modality.reads_folders and isinstance(value, (str, Path)) and Path(value).expanduser().is_dir():
+        df, source, packaged = modality.read_folder(Path(value).expanduser()), str(value), False
+    else:
+        df, source, packaged = resolve_source(value)
     lines = df.attrs.get(LINES_ATTR)
     input_key, input_col, label_col = default_columns(data, task.modality)
     for key, column in [(input_key, c) for c in input_columns(input_col)] + [("label_column", label_col)]:

@@ -1,10 +1,10 @@
-"""Modalities: the input side of a task, in one place per kind of input (text, image).
+"""Modalities: the input side of a task, in one place per kind of input (text, image, audio).
 
 A modality says which recipe key names its input column and its default, whether a
 folder can be a data source, how cleaned rows become model inputs (strings, or images
-decoded at one common size), and how raw inputs given to ``predict`` become a split.
-Tasks pick a modality by name (``Task.modality``); the data loader, the data checks and
-prediction ask it instead of testing the name. Audio would be a third entry here.
+decoded at one common size, or mono waveforms at one rate), and how raw inputs given to
+``predict`` become a split. Tasks pick a modality by name (``Task.modality``); the data
+loader, the data checks and prediction ask it instead of testing the name.
 
 Example::
 
@@ -12,12 +12,14 @@ Example::
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import DataError
 from ..registry import Registry
-from .images import choose_geometry, decode_images, folder_has_images, probe_images
+from .audio import DEFAULT_RATE, decode_clips, folder_has_audio, read_audio_folder, truncation_note
+from .images import choose_geometry, decode_images, folder_has_images, probe_images, read_image_folder
 from .tables import folder_message
 
 MODALITIES: Registry["Modality"] = Registry("modality")
@@ -44,6 +46,10 @@ class Modality:
     def folder_problem(self, key: str, path: Path) -> Optional[str]:
         """Why ``path`` (a folder) cannot be a data source, or None when it can."""
         return f"{key}: {folder_message(path)}"
+
+    def read_folder(self, path: Path):
+        """The table (input path, label) of a folder with one sub-folder per class."""
+        raise NotImplementedError
 
     def inputs(self, parts: dict, column: str, data) -> dict[str, Any]:
         """``{split: model inputs}`` of cleaned parts (each with ``df``, ``base_dir``, ``source``, ``where``)."""
@@ -102,6 +108,9 @@ class Image(Modality):
     def folder_problem(self, key, path):
         return None if folder_has_images(path) else f"{key}: {path} holds no images in class sub-folders"
 
+    def read_folder(self, path):
+        return read_image_folder(path)
+
     def inputs(self, parts, column, data):
         """Decode every split's images at one common size and channel count."""
         root = Path(data.root).expanduser().resolve() if data.root else None
@@ -121,5 +130,53 @@ class Image(Modality):
         return decode_images(values, data.image_size, None, None, "predict inputs")
 
 
-for _m in (Text(), Image()):
+class Audio(Modality):
+    """Speech and sounds: files decoded once to mono waveforms at ``data.sampling_rate`` (16 kHz)."""
+
+    name, default_column, reads_folders = "audio", "audio", True
+    hf_example_head = "AutoModelForAudioClassification"
+
+    def folder_problem(self, key, path):
+        return None if folder_has_audio(path) else f"{key}: {path} holds no audio files in class sub-folders"
+
+    def read_folder(self, path):
+        return read_audio_folder(path)
+
+    def inputs(self, parts, column, data):
+        """Decode every split's clips (mono, resampled, cut to ``data.max_seconds``)."""
+        root = _root(data)
+        rate = data.sampling_rate or DEFAULT_RATE
+        return {name: decode_clips(p.df[column].tolist(), rate, data.max_seconds, p.base_dir, root, p.source,
+                                   row_labels=[p.where(i) for i in p.df.index])
+                for name, p in parts.items()}
+
+    def describe(self, inputs):
+        notes = [n for n in (truncation_note(split, clips) for split, clips in inputs.items()) if n]
+        first = next(iter(inputs.values()))
+        out = {"audio": {"sampling_rate": first.rate, "max_seconds": first.max_seconds,
+                         "truncated": {split: clips.truncated for split, clips in inputs.items()},
+                         "longest_seconds": round(max(float(c.seconds().max()) for c in inputs.values()), 3)}}
+        if notes:
+            out["notes"] = notes
+        return out
+
+    def raw_inputs(self, values, data):
+        """Clips to predict, cut to ``data.max_seconds`` as in training (a warning says so when any is)."""
+        clips = decode_clips(values, data.sampling_rate or DEFAULT_RATE, data.max_seconds, None, None, "input",
+                             row_labels=[f"input {i + 1} ({v if isinstance(v, (str, Path)) else 'array'})"
+                                         for i, v in enumerate(values)])
+        note = truncation_note("predict", clips)
+        if note:
+            warnings.warn(note, stacklevel=2)
+        return clips
+
+
+def _root(data) -> Optional[Path]:
+    root = Path(data.root).expanduser().resolve() if data.root else None
+    if root is not None and not root.is_dir():
+        raise DataError(f"data.root: {data.root} is not a folder")
+    return root
+
+
+for _m in (Text(), Image(), Audio()):
     MODALITIES.register(_m.name, f"{_m.name} inputs")(_m)

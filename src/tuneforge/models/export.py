@@ -1,9 +1,10 @@
 """Save a fine-tuned TaskModel in its ecosystem's own format, and load it back.
 
 A Hugging Face model is saved with ``save_pretrained`` (safetensors) beside its
-tokenizer or image processor, with the class names in ``config.json``, so that
-``AutoModelForSequenceClassification.from_pretrained(folder)`` (or the image
-equivalent) gives the same logits without tuneforge. A timm model is saved in
+tokenizer, image processor or audio feature extractor, with the class names in
+``config.json``, so that ``AutoModelForSequenceClassification.from_pretrained(folder)``
+(or the image / audio equivalent, or ``transformers.pipeline``) gives the same logits
+without tuneforge. A timm model is saved in
 timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
 ``architecture``, ``num_classes``, ``pretrained_cfg``), which
 ``timm.create_model("local-dir:FOLDER", pretrained=True)`` loads offline.
@@ -25,7 +26,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .families import build_layer_map
-from .hf_loading import model_pooling, new_head_modules, final_linear, quiet_transformers
+from .hf_loading import feature_extractor, final_linear, hf_auto, model_pooling, new_head_modules, quiet_transformers
 from .pooling import CONFIG_KEY, POOLINGS, text_role
 from .pooling_code import AUTO_CLASS, CLASS_NAME, CODE_FILE, write_pooling_code
 from .task_model import ImageSpec, TaskModel
@@ -112,7 +113,7 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
         delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
-        if model.modality == "text":
+        if model.modality in ("text", "audio"):  # the tokenizer, or the audio feature extractor
             model.preprocessor.save_pretrained(folder)
         else:
             _image_processor(model).save_pretrained(folder)
@@ -193,12 +194,14 @@ def load_saved_model(folder) -> TaskModel:
     labels, n = meta.get("label_names"), int(meta["num_outputs"])
     if meta["kind"] == "timm":
         return _load_timm(folder, meta)
-    from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification, AutoTokenizer
-    auto = AutoModelForSequenceClassification if meta["modality"] == "text" else AutoModelForImageClassification
+    from transformers import AutoTokenizer
+    auto = hf_auto(meta["modality"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
         net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
         if meta["modality"] == "text":
             pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
+        elif meta["modality"] == "audio":
+            pre, processor, kwargs = feature_extractor(str(folder), str(folder), {"local_files_only": True}), None, {}
         else:
             from transformers import AutoImageProcessor
             processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)

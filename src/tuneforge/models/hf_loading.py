@@ -84,25 +84,36 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
 
 
 def hf_modality(config) -> Optional[str]:
-    """"text" or "image" for a config's model type, or None when neither task is supported."""
+    """"text", "image" or "audio" for a config's model type, or None when no such task is supported."""
     from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES as IMAGE, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES as TEXT)
+        MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES as AUDIO, MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES as IMAGE,
+        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES as TEXT)
     model_type = getattr(config, "model_type", None)
     if model_type in TEXT:
         return "text"
     if model_type in IMAGE:
         return "image"
+    if model_type in AUDIO:
+        return "audio"
     return None
+
+
+def hf_auto(modality: Optional[str]):
+    """The transformers class with one output vector per example for ``modality`` (text when unknown)."""
+    import transformers
+    from ..data.modalities import MODALITIES
+    name = MODALITIES.get(modality).hf_example_head if modality else "AutoModelForSequenceClassification"
+    return getattr(transformers, name)
 
 
 def check_modality(config, modality: str, name: str) -> None:
     found = hf_modality(config)
     remote = bool(getattr(config, "auto_map", None))
     if found is None and not remote:
-        raise ModelError(f"model.name {name!r}: model type {config.model_type!r} has no sequence or image "
-                         "classification head in transformers; pick another model")
+        raise ModelError(f"model.name {name!r}: model type {config.model_type!r} has no sequence, image or "
+                         "audio classification head in transformers; pick another model")
     if found is not None and found != modality:
-        raise ModelError(f"model.name {name!r} is {'an' if found == 'image' else 'a'} {found} model but the "
+        raise ModelError(f"model.name {name!r} is {'an' if found in ('image', 'audio') else 'a'} {found} model but the "
                          f"task's inputs are {modality}; pick a {modality} model")
 
 
@@ -155,7 +166,7 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     removed (an unused layer would only look trainable). ``problem_type`` and ``auto_class``
     come from the task (the transformers class its model is built as).
     """
-    from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
+    from transformers import AutoConfig
 
     common = dict(trust_remote_code=trust_remote_code, local_files_only=local_only)
     with quiet_transformers():
@@ -174,7 +185,7 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
             config.problem_type = problem_type or ("regression" if regression else "single_label_classification")
         if dropout is not None:
             set_dropout(config, dropout)
-        auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+        auto = hf_auto(modality)
         if auto_class is not None:
             import transformers
             auto = getattr(transformers, auto_class)
@@ -201,6 +212,8 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     preprocessor, image_processor, forward_kwargs = None, None, {}
     if modality == "text":
         preprocessor = _tokenizer(path, name, net, common)
+    elif modality == "audio":
+        preprocessor = feature_extractor(path, name, common)
     else:
         preprocessor, image_processor = _image_spec(path, net.config, image_size, common)
         native = getattr(net.config, "image_size", None)
@@ -216,6 +229,9 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
 def model_pooling(net: nn.Module, head: list[str], modality: str, name: str, requested: str, path=None,
                   pooler_in_checkpoint: Optional[bool] = None) -> Pooling:
     """Resolve ``model.pooling`` for a loaded network; drop a pooler the pooling does not read."""
+    if modality == "audio":  # wav2vec2/HuBERT heads average the frames the attention mask keeps
+        return resolve_image_pooling(requested, "mean", f"{type(net).__name__}'s own pooling (mean over frames)",
+                                     name)
     if modality == "image":
         own = "cls" if type(net).__name__ in ("ViTForImageClassification", "DeiTForImageClassification") else "model"
         source = (f"{type(net).__name__} reads the first token" if own == "cls"
@@ -258,6 +274,21 @@ def _tokenizer(path: str, name: str, net: nn.Module, common: dict):
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         net.config.pad_token_id = tokenizer.pad_token_id
     return tokenizer
+
+
+def feature_extractor(path: str, name: str, common: dict):
+    """The audio model's feature extractor (its sampling rate, normalisation, padding), saved beside it."""
+    from transformers import AutoFeatureExtractor
+    try:
+        with quiet_transformers():
+            extractor = AutoFeatureExtractor.from_pretrained(path, **common)
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelError(f"model.name {name!r}: no usable feature extractor was found beside the model "
+                         f"({_first_line(e)}); save it into the folder with "
+                         "feature_extractor.save_pretrained(folder) (preprocessor_config.json)") from None
+    if not getattr(extractor, "sampling_rate", None):
+        raise ModelError(f"model.name {name!r}: its feature extractor names no sampling_rate")
+    return extractor
 
 
 def _image_spec(path: str, config, image_size: Optional[int], common: dict):

@@ -29,7 +29,7 @@ from ..errors import ModelError
 from ..recipe.schema import ModelSection
 from .aliases import MODELS, ModelSpec, resolve_alias
 from .families import build_layer_map
-from .hf_loading import (check_folder, hf_modality, load_hf, model_pooling, new_head_modules, quiet_transformers,
+from .hf_loading import (check_folder, hf_auto, hf_modality, load_hf, model_pooling, new_head_modules, quiet_transformers,
                          refuse_remote_code)
 from .pooling import checkpoint_keys, has_pooler_keys, resolve_image_pooling, timm_pooling
 from .task_model import TaskModel
@@ -138,7 +138,7 @@ def _hub_local_only(name: str, trust_remote_code: bool) -> bool:
     return False
 
 
-def load_task_model(section: ModelSection, modality: Literal["text", "image"], num_outputs: int,
+def load_task_model(section: ModelSection, modality: Literal["text", "image", "audio"], num_outputs: int,
                     label_names: Optional[list[str]], regression: bool, image_size: Optional[int] = None,
                     keep_head: bool = False, problem_type: Optional[str] = None,
                     auto_class: Optional[str] = None) -> TaskModel:
@@ -181,7 +181,7 @@ def peek_model(section: ModelSection) -> ModelInfo:
         modality, kind = "image", "timm"
         choice = resolve_image_pooling(section.pooling, *timm_pooling(net), section.name)
     else:
-        from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
+        from transformers import AutoConfig
         try:
             with quiet_transformers():
                 config = AutoConfig.from_pretrained(spec.path, local_files_only=local_only,
@@ -190,7 +190,7 @@ def peek_model(section: ModelSection) -> ModelInfo:
             raise ModelError(f"model.name {section.name!r}: its config.json could not be read ({e})") from None
         config.num_labels = 2
         modality, kind = hf_modality(config), "hf"
-        auto = AutoModelForImageClassification if modality == "image" else AutoModelForSequenceClassification
+        auto = hf_auto(modality)
         try:
             with quiet_transformers(), torch.device("meta"):
                 net = auto.from_config(config, trust_remote_code=section.trust_remote_code)

@@ -28,7 +28,8 @@ class TaskModel(nn.Module):
     mode, exactly the input of ``head_linear()``, so ``head_linear()(features(b)) ==
     forward(b)`` wherever the head is one linear layer after the pooling (the frozen-feature
     baseline and head solvers rely on it). ``preprocessor`` is the tokenizer (text) or an
-    :class:`ImageSpec` (images). ``layer_map`` names refer to ``self.net``.
+    :class:`ImageSpec` (images) or the feature extractor (audio). ``layer_map`` names refer
+    to ``self.net``.
 
     ``pooling`` says which features those are (cls, mean, pooler, last, or the image
     model's own) and ``pooling_source`` why (see :mod:`tuneforge.models.pooling`). When
@@ -43,7 +44,7 @@ class TaskModel(nn.Module):
     """
 
     def __init__(self, net: nn.Module, layer_map: LayerMap, kind: Literal["hf", "timm"],
-                 modality: Literal["text", "image"], preprocessor: Any, source: str, num_outputs: int,
+                 modality: Literal["text", "image", "audio"], preprocessor: Any, source: str, num_outputs: int,
                  head_linear: Optional[str] = None, label_names: Optional[list[str]] = None,
                  forward_kwargs: Optional[dict] = None, image_processor: Any = None,
                  pooling: Optional[Pooling] = None):
@@ -81,7 +82,8 @@ class TaskModel(nn.Module):
                     pooled = self.net.get_submodule(choice.dropout)(pooled)
                 return self.net.get_submodule(choice.head)(pooled)
             kwargs = {k: v for k, v in batch.items()
-                      if k in ("input_ids", "attention_mask", "token_type_ids", "pixel_values")}
+                      if k in ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "input_values",
+                               "input_features")}
             return self.net(**kwargs, **self.forward_kwargs).logits
         return self.net(batch["pixel_values"])
 

@@ -39,13 +39,14 @@ DataSource = Union[str, Any]  # a path or a registered data set name; Python cal
 
 
 class DataSection(Section):
-    train: DataSource = Field(..., description="path (CSV, JSONL, Parquet, image folder) or a packaged data set name")
+    train: DataSource = Field(..., description="path (CSV, JSONL, Parquet, image or audio folder) or a packaged data set name")
     validation: Union[float, DataSource, None] = Field(0.1, description="path, or a fraction of train held out")
     test: Union[float, DataSource, None] = Field(0.2, description="path, or a fraction of train held out")
     text_column: Union[str, list[str], None] = Field(
         None, description="column with the text (text tasks; default 'text'), or a list of two columns "
         "[first, second] whose texts go to the tokenizer as a pair (NLI, paraphrase, similarity)")
     image_column: Optional[str] = Field(None, description="column with image paths (image tasks; default 'image')")
+    audio_column: Optional[str] = Field(None, description="column with audio file paths (audio tasks; default 'audio')")
     label_column: Optional[str] = Field(None, description="column with the label or target (default 'label')")
     labels: Optional[list[str]] = Field(None, description="declared class names; rows with other labels are an error")
     label_delimiter: str = Field("|", min_length=1, description="multi-label tasks: separator of the labels in a "
@@ -54,7 +55,11 @@ class DataSection(Section):
     max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
     image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
-    root: Optional[str] = Field(None, description="image paths in tables must stay inside this folder")
+    max_seconds: Optional[float] = Field(None, gt=0, description="audio: cut longer clips to this many seconds "
+                                         "(reported, never silent); unset: keep whole clips")
+    sampling_rate: Optional[int] = Field(None, ge=1000, description="audio: decode clips at this rate in Hz "
+                                         "(default 16000; resampled again if the model's feature extractor wants another)")
+    root: Optional[str] = Field(None, description="image and audio paths in tables must stay inside this folder")
     clean: CleanSection = Field(default_factory=CleanSection)
     augment: list[dict[str, Any]] = Field(
         default_factory=list, description="training-time image augmentation: a preset (light, medium, heavy) or a "

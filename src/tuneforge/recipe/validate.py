@@ -16,6 +16,7 @@ def recipe_problems(recipe: Recipe) -> list[str]:
     from ..models import peek_model
     from ..regularisers import build_regularisers
     from ..strategies import Strategy
+    from ..strategies.base import feature_encoder_problems
     from ..tasks import TASKS
     from ..training import OPTIMIZERS, SCHEDULERS
 
@@ -68,6 +69,7 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                             f"but task {recipe.task!r} needs a {task.modality} model")
         if strategy is not None and info.block_names:
             problems += strategy.check(list(info.block_names))
+            problems += feature_encoder_problems(strategy.options, list(info.block_names))
     if recipe.optimizer.lr is not None and recipe.optimizer.lr_factor != 1.0:
         problems.append("optimizer.lr_factor: multiplies the default learning rate, but optimizer.lr is set; "
                         "set one of them")
@@ -111,7 +113,7 @@ def resolved_defaults(source, overrides=()) -> list[str]:
     """
     from ..models import peek_model
     from ..strategies import Strategy
-    from ..strategies.defaults import DefaultsContext, describe, family_group, resolve_defaults
+    from ..strategies.defaults import FEATURE_ENCODER, DefaultsContext, describe, family_group, resolve_defaults
     from .load import recipe_tree, schema_problems
 
     recipe, problems = schema_problems(recipe_tree(source, overrides))
@@ -119,6 +121,7 @@ def resolved_defaults(source, overrides=()) -> list[str]:
         return []
     info = peek_model(recipe.model)
     strategy = Strategy.from_section(recipe.strategy)
-    ctx = DefaultsContext(family_group(info.family, list(info.block_names)), len(info.block_names))
+    ctx = DefaultsContext(family_group(info.family, list(info.block_names)), len(info.block_names),
+                          feature_encoder=FEATURE_ENCODER in info.block_names)
     _, _, provenance = resolve_defaults(recipe, strategy, ctx)
     return describe(provenance)

@@ -75,6 +75,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
         data = load_data(recipe.data, task, recipe.train.seed)
     for report in data.cleaning:
         console.print(f"[dim]data[/dim] {report.summary()}")
+    for note in data.description.get("notes", []):  # e.g. audio clips cut to data.max_seconds
+        console.print(f"[yellow]data[/yellow] {escape(note)}")
     console.print("[dim]data[/dim] splits: " + ", ".join(f"{k} {v}" for k, v in data.sizes().items()))
     counts = split_class_counts(task, data)
     if counts:

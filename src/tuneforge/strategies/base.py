@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RecipeError
+from ..models.families.wav2vec2 import FEATURE_ENCODER  # the block name of a speech model's conv stack
 from ..models.layer_map import LayerMap
 from ..registry import Registry, did_you_mean
 from .param_groups import ParamGroup
@@ -38,6 +39,9 @@ class StrategyOptions(BaseModel):
     warm_head: Union[bool, Literal["auto"]] = Field(
         "auto", description="fit the new head to its optimum on the frozen features (L-BFGS) before the first "
                             "step; auto: this strategy's default (see docs/strategies.md)")
+    freeze_feature_encoder: Union[bool, Literal["auto"]] = Field(
+        "auto", description="keep a speech model's convolutional feature encoder (block 'feature_encoder' of "
+                            "wav2vec2/HuBERT) frozen in every stage; auto: true for models that have one")
 
 
 @dataclass
@@ -172,6 +176,36 @@ class Strategy:
     @property
     def frozen_blocks_eval(self) -> bool:
         return self.options.bn == "frozen"
+
+
+
+
+def feature_encoder_problems(options: StrategyOptions, block_names: list[str]) -> list[str]:
+    """``strategy.freeze_feature_encoder: true`` on a model without a feature encoder block."""
+    if options.freeze_feature_encoder is True and FEATURE_ENCODER not in block_names:
+        return [f"strategy.freeze_feature_encoder: true, but the model has no '{FEATURE_ENCODER}' block (only "
+                f"speech encoders such as wav2vec2 and HuBERT have one; blocks: {', '.join(block_names)}); remove it"]
+    return []
+
+
+def freeze_feature_encoder(plan: Plan, layer_map: LayerMap, options: StrategyOptions) -> Plan:
+    """``plan`` with the feature encoder block taken out of every stage when
+    ``strategy.freeze_feature_encoder`` is true (resolved from ``auto`` by ``strategies/defaults.py``).
+
+    Applied to every strategy's plan, so full, freeze, discriminative, gradual unfreezing and LoRA
+    all leave the conv stack of wav2vec2/HuBERT as pre-trained.
+    """
+    problems = feature_encoder_problems(options, layer_map.names())
+    if problems:
+        raise RecipeError(problems=problems)
+    if options.freeze_feature_encoder is not True:
+        return plan
+    index = layer_map.names().index(FEATURE_ENCODER)
+    for stage in plan.stages:
+        stage.trainable = [b for b in stage.trainable if b != index]
+        stage.full_blocks = [b for b in stage.full_blocks if b != index]
+        stage.lr_scales.pop(index, None)
+    return plan
 
 
 def _describe(err: dict, strategy_cls) -> str:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..models.families.wav2vec2 import FEATURE_ENCODER  # the block name of a speech model's conv stack
+
 FULL_LR = {"transformer": 5e-5, "decoder": 2e-5, "cnn": 5e-4}
 GROUP_WORDS = {"transformer": "transformer encoders", "decoder": "decoder language models", "cnn": "CNNs"}
 HEAD_LR_FACTOR = 10.0
@@ -42,19 +44,21 @@ class DefaultsContext:
     steps_per_epoch: Optional[int] = None
     total_steps: Optional[int] = None
     head_solvable: Optional[bool] = None     # the head can be solved exactly on this model
+    feature_encoder: Optional[bool] = None   # the model has a conv feature encoder block (wav2vec2, HuBERT)
 
     @classmethod
     def for_model(cls, model, steps_per_epoch=None, total_steps=None, head_solvable=None) -> "DefaultsContext":
-        return cls(family_group(model.layer_map.family, model.layer_map.names()), len(model.layer_map.blocks),
-                   steps_per_epoch, total_steps, head_solvable)
+        names = model.layer_map.names()
+        return cls(family_group(model.layer_map.family, names), len(model.layer_map.blocks),
+                   steps_per_epoch, total_steps, head_solvable, FEATURE_ENCODER in names)
 
 
 def family_group(family: str, block_names: list[str]) -> str:
     """"cnn" for timm networks with a convolutional stem, "transformer" for BERT/ViT-like encoders
-    (and unknown families), "decoder" for causal language models (Llama, GPT-2, Qwen...)."""
+    (speech encoders such as wav2vec2 too, and unknown families), "decoder" for causal language models (Llama, GPT-2, Qwen...)."""
     if family == "timm":
         return "cnn" if any(n in ("stem", "conv_stem") for n in block_names) else "transformer"
-    if family in ("bert", "vit", "generic"):
+    if family in ("bert", "vit", "wav2vec2", "generic"):
         return "transformer"
     return "decoder"  # the decoder adapter names its map after config.model_type (llama, gpt2, qwen2...)
 
@@ -73,6 +77,10 @@ def common_defaults(strategy, ctx: DefaultsContext) -> dict[str, tuple[Any, str]
     else:
         why = f"default of {strategy.name}"
     out["strategy.warm_head"] = (warm, why)
+    if ctx.feature_encoder:
+        out["strategy.freeze_feature_encoder"] = (
+            True, "default for speech encoders (wav2vec2, HuBERT): their conv feature encoder stays frozen, as in "
+                  "the wav2vec2 paper's fine-tuning and transformers' freeze_feature_encoder()")
     if warm:
         out["optimizer.head_lr"] = (None, "head solved before training: it trains at optimizer.lr")
     else:

@@ -3,8 +3,8 @@
 ``TASKS.get(recipe.task)`` gives the :class:`Task` a run asks about everything that
 differs between tasks (see ``tasks/base.py`` and ``docs/tasks.md``).
 """
-from . import (image_classification, image_multilabel, image_regression, text_classification,  # noqa: F401
-               text_multilabel, text_regression)
+from . import (audio_classification, image_classification, image_multilabel, image_regression,  # noqa: F401
+               text_classification, text_multilabel, text_regression)
 from .base import TASKS, TargetScaler, Task, register
 from .classification import ClassificationTask
 from .multilabel import MultiLabelTask

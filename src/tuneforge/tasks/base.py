@@ -38,7 +38,7 @@ class Task:
     """What is predicted, from what. Subclasses override the methods below; see the module docstring."""
 
     name: ClassVar[str] = ""
-    modality: ClassVar[str] = "text"         # the input pipeline: "text" or "image" (see data/modalities.py)
+    modality: ClassVar[str] = "text"         # the input pipeline: "text", "image" or "audio" (see data/modalities.py)
     metric_kind: ClassVar[str] = ""          # the family of metrics in evaluation/metrics.py
     problem_type: ClassVar[str] = ""         # transformers' config.problem_type of the saved model
     bootstrap_unit: ClassVar[str] = "rows"   # what a bootstrap resamples

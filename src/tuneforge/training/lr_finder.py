@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainingError, TuneforgeError
+from ..strategies.base import freeze_feature_encoder
 from ..strategies.param_groups import build_param_groups
 from .callbacks import Callback
 from .lr_curve import DEFAULT_BETA, RULE, exponential_lrs, round_lr, smooth, suggest_lr, valley_bottom
@@ -159,7 +160,7 @@ def final_stage(model, recipe, strategy, n_examples: int):
     t = recipe.train
     per_epoch = math.ceil(math.ceil(n_examples / t.batch_size) / t.grad_accum)
     total = t.max_steps or t.epochs * per_epoch
-    plan = strategy.plan(model.layer_map, per_epoch, total)
+    plan = freeze_feature_encoder(strategy.plan(model.layer_map, per_epoch, total), model.layer_map, strategy.options)
     stage = plan.stages[plan.stage_index(total - 1)]
     groups = build_param_groups(model.net, model.layer_map)
     trainable = sum(g.numel for g in groups if stage.settings(g)[0])

@@ -24,6 +24,7 @@ from safetensors.torch import load_model, save_model
 from ..data.balance import ClassBalance
 from ..data.encode import batch_order, epoch_view
 from ..errors import RecipeError, TrainingError
+from ..strategies.base import freeze_feature_encoder
 from ..strategies.defaults import DefaultsContext, resolve_defaults
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
@@ -66,7 +67,8 @@ class Trainer:
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
         # passed only when set, so a task without class weights keeps its two-argument loss
         self._loss_args = () if self.loss_weights is None else (self.loss_weights,)
-        self.plan = strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps)
+        self.plan = freeze_feature_encoder(strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps),
+                                           model.layer_map, strategy.options)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
             self.plan.stages[0].solve_head = True
         if self.plan.max_steps is not None:  # a solved linear probe takes no SGD step

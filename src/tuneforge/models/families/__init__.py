@@ -19,10 +19,11 @@ from .decoder import decoder_layer_map
 from .generic import generic_layer_map
 from .timm_family import timm_layer_map
 from .vit import vit_layer_map
+from .wav2vec2 import wav2vec2_layer_map
 
 # kind -> adapters tried in order; the generic map is the last resort for every kind
 ADAPTERS: dict[str, list[Adapter]] = {
-    "hf": [vit_layer_map, bert_layer_map, decoder_layer_map],
+    "hf": [wav2vec2_layer_map, vit_layer_map, bert_layer_map, decoder_layer_map],
     "timm": [timm_layer_map],
 }
 
