@@ -130,3 +130,44 @@ def test_evaluate_on_a_new_folder(full_run, speech_folder):
     result = evaluate_run(full_run.run_dir, speech_folder, Console(quiet=True), resamples=20)
     assert result["examples"] == 36 and set(result["test"]["per_class"]) == {"no", "yes"}
     assert result["test"]["accuracy"] > 0.5
+
+
+def test_a_killed_audio_run_resumes_to_the_same_weights(speech_folder, wav2vec2_dir, tmp_path):
+    """An audio folder run killed mid-training (SIGKILL after step 4) and resumed ends with exactly the
+    weights of an uninterrupted run."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from safetensors.torch import load_file as load
+
+    recipe = {"task": "audio-classification", "model": {"name": str(wav2vec2_dir)},
+              "data": {"train": str(speech_folder), "validation": None, "test": 0.25, "max_seconds": MAX_SECONDS},
+              "strategy": {"name": "full", "warm_head": False}, "optimizer": {"lr": 1e-2},
+              "train": {"epochs": 2, "batch_size": 6, "seed": 0, "save_every_steps": 2},
+              "evaluate": {"bootstrap": 0, "report": False, "baseline": False, "explain": 0}}
+
+    def cli(args, out, fault=None):
+        env = {k: v for k, v in os.environ.items() if k != "TUNEFORGE_FAULT"}
+        env["HF_HUB_OFFLINE"] = "1"
+        if fault:
+            env["TUNEFORGE_FAULT"] = fault
+        path = out / "recipe.yaml"
+        path.write_text(yaml.safe_dump({**recipe, "output": {"dir": str(out / "runs")}}))
+        args = [a if a != "RECIPE" else str(path) for a in args]
+        return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args, "--quiet"], env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert cli(["run", "RECIPE"], tmp_path / "a").returncode == 0
+    killed = cli(["run", "RECIPE"], tmp_path / "b", fault="step:4")
+    assert killed.returncode != 0
+    (run_b,) = (tmp_path / "b" / "runs").iterdir()
+    resumed = subprocess.run([sys.executable, "-m", "tuneforge.cli", "run", "--resume", str(run_b), "--quiet"],
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    (run_a,) = (tmp_path / "a" / "runs").iterdir()
+    a, b = load(run_a / "model" / "model.safetensors"), load(run_b / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)

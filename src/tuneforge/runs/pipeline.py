@@ -161,7 +161,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:
         trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
-    trainer_cbs += [cb for cb in [tensorboard_callback(run_dir)] if cb is not None and not lean]
+    trainer_cbs += [cb for cb in ([] if lean else [tensorboard_callback(run_dir)]) if cb is not None]
     trainer_cbs += list(hooks.callbacks)
     metric = recipe.evaluate.metric or task.default_metric()
     tracker = MetricTracker(metric, greater_is_better(metric),
