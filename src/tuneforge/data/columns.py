@@ -9,7 +9,7 @@ from .modalities import MODALITIES
 def default_columns(data: DataSection, modality: str) -> tuple[str, str, str]:
     """(input key, input column, label column): e.g. ``("text_column", "text", "label")`` by default."""
     key, column = MODALITIES.get(modality).column(data)
-    return key, column, data.label_column or "label"
+    return key, column, data.label_column or MODALITIES.get(modality).default_label_column
 
 
 def missing_column_message(key: str, column: str, columns, source: str) -> str:

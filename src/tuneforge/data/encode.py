@@ -21,6 +21,7 @@ import torch
 from ..recipe.schema import DataSection
 from .bundle import Split
 from .images import image_batch
+from .words import WordSequences, encode_words
 
 CHARS_PER_TOKEN_BOUND = 128
 TOKENIZE_CHUNK = 1000
@@ -84,6 +85,8 @@ def encode_split(split: Split, model, data: DataSection,
         targets = np.asarray(targets_transform(targets))
     if isinstance(split.inputs, torch.Tensor):
         return EncodedSplit(targets, pixels=split.inputs, spec=model.preprocessor, augment=data.augment)
+    if isinstance(split.inputs, WordSequences):   # token classification: words with aligned tags
+        return encode_words(split, model, data)
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
     # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length

@@ -51,6 +51,8 @@ class DataSection(Section):
     max_train_samples: Optional[int] = Field(None, ge=1, description="stratified subset of train")
     max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
+    subword_labels: Literal["first", "all"] = Field("first", description="token classification: label only a word's "
+                                                    "first sub-token (the rest ignored) or every sub-token")
     image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
     root: Optional[str] = Field(None, description="image paths in tables must stay inside this folder")
     clean: CleanSection = Field(default_factory=CleanSection)

@@ -27,7 +27,18 @@ from .folder import write_json
 
 def save_outputs(run_dir: Path, outputs: np.ndarray, targets: np.ndarray) -> None:
     np.savez_compressed(run_dir / "test_outputs.npz", outputs=np.asarray(outputs, dtype=np.float32),
-                        targets=np.asarray(targets))
+                        targets=_padded(targets))
+
+
+def _padded(targets) -> np.ndarray:
+    """Targets as a plain array; one tag array per sentence (token tasks) padded with -100."""
+    t = np.asarray(targets)
+    if t.dtype != object:
+        return t
+    out = np.full((len(t), max((len(r) for r in t), default=0)), -100, dtype=np.int64)
+    for i, row in enumerate(t):
+        out[i, :len(row)] = row
+    return out
 
 
 def load_outputs(run_dir: Path):

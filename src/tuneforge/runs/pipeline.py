@@ -80,6 +80,12 @@ def prepare(recipe: Recipe, console: Console, data=None) -> Prepared:
         split = getattr(data, name)
         if split is not None:
             encoded[name] = encode_split(split, model, recipe.data)
+    for name, enc in encoded.items():   # what encoding cost (token tasks: truncated sentences), never silent
+        truncation = getattr(enc, "truncation", None)
+        if truncation is not None:
+            data.description.setdefault("truncation", {})[name] = dict(truncation)
+            for note in enc.notes(name):
+                console.print(f"[yellow]data[/yellow] {escape(note)}")
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded)
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
     return p

@@ -75,6 +75,9 @@ def head_solvability(model, task, split, device="cpu") -> tuple[bool, str, bool]
     """``(solvable, why not, features are the head's inputs)`` for ``model`` on a few rows of ``split``."""
     if model.head_linear_name is None:
         return False, "the model has no known last linear layer", False
+    off = getattr(task, "head_solver_off", None)
+    if off:
+        return False, off, False
     if solver_kind(task) is None:
         return False, f"task {getattr(task, 'name', '?')!r} has no convex head problem", False
     lins = head_linears(model)
