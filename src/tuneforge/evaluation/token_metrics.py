@@ -231,7 +231,8 @@ def prior_outputs(train_targets, n: int, k: int) -> np.ndarray:
 def word_rows(features: np.ndarray, targets) -> tuple[np.ndarray, np.ndarray]:
     """Per-word feature rows ``[M, D]`` and tag ids ``[M]`` of the words that have features and a tag."""
     x, y = [], []
-    for f, t in zip(features, as_sentences(targets)):
+    padded = isinstance(targets, np.ndarray) and targets.dtype != object and targets.ndim == 2
+    for f, t in zip(features, targets if padded else as_sentences(targets)):  # (padded: -100 stays in place)
         m = min(len(t), len(f))
         ok = ~np.isnan(f[:m]).any(axis=1) & (t[:m] >= 0)
         x.append(f[:m][ok])

@@ -10,9 +10,9 @@ is cross-entropy over the labelled sub-tokens, and evaluation reads one predicti
 :mod:`tuneforge.evaluation.token_metrics`. ``predict`` on raw text (split on white space)
 returns entity spans with character offsets.
 
-The warm-head solver stays off for this task (plan note): it solves one feature vector per
-example, and a token head has one per word; the linear-probe baseline solves the same softmax
-problem on the frozen word features instead.
+The warm-head solver works on words: the head's inputs are gathered at each word's first
+sub-token and :meth:`TokenClassificationTask.head_rows` flattens them to one row per word, so
+``linear-probe`` solves the same softmax problem as the frozen-feature baseline.
 """
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ from ..errors import DataError
 from ..registry import did_you_mean
 from .base import Task
 
-HEAD_SOLVER_OFF = ("token classification has one feature vector per word, and the head solver solves one per "
-                   "example; the linear-probe baseline fits the same softmax head on the frozen word features")
-
 
 def parse_tags(value) -> Optional[list[str]]:
     """The tags of one cell: a list, a JSON list written as text, or text split on white space (None: missing)."""
@@ -44,7 +41,6 @@ class TokenClassificationTask(Task):
     problem_type = "single_label_classification"
     bootstrap_unit = "sentences"
     probe_kind = "softmax"
-    head_solver_off = HEAD_SOLVER_OFF
     summary_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
     headline_metrics = ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "token_accuracy")
     leaderboard_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
@@ -175,6 +171,10 @@ class TokenClassificationTask(Task):
         head = solve_head("softmax", x, y, num_outputs=len(label_names), seed=seed)
         w, b = head.weight.float().numpy(), head.bias.float().numpy()
         return {name: (np.asarray(f, dtype=np.float32) @ w.T + b) for name, (f, _) in eval_sets.items()}
+
+    def head_rows(self, x, y):
+        """Head-solver rows: per-word features ``[N, W, D]`` and tags -> ``([M, D], [M])`` of the tagged words."""
+        return self.metrics.word_rows(np.asarray(x), y)
 
     def retention_targets(self, targets):
         return None
