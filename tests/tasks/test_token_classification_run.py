@@ -53,6 +53,16 @@ def test_full_run_learns_entities(full_run):
     assert m["data"]["truncation"]["train"]["sentences"] == 0
 
 
+def test_report_shows_types_confusion_and_highlighted_sentences(full_run):
+    from tuneforge.report import build_run_report
+
+    html = build_run_report(full_run.run_dir)
+    assert "Test split per entity type" in html and "Confusion between types" in html
+    assert "Test sentences" in html and "predicted: " in html and "<b>PER</b>" in html
+    examples = json.loads((full_run.run_dir / "entity_examples.json").read_text())
+    assert 0 < len(examples) <= 8 and all(len(e["words"]) > e["gold"][-1]["last"] for e in examples if e["gold"])
+
+
 def test_saved_folder_agrees_with_the_transformers_pipeline(full_run):
     from transformers import pipeline
 

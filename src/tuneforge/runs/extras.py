@@ -58,6 +58,10 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         targets = p.data.test.targets
         save_outputs(run_dir, test_outputs, targets)
         out.update(p.task.test_statistics(targets, test_outputs, p.data.label_names, ev, seed, decision))
+        examples = getattr(p.task, "test_examples", None)   # a task's own sample of test predictions
+        if examples is not None:
+            name, entries = examples(p.data.test.inputs, targets, test_outputs, p.data.label_names)
+            write_json(run_dir / name, entries)
         if p.task.explains and ev.explain:
             out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
     if ev.random_init:

@@ -216,6 +216,27 @@ class TokenClassificationTask(Task):
             rows.append({"entities": entities, "tags": tags})
         return rows
 
+    def test_examples(self, inputs, targets, outputs, label_names, k: int = 8) -> tuple[str, list[dict]]:
+        """``(file name, entries)``: up to ``k`` test sentences with entities, wrong ones first, each with its
+        words and its gold and predicted entities (for the report)."""
+        from ..report.entities import EXAMPLES_FILE
+
+        names = list(label_names)
+        targets = self.metrics.as_sentences(targets)
+        predicted = self.metrics.predicted_ids(outputs, [len(t) for t in targets], names)
+        wrong, right = [], []
+        for i, (gold, pred) in enumerate(zip(targets, predicted)):
+            g = self._spans([names[x] for x in gold])
+            p = self._spans([names[x] for x in pred])
+            if g or p:
+                (wrong if g != p else right).append({"index": i, "words": list(inputs[i]), "gold": g,
+                                                     "predicted": p})
+        return EXAMPLES_FILE, (wrong[:k // 2] + right[:k - min(len(wrong), k // 2)])[:k]
+
+    def _spans(self, tags: list[str]) -> list[dict]:
+        return [{"type": t, "first": a, "last": b} for t, a, b in sorted(self.metrics.entities(tags),
+                                                                        key=lambda e: e[1])]
+
     def format_prediction(self, row: dict) -> tuple[str, str]:
         spans = [f"{e.get('text', '?')} [{e['entity']}"
                  + (f" {e['start']}:{e['end']}" if "start" in e else "") + "]" for e in row["entities"]]
