@@ -119,3 +119,22 @@ def test_linear_probe_solves_the_head_on_word_features_and_leaves_the_body(bert_
     after = load_file(str(run.run_dir / "model" / "model.safetensors"))
     body = [k for k in before if k.startswith(("encoder.", "embeddings."))]
     assert body and all(torch.equal(before[k], after["bert." + k]) for k in body)
+
+
+STRATEGIES = ["bitfit", "discriminative", "freeze", "gradual-unfreezing", "ia3", "layer-wise", "lp-ft", "lora", "full"]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_steps_a_token_model_and_saves_it(bert_dir, conll, tmp_path, name):
+    """A few steps of each strategy: the plan runs, the head's outputs stay per word, the folder saves."""
+    run = tuneforge.finetune({
+        "task": "token-classification", "model": {"name": str(bert_dir)},
+        "data": {"train": str(conll), "max_length": 32, "max_train_samples": 48, "validation": 0.1, "test": 0.2},
+        "strategy": {"name": name}, "optimizer": {"lr": 1e-2},
+        "train": {"epochs": 2, "max_steps": 3, "batch_size": 16, "seed": 1},
+        "evaluate": {"bootstrap": 20, "baseline": False, "report": False}, "output": {"dir": str(tmp_path)}})
+    m = run.metrics
+    assert m["train"]["steps"] > 0 and 0.0 <= m["test"]["entity_f1"] <= 1.0
+    assert m["test"]["sentences"] == m["data"]["sizes"]["test"]
+    assert (run.run_dir / "model" / "config.json").is_file()
+    assert len(run.predict(["the king went to sea-port"])[0]["tags"]) == 5
