@@ -172,7 +172,7 @@ class OutputSection(Section):
 
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
-                                       "text-multilabel (`tuneforge list tasks`)")
+                                       "text-multilabel, token-classification (`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)
