@@ -163,3 +163,16 @@ def test_majority_predicts_outside_everywhere():
     out = TASK.majority_outputs(train, 2, NAMES)
     m = tm.token_metrics(_ids([["B-PER", "O"], ["O", "O", "B-LOC"]]), out, NAMES)
     assert m["entity_f1"] == 0.0 and m["token_accuracy"] == pytest.approx(3 / 5)
+
+
+def test_paired_bootstrap_through_the_task_uses_the_scored_tags():
+    from tuneforge.tasks.token_classification import TokenClassificationTask
+
+    task = TokenClassificationTask()
+    gold = [["B-PER", "I-PER", "O"], ["O", "B-LOC", "O"]] * 5
+    with pytest.raises(DataError, match="tag names of these outputs are unknown"):
+        task.paired_bootstrap(_ids(gold), _onehot(gold), _onehot(gold), "entity_f1", 50, 0.95, 0)
+    task.compute_metrics(_ids(gold), _onehot(gold), NAMES)
+    res = task.paired_bootstrap(_ids(gold), _onehot(gold), TASK.majority_outputs(_ids(gold), 10, NAMES),
+                                "entity_f1", 100, 0.95, 0)
+    assert res["difference"] == 1.0 and res["p_value"] < 0.05
