@@ -16,7 +16,9 @@ from tuneforge.tasks import TASKS, Task
 SRC = Path(tuneforge.__file__).parent
 LABELS = {"text-classification": ["neg", "pos", "neg"], "image-classification": ["cat", "dog", "cat"],
           "text-regression": [1.0, 2.5, None], "image-regression": [0.1, 0.2, 0.3],
-          "text-multilabel": [["a"], ["a", "b"], []], "image-multilabel": [["a"], ["a", "b"], []]}
+          "text-multilabel": [["a"], ["a", "b"], []], "image-multilabel": [["a"], ["a", "b"], []],
+          "token-classification": [["B-X"], ["O", "I-X"], ["O"]]}
+INPUTS = {"token-classification": [["u"], ["v", "w"], ["x"]]}   # word lists
 
 
 @pytest.mark.parametrize("name", TASKS.names())
@@ -33,15 +35,22 @@ def test_each_task_answers_the_interface(name):
 
     from tuneforge.data.bundle import CleaningReport
     data = DataSection(train="unused.csv")
-    df = pd.DataFrame({"x": ["u", "v", "w"], "label": LABELS.get(name, ["a", "b", "a"])})
+    _, column = MODALITIES.get(task.modality).column(data)
+    df = pd.DataFrame({column: INPUTS.get(name, ["u", "v", "w"]), "label": LABELS.get(name, ["a", "b", "a"])})
     report = CleaningReport("mem", len(df))
     df = task.clean_targets(df, "label", data, "mem", None, report)
     names = task.label_names(df["label"], data, None)
     y = task.encode_targets(df["label"], names, False, lambda i: f"row {i}")
     assert len(y) == len(df) == report.rows_kept
     k = task.num_outputs(names)
-    outputs = torch.randn(len(y), k)
-    loss = task.loss(outputs.requires_grad_(), torch.as_tensor(np.array(y)))
+    if np.asarray(y).dtype == object:   # one target per word: outputs [N, W, K], targets [N, W] padded with -100
+        width = max(len(t) for t in y)
+        outputs, targets = torch.randn(len(y), width, k), torch.full((len(y), width), -100)
+        for i, t in enumerate(y):
+            targets[i, :len(t)] = torch.as_tensor(t)
+    else:
+        outputs, targets = torch.randn(len(y), k), torch.as_tensor(np.array(y))
+    loss = task.loss(outputs.requires_grad_(), targets)
     loss.backward()
     assert loss.item() > 0 and outputs.grad is not None
     rows = task.predict_rows(outputs.detach().numpy(), names)

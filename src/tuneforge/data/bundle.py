@@ -34,6 +34,8 @@ class Split:
             inputs = self.inputs.subset(indices)
         else:
             inputs = [self.inputs[i] for i in indices]
+            if type(self.inputs) is not list:  # keep a list subclass (word sequences) what it is
+                inputs = type(self.inputs)(inputs)
         return Split(inputs, self.targets[indices])
 
 

@@ -12,7 +12,7 @@ def default_columns(data: DataSection, modality: str) -> tuple[str, str, str]:
     The input column is a list of two names for a text pair (``data.text_column: [premise, hypothesis]``).
     """
     key, column = MODALITIES.get(modality).column(data)
-    return key, column, data.label_column or "label"
+    return key, column, data.label_column or MODALITIES.get(modality).default_label_column
 
 
 def input_columns(column) -> list[str]:

@@ -27,6 +27,7 @@ from .balance import balanced_rows
 from .bundle import Split
 from .audio import Clips, at_rate, audio_batch
 from .images import as_pipeline, image_batch
+from .words import WordSequences, encode_words
 
 CHARS_PER_TOKEN_BOUND = 128
 TOKENIZE_CHUNK = 1000
@@ -136,6 +137,8 @@ def encode_split(split: Split, model, data: DataSection,
     if isinstance(split.inputs, Clips):
         extractor = model.preprocessor
         return EncodedSplit(targets, clips=at_rate(split.inputs, int(extractor.sampling_rate)), extractor=extractor)
+    if isinstance(split.inputs, WordSequences):   # token classification: words with aligned tags
+        return encode_words(split, model, data)
     tokenizer = model.preprocessor
     token_ids: list[list[int]] = []
     # Truncation happens after tokenising, so a huge text (megabytes) would cost seconds for max_length

@@ -30,10 +30,16 @@ class Modality:
 
     name = ""
     default_column = ""
+    default_label_column = "label"
     drops_duplicates = False   # whether cleaning drops exact duplicate inputs
     augments = False           # whether data.augment applies
     reads_folders = False      # whether a folder (of class sub-folders) can be a data source
     hf_example_head = ""       # transformers class with one output vector per example
+
+    @property
+    def model_modality(self) -> str:
+        """The kind of model that reads these inputs ("text" models also read word sequences)."""
+        return self.name
 
     @property
     def column_key(self) -> str:

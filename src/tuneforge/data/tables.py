@@ -26,7 +26,8 @@ from ..errors import DataError
 
 IN_MEMORY = "<in-memory table>"
 LINES_ATTR = "tuneforge.lines"
-TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet",
+                  ".conll": "conll", ".conllu": "conll", ".bio": "conll"}
 
 
 def table_kind(path: Path) -> Optional[str]:
@@ -49,7 +50,7 @@ def _check_file(path: Path) -> str:
     kind = table_kind(path)
     if kind is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; "
-                        "use .csv, .tsv, .jsonl (JSON Lines), .json (JSON Lines) or .parquet")
+                        "use .csv, .tsv, .jsonl (JSON Lines), .json (JSON Lines), .parquet or .conll (token TAB tag)")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty")
     return kind
@@ -160,6 +161,9 @@ def read_table(path: str | Path, encoding: Optional[str] = None) -> pd.DataFrame
     if kind == "parquet":
         return _read_parquet(path)
     text = _read_text(path, encoding)
+    if kind == "conll":
+        from .conll import parse_conll
+        return parse_conll(text, str(path))
     if kind == "jsonl":
         return _read_jsonl(path, text)
     return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
@@ -175,6 +179,9 @@ def read_columns(path: str | Path) -> list[str]:
             return [str(c) for c in pq.read_schema(path).names]
         except Exception as e:
             raise DataError(f"{path} could not be read as Parquet ({type(e).__name__}: {e})") from None
+    if kind == "conll":
+        from .conll import TAGS, TOKENS
+        return [TOKENS, TAGS]
     if kind == "jsonl":
         columns: dict[str, None] = {}
         with open(path, "rb") as f:

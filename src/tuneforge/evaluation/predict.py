@@ -69,6 +69,7 @@ def _run_in_order(model: nn.Module, encoded, batch_size: int, device: Device,
     modes = {module: module.training for module in model.modules()}
     autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
                 if autocast_dtype is not None else contextlib.nullcontext())
+    per_example = getattr(encoded, "per_example", None)  # per-position outputs -> per example (token tasks)
     model.eval()
     try:
         with torch.inference_mode(), autocast:
@@ -76,7 +77,7 @@ def _run_in_order(model: nn.Module, encoded, batch_size: int, device: Device,
                 indices = np.asarray(indices, dtype=np.int64)
                 batch = {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
                          for k, v in encoded.batch(indices, train=False).items()}
-                arrays = [_to_numpy(t) for t in step(batch)]
+                arrays = [_to_numpy(per_example(batch, t) if per_example else t) for t in step(batch)]
                 if results is None:
                     results = [np.empty((n,) + a.shape[1:], dtype=a.dtype) for a in arrays]
                 for out, a in zip(results, arrays):

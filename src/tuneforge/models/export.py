@@ -87,7 +87,8 @@ def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[s
         raise ModelError(f"saving the model: {len(label_names)} label names for {model.num_outputs} outputs")
     meta = {"kind": model.kind, "modality": model.modality, "source": model.source,
             "num_outputs": model.num_outputs, "label_names": label_names, "extra": extra,
-            "pooling": model.pooling, "pooling_source": model.pooling_source}
+            "pooling": model.pooling, "pooling_source": model.pooling_source,
+            "auto_class": getattr(model, "auto_class", None)}
     if model.kind == "hf":
         _save_hf(model, folder, label_names)
     else:
@@ -196,9 +197,12 @@ def load_saved_model(folder) -> TaskModel:
         return _load_timm(folder, meta)
     from transformers import AutoTokenizer
     auto = hf_auto(meta["modality"])
+    if meta.get("auto_class"):  # a task whose model is not a per-example head (token classification)
+        import transformers
+        auto = getattr(transformers, meta["auto_class"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
         net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
-        if meta["modality"] == "text":
+        if meta["modality"] != "image":
             pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
         elif meta["modality"] == "audio":
             pre, processor, kwargs = feature_extractor(str(folder), str(folder), {"local_files_only": True}), None, {}
@@ -210,11 +214,13 @@ def load_saved_model(folder) -> TaskModel:
             kwargs = {"interpolate_pos_encoding": True} if native != pre.size else {}
     head = new_head_modules(net)
     source = meta.get("source", str(folder))
-    recorded = meta.get("pooling") if meta["modality"] == "text" else None
+    recorded = meta.get("pooling") if meta["modality"] != "image" else None
     choice = model_pooling(net, head, meta["modality"], source, recorded if recorded in POOLINGS else "auto", folder)
-    return TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, source,
-                     n, head_linear=final_linear(net, head) if head else None, label_names=labels,
-                     forward_kwargs=kwargs, image_processor=processor, pooling=choice)
+    model = TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, source,
+                      n, head_linear=final_linear(net, head) if head else None, label_names=labels,
+                      forward_kwargs=kwargs, image_processor=processor, pooling=choice)
+    model.auto_class = meta.get("auto_class")
+    return model
 
 
 def _spec(meta: dict) -> ImageSpec:

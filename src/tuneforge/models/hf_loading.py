@@ -221,14 +221,18 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
             forward_kwargs["interpolate_pos_encoding"] = True
     final = final_linear(net, head) if head else None
     names = [net.config.id2label[i] for i in range(num_outputs)] if not regression else None
-    return TaskModel(net, build_layer_map(net, "hf"), "hf", modality, preprocessor, name, num_outputs,
-                     head_linear=final, label_names=names, forward_kwargs=forward_kwargs,
-                     image_processor=image_processor, pooling=choice)
+    model = TaskModel(net, build_layer_map(net, "hf"), "hf", modality, preprocessor, name, num_outputs,
+                      head_linear=final, label_names=names, forward_kwargs=forward_kwargs,
+                      image_processor=image_processor, pooling=choice)
+    model.auto_class = auto_class  # recorded by save_task_model, so the saved folder reloads as this class
+    return model
 
 
 def model_pooling(net: nn.Module, head: list[str], modality: str, name: str, requested: str, path=None,
                   pooler_in_checkpoint: Optional[bool] = None) -> Pooling:
     """Resolve ``model.pooling`` for a loaded network; drop a pooler the pooling does not read."""
+    if type(net).__name__.endswith("ForTokenClassification"):  # one output per token: nothing is pooled
+        return Pooling("tokens", "a token-classification head reads every token's state")
     if modality == "audio":  # wav2vec2/HuBERT heads average the frames the attention mask keeps
         return resolve_image_pooling(requested, "mean", f"{type(net).__name__}'s own pooling (mean over frames)",
                                      name)

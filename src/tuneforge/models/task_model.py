@@ -121,7 +121,7 @@ class TaskModel(nn.Module):
             self.forward(batch)
         finally:
             hook.remove()
-        if len(seen) != 1 or seen[0].ndim != 2:
+        if len(seen) != 1 or seen[0].ndim != (3 if self.pooling == "tokens" else 2):
             raise RuntimeError(f"the head linear of {self.source!r} was called {len(seen)} times or not on one "
                                "vector per example, so its input is not the pooled features")
         return seen[0]

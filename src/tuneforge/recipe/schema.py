@@ -54,6 +54,8 @@ class DataSection(Section):
     max_train_samples: Optional[int] = Field(None, ge=1, description="stratified subset of train")
     max_eval_samples: Optional[int] = Field(None, ge=1, description="stratified subset of validation and test")
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
+    subword_labels: Literal["first", "all"] = Field("first", description="token classification: label only a word's "
+                                                    "first sub-token (the rest ignored) or every sub-token")
     image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
     max_seconds: Optional[float] = Field(None, gt=0, description="audio: cut longer clips to this many seconds "
                                          "(reported, never silent); unset: keep whole clips")
@@ -239,7 +241,8 @@ class SearchSection(BaseModel):
 
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
-                                       "text-multilabel, image-multilabel (`tuneforge list tasks`)")
+                                       "text-multilabel, image-multilabel, audio-classification, token-classification "
+                                       "(`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)

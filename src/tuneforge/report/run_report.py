@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from . import sections
+from . import entities, sections
 from .augment_grid import augmentation_section
 from .race_section import race
 from .html import esc, note, page, section, write_atomically
@@ -63,7 +63,9 @@ def build_run_report(run_dir: Path) -> str:
     parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), race(metrics),
              sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
-             sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
+             sections.test_details(metrics), sections.per_label(metrics), entities.per_type(metrics),
+             entities.examples(_read_json(run_dir / entities.EXAMPLES_FILE, [])),
+             sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),
              sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)),

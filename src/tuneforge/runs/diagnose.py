@@ -31,6 +31,10 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def per_example(self):
+        return getattr(self.encoded, "per_example", None)
+
     def batch(self, indices, train: bool = False, **kw):
         return self.encoded.batch(self.rows[np.asarray(indices, dtype=np.int64)], train=train, **kw)
 
@@ -44,6 +48,8 @@ def _prior_loss(kind: str, targets) -> float:
     """The training loss of a model that ignores its input: the entropy of the class frequencies
     (cross-entropy), the mean binary entropy of the label rates (multi-label BCE), or 1.0 (MSE on
     the standardised regression targets the trainer uses)."""
+    if kind == "token-classification":  # cross-entropy over words: the entropy of the tag frequencies
+        targets, kind = np.concatenate([np.asarray(t) for t in targets]), "classification"
     if kind == "multilabel":
         rate = np.clip(np.asarray(targets, dtype=np.float64).mean(0), 1e-7, 1 - 1e-7)
         return float(np.mean(-(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))))

@@ -27,7 +27,18 @@ from .folder import write_json
 
 def save_outputs(run_dir: Path, outputs: np.ndarray, targets: np.ndarray) -> None:
     np.savez_compressed(run_dir / "test_outputs.npz", outputs=np.asarray(outputs, dtype=np.float32),
-                        targets=np.asarray(targets))
+                        targets=_padded(targets))
+
+
+def _padded(targets) -> np.ndarray:
+    """Targets as a plain array; one tag array per sentence (token tasks) padded with -100."""
+    t = np.asarray(targets)
+    if t.dtype != object:
+        return t
+    out = np.full((len(t), max((len(r) for r in t), default=0)), -100, dtype=np.int64)
+    for i, row in enumerate(t):
+        out[i, :len(row)] = row
+    return out
 
 
 def load_outputs(run_dir: Path):
@@ -47,6 +58,10 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         targets = p.data.test.targets
         save_outputs(run_dir, test_outputs, targets)
         out.update(p.task.test_statistics(targets, test_outputs, p.data.label_names, ev, seed, decision))
+        examples = getattr(p.task, "test_examples", None)   # a task's own sample of test predictions
+        if examples is not None:
+            name, entries = examples(p.data.test.inputs, targets, test_outputs, p.data.label_names)
+            write_json(run_dir / name, entries)
         if p.task.explains and ev.explain:
             out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
     if ev.random_init:

@@ -95,6 +95,12 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
             transform = scaler.transform if scaler is not None and name == "train" else None
             hooks.encoded[(name, key)] = encode_split(split, model, recipe.data, targets_transform=transform)
         encoded[name] = hooks.encoded[(name, key)]
+    for name, enc in encoded.items():   # what encoding cost (token tasks: truncated sentences), never silent
+        truncation = getattr(enc, "truncation", None)
+        if truncation is not None:
+            data.description.setdefault("truncation", {})[name] = dict(truncation)
+            for note in enc.notes(name):
+                console.print(f"[yellow]data[/yellow] {escape(note)}")
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
                  features=hooks.features.setdefault(RunHooks.features_key(recipe), {}))
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion

@@ -40,4 +40,4 @@ def predict_raw(model, task, label_names, data_section, inputs: Sequence, batch_
     split = Split(MODALITIES.get(task.modality).raw_inputs(inputs, data_section), task.empty_targets(len(inputs)))
     device = next(model.parameters()).device
     outputs = predict_outputs(model, encode_split(split, model, data_section), batch_size, device)
-    return task.predict_rows(outputs, label_names, decision)
+    return task.predict_for_inputs(outputs, label_names, decision, split.inputs)

@@ -210,6 +210,12 @@ class Task:
         """What ``predict`` returns for each row of raw model outputs."""
         raise NotImplementedError
 
+    def predict_for_inputs(self, outputs: np.ndarray, label_names: Optional[list[str]], decision: Optional[dict],
+                           inputs) -> list[dict]:
+        """:meth:`predict_rows` for raw inputs; a task whose answer points into its input (entity spans with
+        character offsets) overrides it."""
+        return self.predict_rows(outputs, label_names, decision)
+
     def format_prediction(self, row: dict) -> tuple[str, str]:
         """(prediction, probabilities) of one :meth:`predict_rows` row as text for a table."""
         probs = row.get("probabilities") or {}

@@ -68,7 +68,8 @@ def captured_inputs(model, batch: dict) -> torch.Tensor:
         hook.remove()
         for m, was in modes.items():
             m.train(was)
-    return seen[-1].float().reshape(len(seen[-1]), -1)
+    x = seen[-1].float()
+    return x if x.ndim == 3 else x.reshape(len(x), -1)   # [B, T, D]: a per-token head (token classification)
 
 
 def head_solvability(model, task, split, device="cpu") -> tuple[bool, str, bool]:
@@ -103,10 +104,14 @@ def head_solvability(model, task, split, device="cpu") -> tuple[bool, str, bool]
 def head_inputs(model, split, batch_size: int, device="cpu") -> tuple[np.ndarray, np.ndarray]:
     """The head's inputs ``[N, D]`` and targets for every row of ``split``, in order."""
     xs, ys = [], []
+    per_example = getattr(split, "per_example", None)   # per-token inputs -> one row per word
     for start in range(0, len(split), batch_size):
         batch = _to(split.batch(np.arange(start, min(start + batch_size, len(split))), train=False), device)
-        xs.append(captured_inputs(model, batch).cpu().numpy())
-        ys.append(batch["targets"].cpu().numpy())
+        x, y = captured_inputs(model, batch), batch["targets"]
+        if per_example is not None:
+            x, y = per_example(batch, x), per_example(batch, y)
+        xs.append(x.cpu().numpy())
+        ys.append(y.cpu().numpy())
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -116,7 +121,12 @@ def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = 
 
     ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"none"``
     for a warm start that fine-tuning continues from (see :mod:`.head_solver`)."""
-    solved = solve_head(solver_kind(task), data.train[0], data.train[1], validation=data.validation,
+    rows = getattr(task, "head_rows", None)   # a per-token task: one row per word
+    train, validation = data.train, data.validation
+    if rows is not None:
+        train = rows(*train)
+        validation = rows(*validation) if validation is not None else None
+    solved = solve_head(solver_kind(task), train[0], train[1], validation=validation,
                         num_outputs=model.num_outputs, seed=seed, scaling=scaling)
     for lin in head_linears(model):
         lin.weight.copy_(solved.weight.reshape(lin.weight.shape).to(lin.weight.dtype))
