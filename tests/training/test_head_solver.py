@@ -101,3 +101,22 @@ def test_warm_start_scalings_keep_weights_small_on_near_constant_features(scalin
     assert glob.weight.abs().max() < 10 and glob.record["scaling"] == scaling
     logits = torch.as_tensor(x) @ glob.weight.T + glob.bias
     assert (logits.argmax(1).numpy() == y).mean() > 0.85    # and it still separates the classes
+
+
+def test_many_rows_choose_c_on_a_subsample_then_fit_all_rows():
+    """A token task has tens of thousands of word rows: C is chosen on SEARCH_ROWS of them, and the head
+    is then fitted on all rows at that C (the same optimum as fitting all rows at that C directly)."""
+    from tuneforge.training.head_solver import SEARCH_ROWS
+
+    rng = np.random.default_rng(0)
+    n, d, k = SEARCH_ROWS * 2 + 500, 12, 4
+    centres = rng.normal(size=(k, d)) * 2
+    y = rng.integers(0, k, n)
+    x = centres[y] + rng.normal(size=(n, d))
+    vy = rng.integers(0, k, 600)
+    vx = centres[vy] + rng.normal(size=(600, d))
+    head = solve_head("softmax", x, y, validation=(vx, vy))
+    assert f"C chosen on {SEARCH_ROWS:,} of {n:,} training rows" in head.record["selected_by"]
+    assert head.record["n"] == n
+    direct = solve_head("softmax", x, y, grid=(head.record["C"],))
+    assert head.record["train_loss"] == pytest.approx(direct.record["train_loss"], rel=1e-4)
