@@ -20,7 +20,7 @@ from tuneforge.cli import main
 from tuneforge.training.checkpoint import save_checkpoint
 from tuneforge.training.state import TrainState
 
-from helpers.tiny import tiny_vit
+from helpers.tiny import tiny_vit, tiny_wav2vec2
 from reliability.conftest import cli_process
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -59,6 +59,7 @@ def models(bert_dir, tmp_path_factory):
     pickled = root / "weights.pt"
     pickled.write_bytes(_pickle_that_runs_code())
     return {"@BERT@": str(bert_dir), "@VIT@": str(tiny_vit(root / "vit")), "@NOWEIGHTS@": str(no_weights),
+            "@WAV2VEC2@": str(tiny_wav2vec2(root / "wav2vec2")),
             "@MISMATCH@": str(mismatch), "@REMOTE@": str(CORPUS / "models" / "remote_code"),
             "@PICKLE@": str(pickled), "@FILES@": str(CORPUS / "files")}
 
