@@ -202,7 +202,7 @@ def load_saved_model(folder) -> TaskModel:
         auto = getattr(transformers, meta["auto_class"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
         net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
-        if meta["modality"] != "image":
+        if meta["modality"] in ("text", "words"):   # a tokenizer: text, and the word lists of token tasks
             pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
         elif meta["modality"] == "audio":
             pre, processor, kwargs = feature_extractor(str(folder), str(folder), {"local_files_only": True}), None, {}
@@ -214,7 +214,7 @@ def load_saved_model(folder) -> TaskModel:
             kwargs = {"interpolate_pos_encoding": True} if native != pre.size else {}
     head = new_head_modules(net)
     source = meta.get("source", str(folder))
-    recorded = meta.get("pooling") if meta["modality"] != "image" else None
+    recorded = meta.get("pooling") if meta["modality"] in ("text", "words") else None
     choice = model_pooling(net, head, meta["modality"], source, recorded if recorded in POOLINGS else "auto", folder)
     model = TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, source,
                       n, head_linear=final_linear(net, head) if head else None, label_names=labels,
