@@ -154,14 +154,15 @@ def run_two_workers(path, cwd, study_loader, extra=(), timeout=900):
 
 
 def test_two_workers_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
+    # enough trials that the second worker has started (imports, data) before the first ran them all
     recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
-                                                                   "trials": 4, "pruner": "none"})
+                                                                   "trials": 8, "pruner": "none"})
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     trials = [t for t in run_two_workers(path, tmp_path, lambda: _study(tmp_path)) if not t.user_attrs.get("surplus")]
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 4
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
     assert len({t.user_attrs["worker"] for t in trials}) == 2          # both workers ran trials
 
 
