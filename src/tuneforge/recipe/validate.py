@@ -59,9 +59,11 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         problems += [p if p.startswith("model") else f"model.name: {p}" for p in e.problems]
         info = None
     if info is not None:
-        if task is not None and info.modality and info.modality != task.modality:
+        from ..data.modalities import MODALITIES
+        needs = MODALITIES.get(task.modality).model_modality if task is not None else None
+        if task is not None and info.modality and info.modality != needs:
             problems.append(f"model.name: {recipe.model.name!r} is a {info.modality} model, "
-                            f"but task {recipe.task!r} needs a {task.modality} model")
+                            f"but task {recipe.task!r} needs a {needs} model")
         if strategy is not None and info.block_names:
             problems += strategy.check(list(info.block_names))
     if recipe.optimizer.lr is not None and recipe.optimizer.lr_factor != 1.0:

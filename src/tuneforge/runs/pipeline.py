@@ -87,7 +87,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
             continue
         if (name, key) not in hooks.encoded:
             transform = scaler.transform if scaler is not None and name == "train" else None
-            hooks.encoded[(name, key)] = encode_split(split, model, recipe.data, targets_transform=transform)
+            hooks.encoded[(name, key)] = task.encode_split(split, model, recipe.data, name, recipe.train.seed,
+                                                           targets_transform=transform)
         encoded[name] = hooks.encoded[(name, key)]
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
                  features=hooks.features.setdefault(RunHooks.features_key(recipe), {}))
@@ -299,7 +300,12 @@ def _print_plan(console, rows, trainer) -> None:
 def plan_notes(trainer) -> list[str]:
     """What the user should know before training: stages that won't run, a head that can't be solved."""
     notes = list(trainer.plan.notes)
-    if not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
+    if not getattr(trainer.unwrapped, "new_head", True):
+        net = trainer.unwrapped.net
+        tied = bool(getattr(getattr(net, "config", None), "tie_word_embeddings", False))
+        notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings)" if tied else "")
+                     + ": there is no new head, so warm_head and head solving do not apply")
+    elif not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
         notes.append(f"the head is trained by SGD, not solved: {trainer.head_unsolvable_why}")
     return notes
 

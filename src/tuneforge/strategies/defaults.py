@@ -42,11 +42,12 @@ class DefaultsContext:
     steps_per_epoch: Optional[int] = None
     total_steps: Optional[int] = None
     head_solvable: Optional[bool] = None     # the head can be solved exactly on this model
+    new_head: bool = True                    # False: the model keeps its pre-trained head (a causal LM's LM head)
 
     @classmethod
     def for_model(cls, model, steps_per_epoch=None, total_steps=None, head_solvable=None) -> "DefaultsContext":
         return cls(family_group(model.layer_map.family, model.layer_map.names()), len(model.layer_map.blocks),
-                   steps_per_epoch, total_steps, head_solvable)
+                   steps_per_epoch, total_steps, head_solvable, getattr(model, "new_head", True))
 
 
 def family_group(family: str, block_names: list[str]) -> str:
@@ -73,7 +74,10 @@ def common_defaults(strategy, ctx: DefaultsContext) -> dict[str, tuple[Any, str]
     else:
         why = f"default of {strategy.name}"
     out["strategy.warm_head"] = (warm, why)
-    if warm:
+    if not ctx.new_head:
+        out["strategy.warm_head"] = (False, "the model keeps its pre-trained head: nothing to solve")
+        out["optimizer.head_lr"] = (None, "the pre-trained head trains at optimizer.lr like the body")
+    elif warm:
         out["optimizer.head_lr"] = (None, "head solved before training: it trains at optimizer.lr")
     else:
         out["optimizer.head_lr"] = (max(lr, HEAD_LR_FACTOR * full),
