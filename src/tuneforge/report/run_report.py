@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import sections
 from .augment_grid import augmentation_section
+from .generation import generation
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
 
@@ -61,7 +62,8 @@ def build_run_report(run_dir: Path) -> str:
         return page(f"Cross-validation: {title}", subtitle, parts)
     parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
-             sections.test_details(metrics), sections.per_label(metrics), sections.retention(metrics.get("retention")),
+             sections.test_details(metrics), sections.per_label(metrics), generation(metrics.get("generation")),
+             sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),
              sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)),

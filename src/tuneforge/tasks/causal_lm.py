@@ -33,6 +33,9 @@ class CausalLM(Task):
     headline_metrics = ("perplexity", "nll")
     leaderboard_columns = ("perplexity",)
 
+    def describe(self) -> dict:
+        return {**super().describe(), "baseline": "pre-trained model (before fine-tuning)"}
+
     # -- data ----------------------------------------------------------------------------------
     def check_data(self, data) -> list[str]:
         problems = []
