@@ -27,8 +27,8 @@ WORDS = "water fire tree road book river car horse ship bird dog song door city 
 
 @pytest.fixture(scope="module")
 def llama_dir(tmp_path_factory):
-    from helpers.tiny import tiny_llama
-    return tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+    from helpers.tiny_lm import tiny_causal_lm
+    return tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def chat_dir(llama_dir, tmp_path_factory):
     return folder
 
 
-def _pairs(n_per_word=4) -> pd.DataFrame:
-    return pd.DataFrame([{"prompt": f"the {w} is", "response": f"good {w}"} for w in WORDS] * n_per_word)
+def _pairs(n_per_word=4, answer=lambda w: f"good {w}") -> pd.DataFrame:
+    return pd.DataFrame([{"prompt": f"the {w} is", "response": answer(w)} for w in WORDS] * n_per_word)
 
 
 def _tokenizer(folder):
@@ -174,7 +174,7 @@ def test_causal_lm_defaults_to_lora_unless_the_recipe_names_a_strategy(llama_dir
 
 def _recipe(llama_dir, out, **over):
     r = {"task": "causal-lm", "model": {"name": str(llama_dir)},
-         "data": {"train": _pairs(6), "prompt_column": "prompt", "response_column": "response",
+         "data": {"train": _pairs(6, answer=lambda w: "good"), "prompt_column": "prompt", "response_column": "response",
                   "validation": 0.15, "test": 0.2, "clean": {"drop_duplicates": False}, "max_length": 16},
          "strategy": {"name": "lora", "r": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                  "gate_proj", "up_proj", "down_proj"]},
@@ -224,7 +224,7 @@ def test_merged_folder_and_adapter_generate_what_predict_prints(lora_run, llama_
     merged = AutoModelForCausalLM.from_pretrained(lora_run.run_dir / "model")
     adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(llama_dir), lora_run.run_dir / "adapter")
     assert greedy(merged) == shown == greedy(adapter)
-    assert shown.split()[0] == "good"     # it learned the answer format
+    assert shown == "good"     # it learned the answer format
     assert not any("lm_head" in k for k in adapter.state_dict() if "lora" not in k and "base_layer" not in k
                    and "modules_to_save" in k)
 
