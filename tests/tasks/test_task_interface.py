@@ -40,7 +40,7 @@ def test_each_task_answers_the_interface(name):
     y = task.encode_targets(df["label"], names, False, lambda i: f"row {i}")
     assert len(y) == len(df) == report.rows_kept
     k = task.num_outputs(names)
-    outputs = torch.randn(len(y), k)
+    outputs = torch.randn(len(y), k).abs() + 0.5   # positive: valid logits, and valid [NLL, tokens] rows (causal-lm)
     loss = task.loss(outputs.requires_grad_(), torch.as_tensor(np.array(y)))
     loss.backward()
     assert loss.item() > 0 and outputs.grad is not None

@@ -29,7 +29,7 @@ def comparison(metrics: dict, verdict: str = "") -> str:
     names = headline_metrics(metrics)
     ci = metrics.get("test_ci", {}) if split == "test" else {}
     rows = []
-    probe = (metrics.get("columns") or {}).get("baseline") or "pre-trained, linear probe"
+    probe = metrics.get("baseline_name") or "pre-trained, linear probe"
     for label, key in (("majority / mean predictor", "baseline_majority"),
                        (probe, "baseline"),
                        ("same architecture, random init", "baseline_random_init")):

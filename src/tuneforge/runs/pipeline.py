@@ -225,6 +225,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "pooling": {"how": p.model.pooling, "source": p.model.pooling_source},
         "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
         "precision": precision, "monitor": metric, "columns": task.describe(),
+        "baseline_name": task.baseline_name,
         **({"decision": decision} if decision else {}),
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,

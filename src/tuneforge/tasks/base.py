@@ -49,6 +49,7 @@ class Task:
     headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table
     leaderboard_columns: ClassVar[tuple[str, ...]] = ()  # the comparison leaderboard
     label_column_key: ClassVar[Optional[str]] = "label_column"  # None: the rows carry no label column (causal LM)
+    baseline_name: ClassVar[str] = "pre-trained, linear probe"  # what metrics.json's `baseline` is, in words
     default_strategy: ClassVar[str] = "full"  # the strategy a recipe without a `strategy` section gets
 
     def __repr__(self) -> str:

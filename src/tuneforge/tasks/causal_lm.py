@@ -25,16 +25,14 @@ class CausalLM(Task):
 
     name, modality = "causal-lm", "lm-text"
     metric_kind = "language-model"
-    problem_type = ""
+    problem_type = "causal_lm"
+    baseline_name = "pre-trained model (before fine-tuning)"
     bootstrap_unit = "examples"
     default_strategy = "lora"
     label_column_key = None
     summary_columns = ("perplexity", "nll")
     headline_metrics = ("perplexity", "nll")
     leaderboard_columns = ("perplexity",)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "baseline": "pre-trained model (before fine-tuning)"}
 
     # -- data ----------------------------------------------------------------------------------
     def check_data(self, data) -> list[str]:
@@ -190,8 +188,15 @@ class CausalLM(Task):
         texts = generate_for(model, [(str(x), None, True) for x in inputs], settings)
         return [{"prompt": str(x), "generated": t} for x, t in zip(inputs, texts)]
 
+    def num_outputs(self, label_names) -> int:
+        return 2   # per example: summed NLL, target tokens
+
     def predict_rows(self, outputs, label_names, decision=None):
-        raise NotImplementedError("causal-lm predictions are generated (raw_predictions)")
+        """Per example of a scored split: its perplexity and target tokens (``predict`` generates instead)."""
+        out = np.asarray(outputs, dtype=np.float64).reshape(-1, 2)
+        return [{"perplexity": float(np.exp(s / n)) if n > 0 else None, "tokens": int(n)} for s, n in out]
 
     def format_prediction(self, row: dict) -> tuple[str, str]:
-        return row["generated"], ""
+        if "generated" in row:
+            return row["generated"], ""
+        return f"perplexity {row['perplexity']}", f"{row['tokens']} tokens"
