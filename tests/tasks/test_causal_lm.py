@@ -238,3 +238,14 @@ def test_packing_run_trains_and_full_fine_tuning_is_allowed(llama_dir, tmp_path)
     r.data.max_length = 32
     m = run(r, quiet=True).metrics
     assert m["test"]["perplexity"] < m["baseline"]["perplexity"]
+
+
+def test_evaluate_scores_a_new_file_with_perplexity_and_interval(lora_run, tmp_path):
+    from tuneforge.runs.evaluate_run import evaluate_run
+    path = tmp_path / "more.csv"
+    _pairs(2, answer=lambda w: "good").to_csv(path, index=False)
+    res = evaluate_run(lora_run.run_dir, path, resamples=100)
+    assert res["examples"] == 2 * len(WORDS)
+    lo, hi = res["test_ci"]["perplexity"]
+    assert lo <= res["test"]["perplexity"] <= hi
+    assert res["test"]["perplexity"] < lora_run.metrics["baseline"]["perplexity"]
