@@ -249,3 +249,19 @@ def test_evaluate_scores_a_new_file_with_perplexity_and_interval(lora_run, tmp_p
     lo, hi = res["test_ci"]["perplexity"]
     assert lo <= res["test"]["perplexity"] <= hi
     assert res["test"]["perplexity"] < lora_run.metrics["baseline"]["perplexity"]
+
+
+@pytest.mark.parametrize("strategy, changed", [("linear-probe", {"model.norm.weight"}),
+                                               ("freeze", None)])
+def test_a_tied_lm_head_trains_only_with_the_embeddings(llama_dir, tmp_path, strategy, changed):
+    """linear-probe: only the final norm moves (the tied head is the embedding matrix); freeze: never the embeddings."""
+    from tuneforge.runs.pipeline import run
+    before = {k: v.clone() for k, v in load_causal_lm(ModelSection(name=str(llama_dir))).net.state_dict().items()}
+    r = _recipe(llama_dir, tmp_path, strategy={"name": strategy}, optimizer={"lr": 1e-3},
+                train={"max_steps": 2, "batch_size": 8, "seed": 3}, generate={"samples": 0},
+                evaluate={"bootstrap": 0, "report": False, "baseline": False})
+    after = run(r, quiet=True).model.net.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and "model.embed_tokens.weight" not in moved and "lm_head.weight" not in moved
+    if changed is not None:
+        assert moved == changed

@@ -304,7 +304,8 @@ def plan_notes(trainer) -> list[str]:
     if not getattr(trainer.unwrapped, "new_head", True):
         net = trainer.unwrapped.net
         tied = bool(getattr(getattr(net, "config", None), "tie_word_embeddings", False))
-        notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings)" if tied else "")
+        notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings, so it trains "
+                                                                  "only where the embeddings block does)" if tied else "")
                      + ": there is no new head, so warm_head and head solving do not apply")
     elif not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
         notes.append(f"the head is trained by SGD, not solved: {trainer.head_unsolvable_why}")
