@@ -93,7 +93,8 @@ class CausalLM(Task):
         model.generate_settings = GenerateSection(**recipe.get("generate", {}))
         return model
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
+        """Mean next-token NLL over the batch's target tokens (``weights``, main's class balance, does not apply)."""
         return outputs[:, 0].sum() / outputs[:, 1].sum().clamp_min(1.0)
 
     # -- evaluation ----------------------------------------------------------------------------
