@@ -114,7 +114,7 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
         delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
-        if model.modality in ("text", "audio"):  # the tokenizer, or the audio feature extractor
+        if model.modality != "image":  # the tokenizer (text, word lists, causal LMs) or the audio feature extractor
             model.preprocessor.save_pretrained(folder)
         else:
             _image_processor(model).save_pretrained(folder)
