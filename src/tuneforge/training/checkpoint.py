@@ -151,8 +151,14 @@ def check_checkpoint(path: Path, net: torch.nn.Module) -> None:
     except Exception as e:  # safetensors raises its own error types for a damaged file
         raise TrainingError(f"checkpoint {path} is damaged ({e}); delete it (and point "
                             f"{path.parent / LATEST} at an older one) or start a new run") from None
-    own = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    missing = sorted(set(own) - set(saved))
+    state = net.state_dict()
+    own = {k: tuple(v.shape) for k, v in state.items()}
+    shared: dict[int, list[str]] = {}   # tied weights (an LM head tied to the embeddings) are saved once
+    for k, v in state.items():
+        if v.numel():
+            shared.setdefault(v.data_ptr(), []).append(k)
+    twins = {k: names for names in shared.values() if len(names) > 1 for k in names}
+    missing = sorted(k for k in set(own) - set(saved) if not any(t in saved for t in twins.get(k, ())))
     unexpected = sorted(set(saved) - set(own))
     reshaped = sorted(k for k in set(own) & set(saved) if own[k] != saved[k])
     if missing or unexpected or reshaped:
