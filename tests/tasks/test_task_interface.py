@@ -48,8 +48,8 @@ def test_each_task_answers_the_interface(name):
         outputs, targets = torch.randn(len(y), width, k), torch.full((len(y), width), -100)
         for i, t in enumerate(y):
             targets[i, :len(t)] = torch.as_tensor(t)
-    else:
-        outputs, targets = torch.randn(len(y), k), torch.as_tensor(np.array(y))
+    else:   # positive: valid logits, and valid [NLL, tokens] rows (causal-lm)
+        outputs, targets = torch.randn(len(y), k).abs() + 0.5, torch.as_tensor(np.array(y))
     loss = task.loss(outputs.requires_grad_(), targets)
     loss.backward()
     assert loss.item() > 0 and outputs.grad is not None

@@ -67,7 +67,9 @@ def check_data(data: DataSection, task) -> list[str]:
         if found is None:
             continue
         columns, where = found
-        for key, column in [(input_key, c) for c in input_columns(input_col)] + [("label_column", label_col)]:
+        needed = [(k, c) for k, col in MODALITIES.get(task.modality).required_columns(data) for c in input_columns(col)]
+        needed += [("label_column", label_col)] if task.label_column_key else []
+        for key, column in needed:
             if column not in columns:
                 problem = missing_column_message(key, column, columns, where)
                 if problem not in problems:

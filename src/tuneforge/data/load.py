@@ -57,7 +57,9 @@ def _read(value, role: str, data: DataSection, task, reports: list[CleaningRepor
         df, source, packaged = resolve_source(value)
     lines = df.attrs.get(LINES_ATTR)
     input_key, input_col, label_col = default_columns(data, task.modality)
-    for key, column in [(input_key, c) for c in input_columns(input_col)] + [("label_column", label_col)]:
+    checked = [(k, c) for k, col in modality.required_columns(data) for c in input_columns(col)]
+    checked += [("label_column", label_col)] if task.label_column_key else []
+    for key, column in checked:
         if column not in df.columns:
             raise DataError(missing_column_message(key, column, df.columns, source))
     report = CleaningReport(source=source, rows_read=len(df))
@@ -82,6 +84,7 @@ def load_data(data: DataSection, task, seed: int) -> DataBundle:
     """
     reports: list[CleaningReport] = []
     _, input_col, label_col = default_columns(data, task.modality)
+    label_col = label_col if task.label_column_key else input_col  # no label column: the task reads the inputs
     parts: dict[str, Optional[_Part]] = {"train": _read(data.train, "train", data, task, reports)}
     for role in ("validation", "test"):
         value = getattr(data, role)

@@ -49,6 +49,10 @@ class Modality:
         """(recipe key, column name) of the input column."""
         return self.column_key, getattr(data, self.column_key) or self.default_column
 
+    def required_columns(self, data) -> list[tuple[str, str]]:
+        """``[(recipe key, column)]`` every data source must have (the input column first)."""
+        return [self.column(data)]
+
     def folder_problem(self, key: str, path: Path) -> Optional[str]:
         """Why ``path`` (a folder) cannot be a data source, or None when it can."""
         return f"{key}: {folder_message(path)}"
@@ -186,3 +190,5 @@ def _root(data) -> Optional[Path]:
 
 for _m in (Text(), Image(), Audio()):
     MODALITIES.register(_m.name, f"{_m.name} inputs")(_m)
+
+from . import lm_examples  # noqa: E402,F401  (registers the lm-text modality of causal language models)

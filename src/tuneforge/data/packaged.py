@@ -160,3 +160,5 @@ def resolve_source(name_or_path: Any) -> tuple[pd.DataFrame, str, bool]:
     if not path.exists():
         raise DataError(unknown_source_message(str(name_or_path)))
     return read_table(path), str(path), False
+
+from . import packaged_instructions  # noqa: E402,F401  (registers tweets-instructions)

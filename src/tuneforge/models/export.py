@@ -192,6 +192,11 @@ def load_saved_model(folder) -> TaskModel:
         raise ModelError(f"{str(folder)!r} holds no {TUNEFORGE_FILE}, so it is not a model saved by tuneforge; "
                          "give the run's model folder")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    task = (meta.get("extra") or {}).get("task")
+    from ..tasks import TASKS
+    own = TASKS.get(task).load_saved(folder, meta) if task in TASKS else None
+    if own is not None:
+        return own
     labels, n = meta.get("label_names"), int(meta["num_outputs"])
     if meta["kind"] == "timm":
         return _load_timm(folder, meta)

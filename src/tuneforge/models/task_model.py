@@ -43,6 +43,8 @@ class TaskModel(nn.Module):
     ``image_processor`` is the Hugging Face image processor, kept so it can be saved.
     """
 
+    new_head = True   # the head is new (random); False where the pre-trained head is kept (causal LM)
+
     def __init__(self, net: nn.Module, layer_map: LayerMap, kind: Literal["hf", "timm"],
                  modality: Literal["text", "image", "audio"], preprocessor: Any, source: str, num_outputs: int,
                  head_linear: Optional[str] = None, label_names: Optional[list[str]] = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -56,6 +56,15 @@ class DataSection(Section):
     max_length: int = Field(128, ge=2, description="maximum tokens per text")
     subword_labels: Literal["first", "all"] = Field("first", description="token classification: label only a word's "
                                                     "first sub-token (the rest ignored) or every sub-token")
+    prompt_column: Optional[str] = Field(None, description="causal-lm: column with the instruction (prompt); "
+                                         "with response_column, examples are prompt/response pairs")
+    response_column: Optional[str] = Field(None, description="causal-lm: column with the answer the model learns")
+    messages_column: Optional[str] = Field(None, description="causal-lm: column with a chat, a list of "
+                                           "{role, content} messages (loss on the assistant turns)")
+    train_on_prompt: bool = Field(False, description="causal-lm: also train on prompt tokens (default: loss on "
+                                  "the response tokens only)")
+    packing: bool = Field(False, description="causal-lm: pack several training examples into each row of "
+                          "max_length tokens; attention never crosses examples (refused where it would)")
     image_size: Optional[int] = Field(None, ge=8, description="image side in pixels (default: the model's)")
     max_seconds: Optional[float] = Field(None, gt=0, description="audio: cut longer clips to this many seconds "
                                          "(reported, never silent); unset: keep whole clips")
@@ -202,6 +211,16 @@ class EvaluateSection(Section):
     report: bool = Field(True, description="write report.html into the run folder")
 
 
+class GenerateSection(Section):
+    """How text is generated (causal-lm: samples in the report, `tuneforge predict`)."""
+
+    max_new_tokens: int = Field(48, ge=1, description="tokens generated after the prompt")
+    do_sample: bool = Field(False, description="sample instead of greedy decoding")
+    temperature: float = Field(1.0, gt=0.0, description="sampling temperature (do_sample only)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (do_sample only)")
+    samples: int = Field(5, ge=0, description="held-out prompts generated before and after fine-tuning")
+
+
 class OutputSection(Section):
     dir: str = Field("runs", description="folder that holds run folders")
     name: Optional[str] = Field(None, description="run folder name prefix (default: the recipe's name)")
@@ -241,8 +260,8 @@ class SearchSection(BaseModel):
 
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
-                                       "text-multilabel, image-multilabel, audio-classification, token-classification "
-                                       "(`tuneforge list tasks`)")
+                                       "text-multilabel, image-multilabel, audio-classification, token-classification, "
+                                       "causal-lm (`tuneforge list tasks`)")
     model: ModelSection
     data: DataSection
     strategy: StrategySection = Field(default_factory=StrategySection)
@@ -252,5 +271,17 @@ class Recipe(Section):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     output: OutputSection = Field(default_factory=OutputSection)
+    generate: GenerateSection = Field(default_factory=GenerateSection)
     search: Optional[SearchSection] = Field(None, description="`tuneforge search`: space and study settings")
     name: Optional[str] = Field(None, description="a short name for the run")
+
+    @model_validator(mode="after")
+    def _task_default_strategy(self):
+        """A recipe that leaves ``strategy`` out gets its task's default strategy (``Task.default_strategy``:
+        ``lora`` for causal-lm, ``full`` elsewhere); written explicitly, so the saved recipe shows it."""
+        if "strategy" not in self.model_fields_set:
+            from ..tasks import TASKS
+            default = getattr(TASKS.get(self.task), "default_strategy", "full") if self.task in TASKS else "full"
+            if default != self.strategy.name:
+                self.strategy = StrategySection(name=default)
+        return self

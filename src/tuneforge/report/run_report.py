@@ -17,6 +17,7 @@ from ..errors import TuneforgeError
 from . import entities, sections
 from .augment_grid import augmentation_section
 from .race_section import race
+from .generation import generation
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
 
@@ -64,7 +65,7 @@ def build_run_report(run_dir: Path) -> str:
              sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.per_label(metrics), entities.per_type(metrics),
-             entities.examples(_read_json(run_dir / entities.EXAMPLES_FILE, [])),
+             entities.examples(_read_json(run_dir / entities.EXAMPLES_FILE, [])), generation(metrics.get("generation")),
              sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
              sections.explanations(_read_json(run_dir / "explanations.json", [])),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import figures
-from .html import esc, fmt, grid, img, note, section, table, with_ci
+from .html import esc, grid, img, note, section, table, with_ci
 
 def headline_metrics(metrics: dict) -> list[str]:
     """The metrics the run's task puts first (``metrics["columns"]["headline"]``).
@@ -29,12 +29,13 @@ def comparison(metrics: dict, verdict: str = "") -> str:
     names = headline_metrics(metrics)
     ci = metrics.get("test_ci", {}) if split == "test" else {}
     rows = []
+    probe = metrics.get("baseline_name") or "pre-trained, linear probe"
     for label, key in (("majority / mean predictor", "baseline_majority"),
-                       ("pre-trained, linear probe", "baseline"),
+                       (probe, "baseline"),
                        ("same architecture, random init", "baseline_random_init")):
         m = metrics.get(key)
         if m and "error" not in m:
-            rows.append([esc(label)] + [fmt(m.get(n)) for n in names])
+            rows.append([esc(label)] + [with_ci(m.get(n), (m.get("ci") or {}).get(n)) for n in names])
     tuned = metrics.get(split) or {}
     rows.append([f"<b>fine-tuned ({esc(metrics['strategy']['name'])})</b>"]
                 + [with_ci(tuned.get(n), ci.get(n)) for n in names])
@@ -114,6 +115,9 @@ def retention(r: Optional[dict]) -> str:
         return ""
     if "error" in r:
         return section("Retention", note(f"retention could not be measured: {r['error']}"))
+    if "measure" in r:   # a causal LM's: perplexity on a reference text
+        from .generation import reference_retention
+        return reference_retention(r)
     rows = [["headline score (1 = nothing forgotten)", r.get("score")],
             ["embedding similarity preserved (Spearman)", r.get("embedding_spearman")],
             ["mean linear CKA over blocks", r.get("mean_cka")]]

@@ -92,7 +92,8 @@ def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.nda
             facts.baseline_score = (metrics.get("baseline") or {}).get(metric)
             facts.score_ci = (metrics.get("test_ci") or {}).get(metric)
     facts.losses = losses or [h.get("train_loss") for h in history]
-    facts.prior_loss = _prior_loss(kind, p.data.train.targets)
+    own_prior = task.input_free_loss(p.model)
+    facts.prior_loss = own_prior if own_prior is not None else _prior_loss(kind, p.data.train.targets)
     facts.validation = [h.get("validation", {}).get(metric) for h in history]
     facts.validation_epochs = [h.get("epoch", 0.0) for h in history]
     train_scores = None

@@ -40,7 +40,7 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
     import torch
     from rich.console import Console
 
-    from ..data import encode_split, load_data
+    from ..data import load_data
     from ..evaluation import predict_outputs
     from .folder import write_json
 
@@ -56,7 +56,8 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
     split = bundle.train
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    outputs = predict_outputs(model, encode_split(split, model, section), recipe.evaluate.batch_size, device)
+    encoded = task.encode_split(split, model, section, "test", recipe.train.seed)
+    outputs = predict_outputs(model, encoded, recipe.evaluate.batch_size, device)
     decision = task.read_decision(run_dir / "model")
     ev = recipe.evaluate.model_copy(update={"bootstrap": resamples}) if resamples is not None else recipe.evaluate
     result = {"data": str(data_file), "examples": len(split), "cleaning": [r.to_dict() for r in bundle.cleaning],

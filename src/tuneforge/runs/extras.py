@@ -68,7 +68,8 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         from .random_init import random_init_baseline
         console.print("[dim]baseline[/dim] training the same architecture from random weights")
         out["baseline_random_init"] = random_init_baseline(p, device, precision)
-    if ev.retention is not None:
+    out.update(p.task.extra_evaluation(p, run_dir, device, console))
+    if ev.retention is not None and "retention" not in out:
         from .retention import measure_retention
         out["retention"] = _guarded(console, "retention", lambda: measure_retention(p, p.model, device, console))
     return out

@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 
-from ..data import batch_order, encode_split, load_data, padding_fraction
+from ..data import batch_order, load_data, padding_fraction
 from ..data.balance import counts_line, split_class_counts
 from ..errors import TuneforgeError
 from ..evaluation import extract_features, greater_is_better
@@ -93,7 +93,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
             continue
         if (name, key) not in hooks.encoded:
             transform = scaler.transform if scaler is not None and name == "train" else None
-            hooks.encoded[(name, key)] = encode_split(split, model, recipe.data, targets_transform=transform)
+            hooks.encoded[(name, key)] = task.encode_split(split, model, recipe.data, name, recipe.train.seed,
+                                                           targets_transform=transform)
         encoded[name] = hooks.encoded[(name, key)]
     for name, enc in encoded.items():   # what encoding cost (token tasks: truncated sentences), never silent
         truncation = getattr(enc, "truncation", None)
@@ -246,6 +247,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "pooling": {"how": p.model.pooling, "source": p.model.pooling_source},
         "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
         "precision": precision, "monitor": metric, "columns": task.describe(),
+        "baseline_name": task.baseline_name,
         **({"decision": decision} if decision else {}),
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
@@ -328,7 +330,13 @@ def _print_plan(console, rows, trainer) -> None:
 def plan_notes(trainer) -> list[str]:
     """What the user should know before training: stages that won't run, a head that can't be solved."""
     notes = list(trainer.plan.notes)
-    if not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
+    if not getattr(trainer.unwrapped, "new_head", True):
+        net = trainer.unwrapped.net
+        tied = bool(getattr(getattr(net, "config", None), "tie_word_embeddings", False))
+        notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings, so it trains "
+                                                                  "only where the embeddings block does)" if tied else "")
+                     + ": there is no new head, so warm_head and head solving do not apply")
+    elif not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
         notes.append(f"the head is trained by SGD, not solved: {trainer.head_unsolvable_why}")
     return notes
 

@@ -37,6 +37,9 @@ def predict_raw(model, task, label_names, data_section, inputs: Sequence, batch_
     from ..evaluation import predict_outputs
 
     inputs = list(inputs)
+    own = task.raw_predictions(model, inputs, data_section, batch_size)
+    if own is not None:
+        return own
     split = Split(MODALITIES.get(task.modality).raw_inputs(inputs, data_section), task.empty_targets(len(inputs)))
     device = next(model.parameters()).device
     outputs = predict_outputs(model, encode_split(split, model, data_section), batch_size, device)

@@ -65,7 +65,9 @@ class AdapterStrategy(Strategy):
             raise RecipeError(f"strategy.target_modules: no default target modules for model family "
                               f"{model.layer_map.family!r}; name the module suffixes to adapt")
         old_map, old_names = model.layer_map, [n for n, _ in model.net.named_parameters()]
-        self.peft_model = get_peft_model(model.net, self.peft_config(targets, [model.head_linear_name]))
+        head = [model.head_linear_name] if getattr(model, "new_head", True) else []  # a kept LM head stays frozen
+        self._trains_head = bool(head)
+        self.peft_model = get_peft_model(model.net, self.peft_config(targets, head))
         model.layer_map = remap_layer_map(old_map, old_names, model.net)
         if self.frozen_blocks_eval:
             self._bn_hooks = [m.register_forward_pre_hook(_keep_eval) for m in model.net.modules()
@@ -73,7 +75,8 @@ class AdapterStrategy(Strategy):
         return model
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
-        return Plan([Stage(f"{self.method} adapters + head", 0, trainable=list(range(len(layer_map.blocks))),
+        what = f"{self.method} adapters" + (" + head" if getattr(self, "_trains_head", True) else "")
+        return Plan([Stage(what, 0, trainable=list(range(len(layer_map.blocks))),
                            kinds=["adapter"])])
 
     # -- after training ------------------------------------------------------------------------

@@ -45,12 +45,14 @@ class DefaultsContext:
     total_steps: Optional[int] = None
     head_solvable: Optional[bool] = None     # the head can be solved exactly on this model
     feature_encoder: Optional[bool] = None   # the model has a conv feature encoder block (wav2vec2, HuBERT)
+    new_head: bool = True                    # False: the model keeps its pre-trained head (a causal LM's LM head)
 
     @classmethod
     def for_model(cls, model, steps_per_epoch=None, total_steps=None, head_solvable=None) -> "DefaultsContext":
         names = model.layer_map.names()
         return cls(family_group(model.layer_map.family, names), len(model.layer_map.blocks),
-                   steps_per_epoch, total_steps, head_solvable, FEATURE_ENCODER in names)
+                   steps_per_epoch, total_steps, head_solvable, FEATURE_ENCODER in names,
+                   getattr(model, "new_head", True))
 
 
 def family_group(family: str, block_names: list[str]) -> str:
@@ -81,7 +83,10 @@ def common_defaults(strategy, ctx: DefaultsContext) -> dict[str, tuple[Any, str]
         out["strategy.freeze_feature_encoder"] = (
             True, "default for speech encoders (wav2vec2, HuBERT): their conv feature encoder stays frozen, as in "
                   "the wav2vec2 paper's fine-tuning and transformers' freeze_feature_encoder()")
-    if warm:
+    if not ctx.new_head:
+        out["strategy.warm_head"] = (False, "the model keeps its pre-trained head: nothing to solve")
+        out["optimizer.head_lr"] = (None, "the pre-trained head trains at optimizer.lr like the body")
+    elif warm:
         out["optimizer.head_lr"] = (None, "head solved before training: it trains at optimizer.lr")
     else:
         out["optimizer.head_lr"] = (max(lr, HEAD_LR_FACTOR * full),

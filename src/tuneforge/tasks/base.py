@@ -49,6 +49,9 @@ class Task:
     summary_columns: ClassVar[tuple[str, ...]] = ()      # printed at the end of a run and by `evaluate`
     headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table
     leaderboard_columns: ClassVar[tuple[str, ...]] = ()  # the comparison leaderboard
+    label_column_key: ClassVar[Optional[str]] = "label_column"  # None: the rows carry no label column (causal LM)
+    baseline_name: ClassVar[str] = "pre-trained, linear probe"  # what metrics.json's `baseline` is, in words
+    default_strategy: ClassVar[str] = "full"  # the strategy a recipe without a `strategy` section gets
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -84,6 +87,11 @@ class Task:
     def stratify_key(self, targets: np.ndarray) -> Optional[np.ndarray]:
         """One hashable value per row to stratify splits and folds by, or None for plain random splits."""
         return None
+
+    def encode_split(self, split, model, data, role: str, seed: int, targets_transform=None):
+        """``split`` as batches for ``model`` (``role``: train, validation or test); default: tokens or pixels."""
+        from ..data.encode import encode_split
+        return encode_split(split, model, data, targets_transform=targets_transform)
 
     def empty_targets(self, n: int) -> np.ndarray:
         """Placeholder targets for ``n`` unlabelled rows (prediction)."""
@@ -199,6 +207,20 @@ class Task:
         return {name: self.compute_metrics(np.asarray(eval_sets[name][1]), out, label_names)
                 for name, out in outputs.items()}
 
+    def own_baselines(self, p, eval_split: str, precision: str, device) -> Optional[tuple[dict, dict, dict]]:
+        """``(majority, baseline, arrays)`` when this task measures its baselines itself (a causal LM's is
+        the pre-trained model), or None for the majority predictor and the linear probe."""
+        return None
+
+    def extra_evaluation(self, p, run_dir, device, console) -> dict:
+        """Task-specific analyses of the final model, added to ``metrics.json`` (e.g. generated samples)."""
+        return {}
+
+    def input_free_loss(self, model) -> Optional[float]:
+        """The training loss of a predictor that ignores its input, when the task knows it better than its
+        metric kind does (a causal LM: log of the vocabulary size); None for the kind's default."""
+        return None
+
     def retention_targets(self, targets: np.ndarray) -> Optional[np.ndarray]:
         """Class ids a retention probe may stratify its sample by (None: random sample)."""
         return self.stratify_key(targets)
@@ -215,6 +237,15 @@ class Task:
         """:meth:`predict_rows` for raw inputs; a task whose answer points into its input (entity spans with
         character offsets) overrides it."""
         return self.predict_rows(outputs, label_names, decision)
+
+    def raw_predictions(self, model, inputs: list, data, batch_size: int) -> Optional[list[dict]]:
+        """What ``predict`` returns for raw inputs when the task does not go through model outputs
+        (a causal LM generates), or None for :meth:`predict_rows` of the outputs."""
+        return None
+
+    def load_saved(self, folder, meta: dict):
+        """The model saved in ``folder`` when this task loads it itself, or None (see models/export.py)."""
+        return None
 
     def format_prediction(self, row: dict) -> tuple[str, str]:
         """(prediction, probabilities) of one :meth:`predict_rows` row as text for a table."""

@@ -74,6 +74,9 @@ def captured_inputs(model, batch: dict) -> torch.Tensor:
 
 def head_solvability(model, task, split, device="cpu") -> tuple[bool, str, bool]:
     """``(solvable, why not, features are the head's inputs)`` for ``model`` on a few rows of ``split``."""
+    if not getattr(model, "new_head", True):
+        return False, ("the model keeps its pre-trained head (a causal LM's LM head, tied to the input "
+                       "embeddings): there is no new head to solve or warm up"), False
     if model.head_linear_name is None:
         return False, "the model has no known last linear layer", False
     if solver_kind(task) is None:

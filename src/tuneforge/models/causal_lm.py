@@ -1,0 +1,155 @@
+"""A causal language model behind the TaskModel interface: its own LM head, per-example losses, generation.
+
+``forward(batch)`` returns ``[B, 2]``: per row, the summed next-token negative log-likelihood over
+the tokens whose label is not ``-100``, and how many such tokens there are. The training loss is
+their ratio over the batch, and evaluation keeps these two numbers per example, so perplexity and
+its bootstrap over examples need no logits (see :mod:`tuneforge.evaluation.perplexity`).
+
+A packed batch (``segment_ids`` / ``position_ids``, see :mod:`tuneforge.data.lm_encode`) gets a
+4-D block-diagonal causal mask: a token attends only to earlier tokens of its own example.
+:func:`packing_problem` checks, on the loaded model, that this is honoured (packed and unpacked
+losses agree); a model that ignores it is refused rather than left to leak attention.
+
+The model keeps its pre-trained LM head (tied to the input embeddings in SmolLM2): there is no new
+head to solve or warm up.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ModelError
+from .task_model import TaskModel
+
+IGNORE = -100
+PACKING_TOLERANCE = 1e-4   # nats per target token: float32 noise is ~1e-6; a leak on a tiny random Llama ~1e-2
+
+
+def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``[B, 2]``: summed next-token NLL and target-token count per row (labels aligned with inputs)."""
+    logits, labels = logits[:, :-1].float(), labels[:, 1:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+                          reduction="none").view(labels.shape)
+    return torch.stack([nll.sum(1), (labels != IGNORE).sum(1).to(nll.dtype)], dim=1)
+
+
+def packed_mask(segment_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive ``[B, 1, T, T]`` mask: query i sees key j when j <= i in the same example (padding sees itself)."""
+    t = segment_ids.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=segment_ids.device).tril()
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]
+    allowed = (causal & same) | torch.eye(t, dtype=torch.bool, device=segment_ids.device)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=segment_ids.device)
+    return mask.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
+
+
+class CausalLMModel(TaskModel):
+    """A Hugging Face ``*ForCausalLM`` network and its tokenizer (see the module docstring)."""
+
+    new_head = False   # the pre-trained LM head is kept: adapters do not retrain it, no head is solved
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        kwargs = {"input_ids": batch["input_ids"]}
+        if "segment_ids" in batch:
+            dtype = self.net.get_input_embeddings().weight.dtype
+            if torch.is_autocast_enabled(batch["input_ids"].device.type):
+                dtype = torch.get_autocast_dtype(batch["input_ids"].device.type)
+            kwargs["attention_mask"] = packed_mask(batch["segment_ids"], dtype)
+            kwargs["position_ids"] = batch["position_ids"]
+        else:
+            kwargs["attention_mask"] = batch["attention_mask"]
+        return token_nll(self.net(**kwargs).logits, batch["targets"])
+
+    def features(self, batch: dict) -> torch.Tensor:
+        raise NotImplementedError("a causal LM has no pooled features; its baseline is the pre-trained model")
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], settings) -> list[str]:
+        """The text generated after each (already templated) prompt, with ``settings`` (recipe.generate)."""
+        tok, device = self.preprocessor, next(self.net.parameters()).device
+        was = self.net.training
+        self.net.eval()
+        old_side = tok.padding_side
+        tok.padding_side = "left"
+        out = []
+        try:
+            for start in range(0, len(prompts), 8):
+                enc = tok(prompts[start:start + 8], return_tensors="pt", padding=True, add_special_tokens=False)
+                enc = {k: v.to(device) for k, v in enc.items()}
+                extra = dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p) \
+                    if settings.do_sample else dict(do_sample=False)
+                ids = self.net.generate(**enc, max_new_tokens=settings.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                        eos_token_id=tok.eos_token_id, **extra)
+                width = enc["input_ids"].shape[1]
+                out += [tok.decode(row[width:], skip_special_tokens=True).strip() for row in ids]
+        finally:
+            tok.padding_side = old_side
+            self.net.train(was)
+        return out
+
+
+def load_causal_lm(section) -> CausalLMModel:
+    """The pre-trained causal LM of a recipe's ``model`` section (alias, folder or cached hub id)."""
+    from .loading import resolve
+
+    spec, local_only = resolve(section)
+    if spec.kind != "hf":
+        raise ModelError(f"model.name {section.name!r}: causal-lm needs a Hugging Face language model, not timm")
+    return _wrap(spec.path, section.name, dict(trust_remote_code=section.trust_remote_code, local_files_only=local_only),
+                 section.dropout)
+
+
+def _wrap(path, name: str, common: dict, dropout: Optional[float] = None) -> CausalLMModel:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from .families import build_layer_map
+    from .hf_loading import _first_line, _tokenizer, quiet_transformers, set_dropout
+    try:
+        with quiet_transformers():
+            config = AutoConfig.from_pretrained(path, **common)
+            if dropout is not None:
+                set_dropout(config, dropout)
+            net = AutoModelForCausalLM.from_pretrained(path, config=config, **common)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"model.name {name!r}: no causal language model could be loaded ({_first_line(e)})") from None
+    net.eval()
+    tokenizer = _tokenizer(path, name, net, common)
+    head = "lm_head" if hasattr(net, "lm_head") else None
+    return CausalLMModel(net, build_layer_map(net, "hf"), "hf", "lm-text", tokenizer, name, 1, head_linear=head)
+
+
+def load_saved_causal_lm(folder, source: str) -> CausalLMModel:
+    """A causal LM saved by tuneforge (``model/``): a plain transformers folder."""
+    return _wrap(str(folder), source, dict(local_files_only=True, trust_remote_code=False))
+
+
+@torch.no_grad()
+def packing_problem(model: CausalLMModel, encoded) -> Optional[str]:
+    """Why packing would leak attention across examples on this model, or None when it does not.
+
+    Runs the first packed row that holds two or more examples both packed and one example per
+    row, and compares the losses.
+    """
+    rows = [i for i, p in enumerate(encoded.packs or []) if len(p) > 1]
+    if not rows:
+        return None
+    from .. data.lm_encode import LMEncodedSplit
+    members = encoded.packs[rows[0]]
+    single = LMEncodedSplit([encoded.token_ids[i] for i in members], [encoded.labels[i] for i in members],
+                            encoded.pad_id)
+    was = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        packed = model({k: v.to(device) for k, v in encoded.batch([rows[0]]).items()}).sum(0)
+        alone = model({k: v.to(device) for k, v in single.batch(list(range(len(members)))).items()}).sum(0)
+    finally:
+        model.train(was)
+    per_token = abs(float(packed[0]) - float(alone[0])) / max(1.0, float(alone[1]))
+    if float(packed[1]) != float(alone[1]) or per_token > PACKING_TOLERANCE:
+        return (f"{type(model.net).__name__} does not honour a block-diagonal attention mask (packed loss "
+                f"{float(packed[0] / packed[1]):.4f} vs {float(alone[0] / alone[1]):.4f} unpacked), so packed "
+                "examples would attend to each other; set data.packing: false")
+    return None
