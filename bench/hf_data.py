@@ -38,3 +38,17 @@ def collator(encoded):
         return out
 
     return collate
+
+
+@torch.no_grad()
+def test_logits(net, encoded, collate, hf: bool = True, batch: int = 64) -> np.ndarray:
+    """The network's logits on every example of an encoded split, batched by ``collate`` (the Trainer's way)."""
+    net.eval()
+    logits = []
+    for start in range(0, len(encoded), batch):
+        b = collate([{k: v[0] for k, v in encoded.batch(np.array([i])).items()}
+                     for i in range(start, min(start + batch, len(encoded)))])
+        b.pop("labels")
+        out = net(**b) if hf else net(b["pixel_values"])
+        logits.append((out.logits if hasattr(out, "logits") else out).float().numpy())
+    return np.concatenate(logits)

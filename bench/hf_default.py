@@ -46,7 +46,7 @@ def main():
     for prm in net.parameters():
         prm.requires_grad_(True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from hf_data import Examples, collator
+    from hf_data import Examples, collator, test_logits
 
     collate = collator(enc)
 
@@ -67,17 +67,7 @@ def main():
     Trainer(model=model, args=targs, train_dataset=Examples(enc), data_collator=collate).train()
     seconds = time.perf_counter() - t0
 
-    test = p.encoded["test"]
-    net.eval()
-    logits = []
-    with torch.no_grad():
-        for start in range(0, len(test), 64):
-            b = collate([{k: v[0] for k, v in test.batch(np.array([i])).items()}
-                         for i in range(start, min(start + 64, len(test)))])
-            b.pop("labels")
-            out = net(**b) if p.model.kind == "hf" else net(b["pixel_values"])
-            logits.append((out.logits if hasattr(out, "logits") else out).float().numpy())
-    outputs = np.concatenate(logits)
+    outputs = test_logits(net, p.encoded["test"], collate, hf=p.model.kind == "hf")
     targets = np.asarray(p.data.test.targets)
     metrics = compute_metrics("classification", targets, outputs, p.data.label_names)
     ci = confidence_intervals("classification", targets, outputs, 1000, 0.95, recipe.train.seed)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -44,7 +43,7 @@ def main():
     spec, _ = resolve(recipe.model)
     labels = p.data.label_names
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from hf_data import Examples, collator
+    from hf_data import Examples, collator, test_logits
 
     collate = collator(p.encoded["train"])
 
@@ -73,16 +72,7 @@ def main():
         setattr(trainer.args, k, v)
     trainer.model = model_init()
     trainer.train()
-    net = trainer.model.eval()
-    test = p.encoded["test"]
-    logits = []
-    with torch.no_grad():
-        for start in range(0, len(test), 64):
-            b = collate([{k: v[0] for k, v in test.batch(np.array([i])).items()}
-                         for i in range(start, min(start + 64, len(test)))])
-            b.pop("labels")
-            logits.append(net(**b).logits.float().numpy())
-    outputs, targets = np.concatenate(logits), np.asarray(p.data.test.targets)
+    outputs, targets = test_logits(trainer.model, p.encoded["test"], collate), np.asarray(p.data.test.targets)
     print(json.dumps({"strategy": "HF Trainer hyperparameter_search (optuna)", "best": best.hyperparameters,
                       "best_validation": best.objective,
                       "test": compute_metrics("classification", targets, outputs, labels),

@@ -210,6 +210,7 @@ def encode_words(split, model, data, label_names: Optional[list[str]] = None) ->
             token_ids.append(ids)
             sub_labels.append(labels)
             word_starts.append(starts)
+    from .encode import _pad_id   # (encode imports this module)
     return TokenEncodedSplit(split.targets, token_ids, sub_labels, word_starts, _pad_id(tokenizer), lost)
 
 
@@ -219,14 +220,6 @@ def _b_to_i(names: Optional[list[str]]) -> np.ndarray:
     index = {n: i for i, n in enumerate(names)}
     return np.array([index.get("I-" + n[2:], i) if n.startswith("B-") else i for i, n in enumerate(names)],
                     dtype=np.int64)
-
-
-def _pad_id(tokenizer) -> int:
-    for attr in ("pad_token_id", "eos_token_id"):
-        value = getattr(tokenizer, attr, None)
-        if isinstance(value, int):
-            return value
-    return 0
 
 
 def check_words(words: list[str], tags: list, where: str) -> None:
