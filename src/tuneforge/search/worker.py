@@ -43,8 +43,10 @@ def work(ctx: SearchContext) -> str:
             error = t.user_attrs.get("error") if t.state == TrialState.FAIL else None
             if t.user_attrs.get("surplus"):
                 continue
-            same_error = same_error + [error] if error is not None and (not same_error or same_error[-1] == error) \
-                else ([error] if error is not None else [])
+            if error is None or (same_error and same_error[-1] != error):
+                same_error = []
+            if error is not None:
+                same_error.append(error)
         if len(same_error) >= MAX_SAME_FAILURES:
             raise TuneforgeError(f"the last {len(same_error)} trials failed with the same error, so the search "
                                  f"stopped: {same_error[-1]}")
