@@ -49,7 +49,7 @@ def usage_message(e: Any) -> str:
         known = ", ".join(sorted(_option_names(e.ctx.command))) if e.ctx is not None else ""
         return f"no such option: {e.option_name}{hint}" + (f"; options: {known}" if known else "")
     message = e.format_message()
-    if kind == "UsageError" and message.startswith("No such command") and e.ctx is not None:
+    if message.startswith("No such command") and e.ctx is not None:  # (its class differs between click versions)
         commands = list(getattr(e.ctx.command, "commands", {}))
         name = message.split("'")[1] if message.count("'") >= 2 else ""
         message = f"no such command {name!r}{did_you_mean(name, commands)}; commands: {', '.join(commands)}"
