@@ -10,7 +10,7 @@ from report.conftest import console_errors, render
 
 def test_run_writes_report_tensorboard_and_every_evaluation_extra(full_run):
     d, m = full_run.run_dir, full_run.metrics
-    for name in ("report.html", "test_outputs.npz", "explanations.json"):
+    for name in ("report.html", "test_outputs.npz", "explanations.json", "top_losses.json"):
         assert (d / name).is_file(), name
     assert list((d / "tensorboard").glob("events.out.tfevents.*"))
     scalars = {k for k, v in m["test"].items() if isinstance(v, float)}
@@ -23,6 +23,13 @@ def test_run_writes_report_tensorboard_and_every_evaluation_extra(full_run):
                                                                                "encoder.layer.1"}
     explained = json.loads((d / "explanations.json").read_text())
     assert len(explained) == 2 and explained[0]["tokens"] and "score" in explained[0]["tokens"][0]
+    attr = explained[0]["attribution"]   # Captum's integrated gradients over the same tokens
+    assert attr["method"] == "integrated-gradients"
+    assert [t["token"] for t in attr["tokens"]] == [t["token"] for t in explained[0]["tokens"]]
+    worst = json.loads((d / "top_losses.json").read_text())
+    losses = [r["loss"] for r in worst["examples"]]
+    assert losses == sorted(losses, reverse=True) and all(r["text"] for r in worst["examples"])
+    assert m["top_losses"] == "top_losses.json"
 
 
 def test_report_is_self_contained_and_rebuilt_from_the_folder_alone(full_run, tmp_path):
@@ -32,7 +39,8 @@ def test_report_is_self_contained_and_rebuilt_from_the_folder_alone(full_run, tm
     html = (copy / "report.html").read_text()
     assert not re.search(r"<script|<link|(src|href)=\"https?:", html)
     for heading in ("Did fine-tuning help?", "What did it cost?", "Training", "Test split in detail",
-                    "Retention", "Strategy plan", "Why these predictions?", "Data"):
+                    "Retention", "Strategy plan", "Why these predictions?", "integrated gradients",
+                    "Where does it go wrong?", "Data"):
         assert heading in html, heading
     assert "random init" in html and "linear probe" in html
 

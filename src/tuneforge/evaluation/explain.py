@@ -62,13 +62,17 @@ def _image(model, batch: dict, target: int, grid: int, chunk: int) -> list[list[
 
 
 def explain_examples(model, encoded, indices, label_names: Optional[list[str]], device="cpu",
-                     grid: int = IMAGE_GRID, chunk: int = 64) -> list[dict]:
+                     grid: int = IMAGE_GRID, chunk: int = 64, attribution: bool = True) -> list[dict]:
     """Occlusion explanations of ``indices`` of an encoded split (classification models).
 
     Each entry: ``index``, ``label`` (true), ``predicted``, ``probability`` (of the
     predicted class) and either ``tokens`` (``[{token, score}]``) or ``heatmap``
     (``grid x grid`` scores) plus ``image`` (uint8 ``H x W x C`` as nested lists, small).
+    With ``attribution``, also ``attribution``: the gradient view of the same prediction
+    (integrated gradients over tokens, or Grad-CAM; see :mod:`.attribution`), where the model has one.
     """
+    from .attribution import attribute_example
+
     device = torch.device(device)
     names = label_names or [str(i) for i in range(model.num_outputs)]
     tokenizer = model.preprocessor if model.modality == "text" else None
@@ -84,12 +88,17 @@ def explain_examples(model, encoded, indices, label_names: Optional[list[str]], 
             pred = int(probs.argmax())
             entry = {"index": int(i), "label": names[target_true], "predicted": names[pred],
                      "probability": round(float(probs[pred]), 4)}
+            tokens = None
             if "input_ids" in batch:
                 tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
                 entry["tokens"] = _text(model, batch, pred, special, tokens, chunk)
             else:
                 entry["heatmap"] = _image(model, batch, pred, grid, chunk)
                 entry["image"] = encoded.pixels[int(i)].permute(1, 2, 0).numpy().astype(np.uint8).tolist()
+            if attribution:
+                found = attribute_example(model, batch, pred, tokens, frozenset(special))
+                if found is not None:
+                    entry["attribution"] = found
             out.append(entry)
     finally:
         model.train(was_training)

@@ -207,7 +207,11 @@ class EvaluateSection(Section):
         "classes are imbalanced (largest/smallest > 3), else argmax (docs/data.md)")
     random_init: bool = Field(False, description="also train the same architecture from random weights (slow)")
     retention: Optional[RetentionSection] = Field(None, description="measure what was forgotten")
-    explain: int = Field(3, ge=0, description="test examples explained by occlusion in the report")
+    explain: int = Field(3, ge=0, description="test examples explained by occlusion (and attribution) in the report")
+    attribution: bool = Field(True, description="explained examples also get gradient attributions through Captum: "
+                                                "integrated gradients over tokens, Grad-CAM for CNNs")
+    top_losses: int = Field(8, ge=0, description="classification: the test examples with the highest loss, shown "
+                                                 "in the report with the most confused class pairs")
     report: bool = Field(True, description="write report.html into the run folder")
 
 

@@ -174,6 +174,17 @@ def occlusion_image(image: list, heatmap: list, caption: str) -> str:
     return to_data_uri(fig)
 
 
+def image_thumbnail(image: list, caption: str) -> str:
+    """A small image (uint8 ``H x W x C`` nested lists) with a caption above it."""
+    pixels = np.asarray(image, dtype=np.uint8)
+    fig = new_figure(2.2, 2.2)
+    ax = fig.add_subplot()
+    ax.imshow(pixels[..., 0] if pixels.shape[-1] == 1 else pixels, cmap="gray" if pixels.shape[-1] == 1 else None)
+    ax.set_axis_off()
+    ax.set_title(caption, fontsize=7)
+    return to_data_uri(fig)
+
+
 def leaderboard_bars(values: dict[str, float], intervals: dict[str, Optional[list]], references: dict[str, float],
                      title: str, ylabel: str, ylim=None, losing: frozenset = frozenset()) -> Optional[str]:
     """A bar per strategy with its interval as an error bar, and each reference (the frozen baseline,

@@ -1,7 +1,7 @@
 """``report.html`` of one run folder, rebuilt from the folder's files alone.
 
 Reads ``metrics.json`` (required), ``history.jsonl``, ``plan.json`` and
-``explanations.json`` when present. A cross-validation folder (its ``metrics.json``
+``explanations.json`` and ``top_losses.json`` when present. A cross-validation folder (its ``metrics.json``
 has ``folds``) gets the fold table and links to each fold's own report.
 
 Example::
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from . import entities, sections
+from . import entities, explain, sections
 from .augment_grid import augmentation_section
 from .race_section import race
 from .generation import generation
@@ -68,7 +68,8 @@ def build_run_report(run_dir: Path) -> str:
              entities.examples(_read_json(run_dir / entities.EXAMPLES_FILE, [])), generation(metrics.get("generation")),
              sections.retention(metrics.get("retention")),
              sections.plan(_read_json(run_dir / "plan.json", [])),
-             sections.explanations(_read_json(run_dir / "explanations.json", [])),
+             explain.top_losses(_read_json(run_dir / "top_losses.json")),
+             explain.explanations(_read_json(run_dir / "explanations.json", [])),
              sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)),
              section("Files", note("TensorBoard: tensorboard --logdir " + str(run_dir.parent)),
                      note("metrics.json, history.jsonl, plan.json, test_outputs.npz and the model/ folder sit "

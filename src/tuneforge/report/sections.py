@@ -135,32 +135,6 @@ def retention(r: Optional[dict]) -> str:
     return section("Retention: what was forgotten?", *parts, anchor="retention")
 
 
-def explanations(entries) -> str:
-    if not entries:
-        return ""
-    parts = [note("Occlusion: how much the predicted class's probability falls when a token (or an image "
-                  "patch) is hidden. Red supported the prediction, blue spoke against it.")]
-    figs = []
-    for e in entries:
-        head = (f"#{e['index']}: true <b>{esc(e['label'])}</b>, predicted <b>{esc(e['predicted'])}</b> "
-                f"({e['probability']:.2f})")
-        if "tokens" in e:
-            top = max([abs(t["score"]) for t in e["tokens"]] + [1e-6])
-            spans = "".join(_token(t["token"], t["score"] / top) for t in e["tokens"])
-            parts.append(f'<div class="example">{head}<br>{spans}</div>')
-        elif "heatmap" in e:
-            figs.append(img(figures.occlusion_image(e["image"], e["heatmap"],
-                                                    f"true {e['label']}, predicted {e['predicted']}"),
-                            f"example {e['index']}"))
-    return section("Why these predictions?", *parts, grid(*figs), anchor="explain")
-
-
-def _token(token: str, weight: float) -> str:
-    alpha = min(1.0, abs(weight)) * 0.8
-    color = f"rgba(220,50,40,{alpha:.2f})" if weight > 0 else f"rgba(40,90,220,{alpha:.2f})"
-    return f'<span class="tok" style="background:{color}" title="{weight:+.2f}">{esc(token)}</span>'
-
-
 def data(metrics: dict) -> str:
     d = metrics.get("data", {})
     sizes = table(["split", "examples", "how"], [[k, v, d.get(k, {}).get("how", "")] for k, v in d.get("sizes", {}).items()])

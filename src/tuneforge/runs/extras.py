@@ -7,7 +7,10 @@ Called by the pipeline once the model is final, before ``metrics.json`` is writt
 * ``test_ci``: bootstrap intervals of every scalar test metric (``evaluate.bootstrap``,
   ``evaluate.confidence``);
 * ``test_curves``: downsampled ROC, precision-recall and reliability curves (when the task draws them);
-* ``explanations.json``: occlusion explanations of ``evaluate.explain`` test examples;
+* ``explanations.json``: occlusion explanations of ``evaluate.explain`` test examples, with gradient
+  attributions (``evaluate.attribution``);
+* ``top_losses.json``: the ``evaluate.top_losses`` highest-loss test examples with their inputs, and the
+  most confused class pairs (classification);
 * ``baseline_random_init``: the "without pre-training" ablation (``evaluate.random_init``);
 * ``retention`` (``evaluate.retention``).
 
@@ -62,6 +65,8 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         if examples is not None:
             name, entries = examples(p.data.test.inputs, targets, test_outputs, p.data.label_names)
             write_json(run_dir / name, entries)
+        if ev.top_losses:
+            out.update(_guarded_key(console, "top_losses", lambda: _top_losses(p, run_dir, test_outputs, decision)))
         if p.task.explains and ev.explain:
             out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
     if ev.random_init:
@@ -78,8 +83,32 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
 def _explain(p, run_dir: Path, device) -> str:
     indices = pick_examples(len(p.encoded["test"]), p.recipe.evaluate.explain)
     write_json(run_dir / "explanations.json",
-               explain_examples(p.model, p.encoded["test"], indices, p.data.label_names, device))
+               explain_examples(p.model, p.encoded["test"], indices, p.data.label_names, device,
+                                attribution=p.recipe.evaluate.attribution))
     return "explanations.json"
+
+
+def _top_losses(p, run_dir: Path, test_outputs, decision) -> dict:
+    found = p.task.top_losses(p.data.test.targets, test_outputs, p.data.label_names, p.recipe.evaluate.top_losses,
+                              decision)
+    if found is None:
+        return {}
+    inputs = p.data.test.inputs
+    for row in found["examples"]:
+        i = row["index"]
+        if isinstance(inputs, list):   # text (a pair is shown as "a ||| b", as predict takes it)
+            x = inputs[i]
+            row["text"] = " ||| ".join(map(str, x)) if isinstance(x, (list, tuple)) else str(x)
+        elif getattr(p.encoded["test"], "pixels", None) is not None:
+            row["image"] = p.encoded["test"].pixels[i].permute(1, 2, 0).numpy().astype(np.uint8).tolist()
+    write_json(run_dir / "top_losses.json", found)
+    return {"top_losses": "top_losses.json"}
+
+
+def _guarded_key(console, what: str, fn) -> dict:
+    """Like :func:`_guarded` for an analysis that returns metrics keys: ``{what: error}`` on failure."""
+    found = _guarded(console, what, fn)
+    return {what: found} if "error" in found else found
 
 
 def _guarded(console, what: str, fn):

@@ -212,6 +212,11 @@ class Task:
         the pre-trained model), or None for the majority predictor and the linear probe."""
         return None
 
+    def top_losses(self, targets, outputs, label_names, n: int, decision=None) -> Optional[dict]:
+        """The highest-loss test examples and most confused class pairs (single-label classification),
+        or None where the task has no such view."""
+        return None
+
     def extra_evaluation(self, p, run_dir, device, console) -> dict:
         """Task-specific analyses of the final model, added to ``metrics.json`` (e.g. generated samples)."""
         return {}

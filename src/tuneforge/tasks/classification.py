@@ -146,6 +146,12 @@ class ClassificationTask(Task):
                                                    label_names)
         return out
 
+    def top_losses(self, targets, outputs, label_names, n, decision=None):
+        from ..evaluation.top_losses import most_confused, top_losses
+        threshold = _threshold(decision)
+        return {"examples": top_losses(targets, outputs, label_names, n, threshold),
+                "most_confused": most_confused(targets, outputs, label_names, threshold=threshold)}
+
     def majority_outputs(self, train_targets, n, label_names):
         from ..evaluation.baseline import majority_outputs
         return majority_outputs(self.metric_kind, train_targets, n,
