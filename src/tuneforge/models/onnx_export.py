@@ -22,6 +22,7 @@ Example::
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -111,8 +112,9 @@ def export_onnx(model: TaskModel, sample: dict, check: dict, path: Path, opset: 
     for stale in (path, path.with_name(path.name + ".data")):
         stale.unlink(missing_ok=True)
     try:
-        with torch.no_grad():
-            torch.onnx.export(_Positional(model, names), args, str(path), input_names=names, output_names=["logits"],
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*axis name.*will not be used", category=UserWarning)
+            torch.onnx.export(_Positional(model, names).eval(), args, str(path), input_names=names, output_names=["logits"],
                               opset_version=opset, dynamic_shapes=(tuple(shapes),), dynamo=True,
                               external_data=size > _MAX_SINGLE_FILE, verbose=False)
     except Exception as e:  # torch.export raises many error types; the first line says what failed

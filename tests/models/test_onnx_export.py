@@ -1,0 +1,66 @@
+"""ONNX export of image and token-classification models: onnxruntime gives PyTorch's outputs on batches
+of another size (and length) than the one traced; causal LMs and outputs beyond the tolerance are refused.
+
+Each export traces the model with torch.export (a few seconds on tiny models)."""
+from __future__ import annotations
+
+import onnxruntime
+import pytest
+import torch
+
+from tuneforge.errors import ModelError
+from tuneforge.models import load_task_model
+from tuneforge.models.onnx_export import export_onnx
+from tuneforge.recipe.schema import ModelSection
+
+
+def _timm(timm_weights):
+    model = load_task_model(ModelSection(name="timm:test_efficientnet", weights=str(timm_weights)), "image", 3,
+                            ["a", "b", "c"], False).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.head_linear().weight.normal_(0, 0.5)      # distinctive outputs, as after training
+    return model
+
+
+def test_image_model_exports_with_a_dynamic_batch(timm_weights, tmp_path):
+    model = _timm(timm_weights)
+    size = model.preprocessor.size
+    torch.manual_seed(1)
+    sample, check = dict(pixel_values=torch.randn(2, 3, size, size)), dict(pixel_values=torch.randn(5, 3, size, size))
+    result = export_onnx(model, sample, check, tmp_path / "model.onnx")
+    assert result.inputs == {"pixel_values": {"dtype": "float32", "dynamic_axes": {0: "batch"}}}
+    assert result.checked_examples == 5 and result.max_abs_diff < 1e-4 and result.opset >= 18
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    one = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        assert abs(session.run(["logits"], {"pixel_values": one.numpy()})[0] - model(dict(pixel_values=one)).numpy()).max() < 1e-4
+
+
+def test_token_classification_exports_per_token_logits(bert_dir, tmp_path):
+    model = load_task_model(ModelSection(name=str(bert_dir)), "text", 5, list("OABCD"), False,
+                            auto_class="AutoModelForTokenClassification").eval()
+    tok = model.preprocessor
+    sample = dict(tok([["the", "film"], ["a", "good", "day"]], is_split_into_words=True, padding=True, return_tensors="pt"))
+    check = dict(tok([["what", "a", "terrible", "boring", "film", "it", "was"]], is_split_into_words=True,
+                     return_tensors="pt"))
+    result = export_onnx(model, sample, check, tmp_path / "ner.onnx")
+    assert list(result.inputs) == [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
+    session = onnxruntime.InferenceSession(str(tmp_path / "ner.onnx"))
+    got = session.run(["logits"], {k: check[k].numpy() for k in result.inputs})[0]
+    assert got.shape == (1, check["input_ids"].shape[1], 5) and result.max_abs_diff < 1e-4
+
+
+def test_outputs_beyond_the_tolerance_are_refused_and_not_kept(timm_weights, tmp_path):
+    model = _timm(timm_weights)
+    batch = dict(pixel_values=torch.randn(2, 3, model.preprocessor.size, model.preprocessor.size))
+    with pytest.raises(ModelError, match="differ from PyTorch's by up to .* the file was not kept"):
+        export_onnx(model, batch, batch, tmp_path / "model.onnx", tolerance=-1.0)  # no difference is below it
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_causal_language_models_are_refused(bert_dir, tmp_path):
+    model = load_task_model(ModelSection(name=str(bert_dir)), "text", 2, None, False)
+    model.auto_class = "AutoModelForCausalLM"
+    with pytest.raises(ModelError, match="causal language models are not exported.*Optimum"):
+        export_onnx(model, {"input_ids": torch.ones(1, 3, dtype=torch.long)}, {}, tmp_path / "lm.onnx")
