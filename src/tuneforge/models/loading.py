@@ -74,6 +74,7 @@ def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]
     name = section.name.strip()
     spec = resolve_alias(name, peek=peek)
     by_order = section.weights_match == "order"
+    _check_order(section)
     if spec is not None and section.weights:
         spec = replace(spec, weights=section.weights, key_order=by_order)
     if spec is None and name.startswith("timm:"):
@@ -106,6 +107,15 @@ def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]
                          f"holding config.json and the weights, or one of: {', '.join(MODELS.names())}")
     _refuse_order(section)
     return ModelSpec(kind="hf", path=name, modality="text"), _hub_local_only(name, section.trust_remote_code)
+
+
+def _check_order(section: ModelSection) -> None:
+    """``weights_match: order`` needs a file that keeps its tensors' order (not safetensors)."""
+    weights = str(section.weights or "")
+    if section.weights_match == "order" and weights.lower().endswith(".safetensors"):
+        raise ModelError(f"model {section.name!r}: model.weights_match: order needs the tensors in the order they "
+                         f"were saved, and a .safetensors file does not keep it ({weights!r}); give the .pth/.bin "
+                         "checkpoint, or match by names")
 
 
 def _refuse_order(section: ModelSection) -> None:

@@ -123,10 +123,6 @@ def load_timm(arch: str, weights: Optional[str], name: str, modality: str, num_o
         raise ModelError(f"model.name {name!r}: a timm model needs a local weights file; set model.weights "
                          "to a .safetensors or .pth file (timm's hub download is not used)")
     state = read_state_dict(weights, "model.weights")
-    if key_order and str(weights).lower().endswith(".safetensors"):
-        raise ModelError(f"model {name!r}: model.weights_match: order needs the tensors in the order they were "
-                         f"saved, and a .safetensors file does not keep it ({weights!r}); give the .pth/.bin "
-                         "checkpoint, or match by names")
     if key_order:
         state = _by_order(state, arch, name)
     kwargs: dict = {}

@@ -17,10 +17,10 @@ _PREPROCESS = {
                               'return_tensors="pt")'),
     "words": ("AutoTokenizer", 'inputs = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, '
                                'return_tensors="pt")'),
-    "image": ("AutoImageProcessor", 'inputs = tokenizer(images=[Image.open("photo.png").convert("RGB")], '
+    "image": ("AutoImageProcessor", 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], '
                                     'return_tensors="pt")'),
-    "audio": ("AutoFeatureExtractor", 'inputs = tokenizer([waveform], sampling_rate=tokenizer.sampling_rate, '
-                                      'return_tensors="pt")'),
+    "audio": ("AutoFeatureExtractor", 'inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
+                                      'return_tensors="pt")   # waveform: a 1-D float array'),
 }
 
 
@@ -30,6 +30,19 @@ def auto_class(meta: dict) -> str:
         return meta["auto_class"]
     from ..data.modalities import MODALITIES
     return MODALITIES.get(meta.get("modality") or "text").hf_example_head
+
+
+def _variable(meta: dict) -> str:
+    return "processor" if meta.get("modality") in ("image", "audio") else "tokenizer"
+
+
+def _call(meta: dict) -> str:
+    """The line preparing two example inputs (a text pair when the recipe reads two text columns)."""
+    data = ((meta.get("extra") or {}).get("recipe") or {}).get("data") or {}
+    if meta.get("modality") == "text" and isinstance(data.get("text_column"), list):
+        return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
+                'truncation=True, return_tensors="pt")')
+    return _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[1]
 
 
 def _outputs(meta: dict) -> str:
@@ -51,12 +64,12 @@ def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
         return timm_usage(meta.get("architecture", "?"), int(meta["num_outputs"]), model_dir,
                           int(spec.get("size", 224)), spec.get("mean"), spec.get("std"))
     cls, code = auto_class(meta), (model_dir / CODE_FILE).is_file()
-    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])
+    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
     trust = ", trust_remote_code=True" if code else ""
     lines = ["```python", "import torch", f"from transformers import {cls}, {pre_cls}",
              *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
              f'MODEL = "{model_dir.as_posix()}"', f"model = {cls}.from_pretrained(MODEL{trust}).eval()",
-             f"tokenizer = {pre_cls}.from_pretrained(MODEL)", call, "with torch.no_grad():",
+             f"{_variable(meta)} = {pre_cls}.from_pretrained(MODEL)", call, "with torch.no_grad():",
              "    " + _outputs(meta).replace("\n", "\n    "), "```"]
     note = ("" if not code else
             f"\n`{CODE_FILE}` (read it first: it imports only torch and transformers) pools the token states as "
@@ -70,7 +83,7 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     if meta.get("kind") == "timm":
         return _timm_adapter_usage(adapter, meta, base)
     cls, code = auto_class(meta), (adapter / CODE_FILE).is_file()
-    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])
+    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
     alias_note = (f"   # offline: a local copy of it (`tuneforge show model {section.get('name')}` says where)"
                   if base != section.get("name") else "")
     lines = ["```python", "import torch", "from peft import PeftModel",
@@ -87,7 +100,7 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     else:
         lines.append(f"base = {cls}.from_pretrained(BASE, config=config)")
     lines += ["model = PeftModel.from_pretrained(base, ADAPTER).eval()   # model.merge_and_unload() for a plain model",
-              f"tokenizer = {pre_cls}.from_pretrained(ADAPTER)", call, "with torch.no_grad():",
+              f"{_variable(meta)} = {pre_cls}.from_pretrained(ADAPTER)", call, "with torch.no_grad():",
               "    " + _outputs(meta).replace("\n", "\n    "), "```"]
     scale = (meta.get("extra") or {}).get("target_scale")
     note = ("" if not scale else

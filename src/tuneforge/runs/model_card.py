@@ -59,6 +59,15 @@ def write_model_cards(run_dir) -> list[Path]:
     return written
 
 
+def write_model_cards_quietly(run_dir, console) -> None:
+    """Write the cards at the end of a run; a failure is a warning and never fails the finished run."""
+    try:
+        write_model_cards(run_dir)
+    except Exception as e:  # the model and metrics are saved; `tuneforge export RUN` writes the cards again
+        console.print(f"[yellow]warning[/yellow] the model card could not be written ({e!r}); "
+                      f"try `tuneforge export {run_dir}`")
+
+
 def stable_base_name(section: dict) -> str:
     """What an exported adapter names as its base model.
 

@@ -34,7 +34,7 @@ from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
-from .model_card import write_model_cards
+from .model_card import write_model_cards_quietly
 from ..report import write_report_quietly
 from ..training.tensorboard import tensorboard_callback
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
@@ -277,7 +277,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                                        device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
     if save:
-        write_model_cards(run_dir)
+        write_model_cards_quietly(run_dir, console)
     set_status(run_dir, "completed")
     if not lean:
         print_summary(console, metrics)
