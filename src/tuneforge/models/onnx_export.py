@@ -22,6 +22,7 @@ Example::
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,7 +68,7 @@ class _Positional(nn.Module):
 
 def input_names(model: TaskModel, batch: dict) -> list[str]:
     """The batch keys the model reads, in a fixed order."""
-    if getattr(model, "auto_class", None) == "AutoModelForCausalLM":
+    if getattr(model, "auto_class", None) == "AutoModelForCausalLM" or type(model.net).__name__.endswith("ForCausalLM"):
         raise ModelError("tuneforge export --onnx: causal language models are not exported; generation needs a "
                          "key/value cache loop that one forward graph does not hold (use Hugging Face Optimum: "
                          "optimum-cli export onnx --model RUN/model OUT)")
@@ -118,7 +119,8 @@ def export_onnx(model: TaskModel, sample: dict, check: dict, path: Path, opset: 
                               opset_version=opset, dynamic_shapes=(tuple(shapes),), dynamo=True,
                               external_data=size > _MAX_SINGLE_FILE, verbose=False)
     except Exception as e:  # torch.export raises many error types; the first line says what failed
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()   # the exporter colours its messages
+        text = text.splitlines()[0] if text else type(e).__name__
         raise ModelError(f"tuneforge export --onnx: torch.onnx.export could not export this model ({text})") from None
     diff, examples = _compare(model, path, names, check)
     limit = tolerance * max(1.0, diff[1])

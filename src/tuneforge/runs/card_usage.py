@@ -25,11 +25,20 @@ _PREPROCESS = {
 
 
 def auto_class(meta: dict) -> str:
-    """The transformers class the saved model is built as (``tuneforge.json``)."""
+    """The transformers class the saved model is built as (``tuneforge.json``, else the run's task)."""
     if meta.get("auto_class"):
         return meta["auto_class"]
+    from ..tasks import TASKS
+    task = (meta.get("extra") or {}).get("task")
+    if task in TASKS:
+        return TASKS.get(task).hf_auto_class()
     from ..data.modalities import MODALITIES
     return MODALITIES.get(meta.get("modality") or "text").hf_example_head
+
+
+def is_language_model(meta: dict) -> bool:
+    """A causal LM keeps its pre-trained head: no labels, no new head, generation instead of scores."""
+    return auto_class(meta) == "AutoModelForCausalLM"
 
 
 def _variable(meta: dict) -> str:
@@ -39,6 +48,8 @@ def _variable(meta: dict) -> str:
 def _call(meta: dict) -> str:
     """The line preparing two example inputs (a text pair when the recipe reads two text columns)."""
     data = ((meta.get("extra") or {}).get("recipe") or {}).get("data") or {}
+    if meta.get("auto_class") == "AutoModelForTokenClassification":
+        return _PREPROCESS["words"][1]
     if meta.get("modality") == "text" and isinstance(data.get("text_column"), list):
         return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
                 'truncation=True, return_tensors="pt")')
@@ -47,8 +58,8 @@ def _call(meta: dict) -> str:
 
 def _outputs(meta: dict) -> str:
     scale = (meta.get("extra") or {}).get("target_scale")
-    if meta.get("auto_class") == "AutoModelForCausalLM":
-        return "# generate: model.generate(**inputs, max_new_tokens=64)"
+    if is_language_model(meta):
+        return "generated = model.generate(**inputs, max_new_tokens=32)"
     if not meta.get("label_names"):
         return "prediction = model(**inputs).logits[..., 0]" + ("  # the target, in original units" if scale else "")
     return ("probabilities = model(**inputs).logits.softmax(-1)   # (sigmoid for multi-label)\n"
@@ -90,7 +101,8 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
              f"from transformers import AutoConfig, {cls}, {pre_cls}",
              *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
              f'BASE = "{base}"{alias_note}', f'ADAPTER = "{adapter.as_posix()}"',
-             "config = AutoConfig.from_pretrained(ADAPTER)   # the task's head: num_labels, id2label, problem_type"]
+             "config = AutoConfig.from_pretrained(ADAPTER)   # " + ("the fine-tuned model's config" if is_language_model(meta)
+                                                             else "the task's head: num_labels, id2label, problem_type")]
     if code:
         lines += ["# the pooling the head was trained on (tuneforge_pooling.py: torch and transformers only)",
                   "import importlib.util",
@@ -98,7 +110,8 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
                   "pooling = importlib.util.module_from_spec(spec)", "spec.loader.exec_module(pooling)",
                   f"base = pooling.{CLASS_NAME}.from_pretrained(BASE, config=config)"]
     else:
-        lines.append(f"base = {cls}.from_pretrained(BASE, config=config)")
+        lines.append(f"base = {cls}.from_pretrained(BASE, config=config)"
+                     + ("" if is_language_model(meta) else "   # its head: from the adapter"))
     lines += ["model = PeftModel.from_pretrained(base, ADAPTER).eval()   # model.merge_and_unload() for a plain model",
               f"{_variable(meta)} = {pre_cls}.from_pretrained(ADAPTER)", call, "with torch.no_grad():",
               "    " + _outputs(meta).replace("\n", "\n    "), "```"]
@@ -106,8 +119,10 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     note = ("" if not scale else
             f"\nThe adapter's head predicts the standardised target: multiply by {scale['std']!r} and add "
             f"{scale['mean']!r} for original units (`model/` has this folded into its head).\n")
-    return ("The adapter holds the low-rank updates and the new head (`modules_to_save`); `config.json` beside "
-            "it gives the head's size and labels, so nothing is passed by hand.\n\n" + "\n".join(lines) + "\n" + note)
+    intro = ("The adapter holds the low-rank updates; the language-model head is the base model's own." if
+             is_language_model(meta) else "The adapter holds the low-rank updates and the new head (`modules_to_save`); "
+             "`config.json` beside it gives the head's size and labels, so nothing is passed by hand.")
+    return intro + "\n\n" + "\n".join(lines) + "\n" + note
 
 
 def _timm_adapter_usage(adapter: Path, meta: dict, base: str) -> str:

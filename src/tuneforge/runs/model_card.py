@@ -146,6 +146,8 @@ def _train_line(metrics: dict) -> str:
 
 def _labels(meta: dict) -> str:
     names = meta.get("label_names")
+    if card_usage.is_language_model(meta):
+        return "A language model: it predicts the next token over its vocabulary (no class labels)."
     if not names:
         scale = (meta.get("extra") or {}).get("target_scale")
         return "Regression: one output" + (", in the target's original units" if scale else "") + "."
