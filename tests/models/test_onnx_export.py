@@ -1,5 +1,6 @@
-"""ONNX export of image and token-classification models: onnxruntime gives PyTorch's outputs on batches
-of another size (and length) than the one traced; causal LMs and outputs beyond the tolerance are refused.
+"""ONNX export of token-classification models: onnxruntime gives PyTorch's per-token outputs on a batch
+of another size and length than the one traced; causal LMs and outputs beyond the tolerance are refused.
+(Text classification and image models are exported from real runs in tests/runs/test_export_run.py.)
 
 Each export traces the model with torch.export (a few seconds on tiny models)."""
 from __future__ import annotations
@@ -21,20 +22,6 @@ def _timm(timm_weights):
     with torch.no_grad():
         model.head_linear().weight.normal_(0, 0.5)      # distinctive outputs, as after training
     return model
-
-
-def test_image_model_exports_with_a_dynamic_batch(timm_weights, tmp_path):
-    model = _timm(timm_weights)
-    size = model.preprocessor.size
-    torch.manual_seed(1)
-    sample, check = dict(pixel_values=torch.randn(2, 3, size, size)), dict(pixel_values=torch.randn(5, 3, size, size))
-    result = export_onnx(model, sample, check, tmp_path / "model.onnx")
-    assert result.inputs == {"pixel_values": {"dtype": "float32", "dynamic_axes": {0: "batch"}}}
-    assert result.checked_examples == 5 and result.max_abs_diff < 1e-4 and result.opset >= 18
-    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
-    one = torch.randn(1, 3, size, size)
-    with torch.no_grad():
-        assert abs(session.run(["logits"], {"pixel_values": one.numpy()})[0] - model(dict(pixel_values=one)).numpy()).max() < 1e-4
 
 
 def test_token_classification_exports_per_token_logits(bert_dir, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -114,3 +115,33 @@ def test_stable_base_names():
     assert stable_base_name({"name": "minilm-l6"}) == "sentence-transformers/all-MiniLM-L6-v2"
     assert stable_base_name({"name": "timm:resnet18", "weights": "~/w/resnet18.pth"}) == "~/w/resnet18.pth"
     assert stable_base_name({"name": "models/my-bert"}) == "models/my-bert"
+
+
+def test_timm_adapter_card_and_onnx_of_an_image_run(cnn_weights, tmp_path, capsys):
+    """The same on a timm CNN: the adapter card's timm + peft code gives tuneforge's logits, and the ONNX
+    model (dynamic batch) matches PyTorch on other images."""
+    import onnxruntime
+
+    images = Path(__file__).resolve().parents[1] / "corpus" / "files" / "images_ok"
+    run = tuneforge.finetune({
+        "task": "image-classification", "model": {"name": "timm:test_efficientnet", "weights": str(cnn_weights)},
+        "data": {"train": str(images), "validation": 0.25, "test": 0.25, "image_size": 32},
+        "strategy": {"name": "lora"}, "train": {"epochs": 1, "batch_size": 4, "restore_best": False},
+        "evaluate": {"bootstrap": 20, "report": False, "explain": 0}, "output": {"dir": str(tmp_path)}}, quiet=True)
+    config = json.loads((run.run_dir / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(cnn_weights)
+    ns = _snippet(run.run_dir / "adapter" / "README.md")
+    reference = load_saved_model(run.run_dir / "model").eval()
+    torch.manual_seed(0)
+    pixels = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(ns["model"](pixels), reference(dict(pixel_values=pixels)), atol=1e-5)
+
+    assert main(["export", str(run.run_dir), "--onnx"]) == 0
+    info = json.loads((run.run_dir / "model" / "onnx.json").read_text())
+    assert list(info["inputs"]) == ["pixel_values"] and info["preprocessing"]["image"]["size"] == 32
+    session = onnxruntime.InferenceSession(str(run.run_dir / "model" / "model.onnx"))
+    for batch in (pixels, pixels[:1]):                            # traced on 2 images: 3 and 1 run too
+        with torch.no_grad():
+            assert abs(session.run(["logits"], {"pixel_values": batch.numpy()})[0]
+                       - reference(dict(pixel_values=batch)).numpy()).max() < 1e-4
