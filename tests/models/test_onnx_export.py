@@ -51,3 +51,18 @@ def test_causal_language_models_are_refused(bert_dir, tmp_path):
     model.auto_class = "AutoModelForCausalLM"
     with pytest.raises(ModelError, match="causal language models are not exported.*Optimum"):
         export_onnx(model, {"input_ids": torch.ones(1, 3, dtype=torch.long)}, {}, tmp_path / "lm.onnx")
+
+
+def test_regression_exports_in_original_units(bert_dir, tmp_path):
+    model = load_task_model(ModelSection(name=str(bert_dir), pooling="mean"), "text", 1, None, True).eval()
+    model.fold_target_scale(250.0, 40.0)                       # as the pipeline does after training
+    tok = model.preprocessor
+    sample = dict(tok(["the film", "a good day"], padding=True, return_tensors="pt"))
+    check = dict(tok(["what a terrible boring film it was", "bad", "the sea"], padding=True, return_tensors="pt"))
+    result = export_onnx(model, sample, check, tmp_path / "reg.onnx")
+    got = onnxruntime.InferenceSession(str(tmp_path / "reg.onnx")).run(
+        ["logits"], {k: check[k].numpy() for k in result.inputs})[0]
+    with torch.no_grad():
+        expected = model(check).numpy()
+    assert got.shape == (3, 1) and abs(expected).min() > 100          # original units, not standardised
+    assert abs(got - expected).max() <= 1e-4 * abs(expected).max()
