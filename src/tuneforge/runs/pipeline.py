@@ -34,6 +34,7 @@ from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator
 from .extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
+from .model_card import write_model_cards_quietly
 from ..report import write_report_quietly
 from ..training.tensorboard import tensorboard_callback
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
@@ -238,7 +239,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     if save:
         save_task_model(p.model, run_dir / "model", p.data.label_names,
                         {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
-                         **({"decision": decision} if decision else {})})
+                         **({"decision": decision} if decision else {}),
+                         **({"target_scale": {"mean": float(p.scaler.mean), "std": float(p.scaler.std)}} if p.scaler else {})})
         task.model_files(run_dir / "model", decision)
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
     total = sum(par.numel() for par in p.model.net.parameters())
@@ -274,6 +276,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
                                        device, precision, metrics))
     write_json(run_dir / "metrics.json", metrics)
+    if save:
+        write_model_cards_quietly(run_dir, console)
     set_status(run_dir, "completed")
     if not lean:
         print_summary(console, metrics)

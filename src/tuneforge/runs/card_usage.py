@@ -1,0 +1,156 @@
+"""The "Loading" section of a run's model cards: code that loads ``model/`` or ``adapter/`` as written.
+
+Each snippet is plain Python a user can paste; it names the folders by their absolute paths
+at writing time (like timm's README in ``model/``) and ends with ``model`` (and, for Hugging
+Face models, the preprocessor) ready to call. Tests run these snippets and compare the logits
+with tuneforge's own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..models.pooling_code import CLASS_NAME, CODE_FILE
+
+# the preprocessor class and a call that prepares two example inputs, per modality
+_PREPROCESS = {
+    "text": ("AutoTokenizer", 'inputs = tokenizer(["first text", "second text"], padding=True, truncation=True, '
+                              'return_tensors="pt")'),
+    "words": ("AutoTokenizer", 'inputs = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, '
+                               'return_tensors="pt")'),
+    "image": ("AutoImageProcessor", 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], '
+                                    'return_tensors="pt")'),
+    "audio": ("AutoFeatureExtractor", 'inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
+                                      'return_tensors="pt")   # waveform: a 1-D float array'),
+}
+
+
+def auto_class(meta: dict) -> str:
+    """The transformers class the saved model is built as (``tuneforge.json``, else the run's task)."""
+    if meta.get("auto_class"):
+        return meta["auto_class"]
+    from ..tasks import TASKS
+    task = (meta.get("extra") or {}).get("task")
+    if task in TASKS:
+        return TASKS.get(task).hf_auto_class()
+    from ..data.modalities import MODALITIES
+    return MODALITIES.get(meta.get("modality") or "text").hf_example_head
+
+
+def is_language_model(meta: dict) -> bool:
+    """A causal LM keeps its pre-trained head: no labels, no new head, generation instead of scores."""
+    return auto_class(meta) == "AutoModelForCausalLM"
+
+
+def _variable(meta: dict) -> str:
+    return "processor" if meta.get("modality") in ("image", "audio") else "tokenizer"
+
+
+def _call(meta: dict) -> str:
+    """The line preparing two example inputs (a text pair when the recipe reads two text columns)."""
+    data = ((meta.get("extra") or {}).get("recipe") or {}).get("data") or {}
+    if meta.get("auto_class") == "AutoModelForTokenClassification":
+        return _PREPROCESS["words"][1]
+    if meta.get("modality") == "text" and isinstance(data.get("text_column"), list):
+        return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
+                'truncation=True, return_tensors="pt")')
+    return _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[1]
+
+
+def _outputs(meta: dict) -> str:
+    scale = (meta.get("extra") or {}).get("target_scale")
+    if is_language_model(meta):
+        return "generated = model.generate(**inputs, max_new_tokens=32)"
+    if not meta.get("label_names"):
+        return "prediction = model(**inputs).logits[..., 0]" + ("  # the target, in original units" if scale else "")
+    return ("probabilities = model(**inputs).logits.softmax(-1)   # (sigmoid for multi-label)\n"
+            "# class names: model.config.id2label")
+
+
+def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
+    """Loading ``model/``: timm's local-dir loader, or the transformers class (trusting the pooling file
+    when there is one)."""
+    if meta.get("kind") == "timm":
+        from ..models.export import timm_usage
+        spec = meta.get("image") or {}
+        return timm_usage(meta.get("architecture", "?"), int(meta["num_outputs"]), model_dir,
+                          int(spec.get("size", 224)), spec.get("mean"), spec.get("std"))
+    cls, code = auto_class(meta), (model_dir / CODE_FILE).is_file()
+    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
+    trust = ", trust_remote_code=True" if code else ""
+    lines = ["```python", "import torch", f"from transformers import {cls}, {pre_cls}",
+             *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
+             f'MODEL = "{model_dir.as_posix()}"', f"model = {cls}.from_pretrained(MODEL{trust}).eval()",
+             f"{_variable(meta)} = {pre_cls}.from_pretrained(MODEL)", call, "with torch.no_grad():",
+             "    " + _outputs(meta).replace("\n", "\n    "), "```"]
+    note = ("" if not code else
+            f"\n`{CODE_FILE}` (read it first: it imports only torch and transformers) pools the token states as "
+            f"training did (`{(metrics.get('pooling') or {}).get('how')}`); without `trust_remote_code=True` "
+            "transformers falls back to its own class and gives other logits.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: dict) -> str:
+    """Loading ``adapter/`` on its base model with peft."""
+    if meta.get("kind") == "timm":
+        return _timm_adapter_usage(adapter, meta, base)
+    cls, code = auto_class(meta), (adapter / CODE_FILE).is_file()
+    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
+    alias_note = (f"   # offline: a local copy of it (`tuneforge show model {section.get('name')}` says where)"
+                  if base != section.get("name") else "")
+    lines = ["```python", "import torch", "from peft import PeftModel",
+             f"from transformers import AutoConfig, {cls}, {pre_cls}",
+             *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
+             f'BASE = "{base}"{alias_note}', f'ADAPTER = "{adapter.as_posix()}"',
+             "config = AutoConfig.from_pretrained(ADAPTER)   # " + ("the fine-tuned model's config" if is_language_model(meta)
+                                                             else "the task's head: num_labels, id2label, problem_type")]
+    if code:
+        lines += ["# the pooling the head was trained on (tuneforge_pooling.py: torch and transformers only)",
+                  "import importlib.util",
+                  f'spec = importlib.util.spec_from_file_location("tuneforge_pooling", f"{{ADAPTER}}/{CODE_FILE}")',
+                  "pooling = importlib.util.module_from_spec(spec)", "spec.loader.exec_module(pooling)",
+                  f"base = pooling.{CLASS_NAME}.from_pretrained(BASE, config=config)"]
+    else:
+        lines.append(f"base = {cls}.from_pretrained(BASE, config=config)"
+                     + ("" if is_language_model(meta) else "   # its head: from the adapter"))
+    lines += ["model = PeftModel.from_pretrained(base, ADAPTER).eval()   # model.merge_and_unload() for a plain model",
+              f"{_variable(meta)} = {pre_cls}.from_pretrained(ADAPTER)", call, "with torch.no_grad():",
+              "    " + _outputs(meta).replace("\n", "\n    "), "```"]
+    scale = (meta.get("extra") or {}).get("target_scale")
+    note = ("" if not scale else
+            f"\nThe adapter's head predicts the standardised target: multiply by {scale['std']!r} and add "
+            f"{scale['mean']!r} for original units (`model/` has this folded into its head).\n")
+    intro = ("The adapter holds the low-rank updates; the language-model head is the base model's own." if
+             is_language_model(meta) else "The adapter holds the low-rank updates and the new head (`modules_to_save`); "
+             "`config.json` beside it gives the head's size and labels, so nothing is passed by hand.")
+    return intro + "\n\n" + "\n".join(lines) + "\n" + note
+
+
+def _timm_adapter_usage(adapter: Path, meta: dict, base: str) -> str:
+    arch, n = meta.get("architecture", "?"), int(meta["num_outputs"])
+    source = (f'timm.create_model("hf-hub:{base}", pretrained=True, num_classes={n})' if base.startswith("timm/")
+              else f'timm.create_model("{arch}", pretrained=True, num_classes={n},\n'
+                   f'                        pretrained_cfg_overlay=dict(file="{base}"))')
+    return "\n".join([
+        "```python", "import timm", "from peft import PeftModel", "",
+        f"base = {source}", f'model = PeftModel.from_pretrained(base, "{adapter.as_posix()}").eval()', "```", "",
+        "The base is built with a fresh classifier (the adapter holds the trained one); BatchNorm statistics are "
+        "the pre-trained ones, as during training. Inputs are prepared as for `model/` (see its README)."])
+
+
+def onnx_usage(model_dir: Path) -> str:
+    """Running ``model.onnx`` with onnxruntime, when ``tuneforge export --onnx`` wrote one."""
+    import json
+    info_file = model_dir / "onnx.json"
+    if not info_file.is_file() or not (model_dir / "model.onnx").is_file():
+        return ""
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    feeds = ", ".join(f'"{n}": inputs["{n}"].numpy()' for n in info["inputs"])
+    return "\n".join([
+        "", "### ONNX", "",
+        f"`model.onnx` (opset {info.get('opset')}; inputs {', '.join(info['inputs'])}, output `logits`, dynamic "
+        f"batch{' and sequence' if any('sequence' in str(v) for v in info['inputs'].values()) else ''} axes) gave "
+        f"PyTorch's outputs within {info['max_abs_diff']:.2g} on {info['checked_examples']} examples of the run's "
+        "data (`onnx.json` holds the details and the preprocessing).", "",
+        "```python", "import onnxruntime", f'session = onnxruntime.InferenceSession("{(model_dir / "model.onnx").as_posix()}")',
+        f"logits = session.run([\"logits\"], {{{feeds}}})[0]   # inputs prepared as above, with return_tensors=\"pt\"",
+        "```", ""])

@@ -1,0 +1,84 @@
+"""``tuneforge export RUN [--onnx]``: a finished run's model in the formats others load.
+
+Always (re)writes the model cards (``model/README.md``, ``adapter/README.md``; see
+:mod:`tuneforge.runs.model_card`), which also makes an older run's ``adapter/`` loadable as
+documented. With ``--onnx`` it writes ``model/model.onnx`` and ``model/onnx.json`` (input names,
+dtypes and dynamic axes, the output, the opset, label names, the preprocessing and the check),
+after running onnxruntime on real examples of the run's own data (its test split, else
+validation, else train) against the PyTorch model.
+
+Example::
+
+    export_run(Path("runs/demo-20261204-031500"), onnx=True)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import TuneforgeError
+from ..models.onnx_export import DEFAULT_TOLERANCE, export_onnx
+from .model_card import write_model_cards
+
+ONNX_FILE, ONNX_INFO = "model.onnx", "onnx.json"
+
+
+def export_run(run_dir, onnx: bool = False, opset: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE,
+               console=None) -> dict:
+    """Write the cards (and the ONNX model); returns ``{"cards": [...], "onnx": {...} or None}``."""
+    from rich.console import Console
+
+    from ..terminal import print_path
+    from .evaluate_run import load_finished_run
+
+    console = console or Console()
+    run_dir = Path(run_dir)
+    recipe, task, model = load_finished_run(run_dir)
+    if not (run_dir / "metrics.json").is_file():
+        raise TuneforgeError(f"{run_dir} has no metrics.json: the run has not finished")
+    info = None
+    if onnx:
+        sample, check = _real_batches(recipe, task, model)
+        result = export_onnx(model.cpu(), sample, check, run_dir / "model" / ONNX_FILE, opset, tolerance)
+        info = {**result.to_dict(), "path": ONNX_FILE, "label_names": model.label_names,
+                "preprocessing": _preprocessing(model)}
+        (run_dir / "model" / ONNX_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        console.print(f"onnx: inputs {', '.join(result.inputs)} -> logits, opset {result.opset}; onnxruntime vs "
+                      f"PyTorch on {result.checked_examples} examples of the run's data: max abs diff "
+                      f"{result.max_abs_diff:.3g} (tolerance {tolerance:g})")
+        print_path(console, "onnx", run_dir / "model" / ONNX_FILE)
+    cards = write_model_cards(run_dir)
+    for card in cards:
+        print_path(console, "model card", card)
+    return {"cards": [str(c) for c in cards], "onnx": info}
+
+
+def _real_batches(recipe, task, model) -> tuple[dict, dict]:
+    """Two batches of the run's own examples: 2 to trace the graph, up to 6 others to check it."""
+    from ..data import load_data
+
+    bundle = load_data(recipe.data, task, recipe.train.seed)
+    split = next((s for s in (bundle.test, bundle.validation, bundle.train) if s is not None and len(s)), None)
+    if split is None:
+        raise TuneforgeError("tuneforge export --onnx: the run's data has no examples to check the export on")
+    encoded = task.encode_split(split, model, recipe.data, "test", recipe.train.seed)
+    n = len(split)
+    sample = encoded.batch(np.arange(min(2, n)))
+    check = encoded.batch(np.arange(2, min(8, n)) if n > 2 else np.arange(n))
+    return sample, check
+
+
+def _preprocessing(model) -> dict:
+    """How inputs must be prepared, in words a user of the ONNX file can follow."""
+    if model.modality == "image":
+        spec = model.preprocessor
+        return {"image": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std),
+                          "resize": "bilinear squash to size x size, no crop; RGB scaled to [0, 1], then normalised",
+                          "layout": "NCHW float32"}}
+    if model.modality == "audio":
+        return {"audio": "the feature extractor in this folder (preprocessor_config.json)"}
+    return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"
+                         + (", words given with is_split_into_words=True" if model.modality == "words" else "")}
