@@ -15,6 +15,7 @@ Example::
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -48,7 +49,13 @@ def usage_message(e: Any) -> str:
             hint = did_you_mean(e.option_name, _option_names(e.ctx.command))
         known = ", ".join(sorted(_option_names(e.ctx.command))) if e.ctx is not None else ""
         return f"no such option: {e.option_name}{hint}" + (f"; options: {known}" if known else "")
+    if kind == "MissingParameter" and getattr(e, "param", None) is not None \
+            and getattr(e.param, "param_type_name", "") == "argument":  # worded alike in every click version
+        return f"missing argument {e.param.human_readable_name.upper()}"
     message = e.format_message()
+    extra = re.search(r"unexpected extra arguments?\s*\((.*)\)", message, flags=re.S)
+    if extra:  # "argument" / "argument(s)" / "arguments" differ between click versions
+        return f"unexpected extra argument(s): {extra.group(1)}"
     if message.startswith("No such command") and e.ctx is not None:  # (its class differs between click versions)
         commands = list(getattr(e.ctx.command, "commands", {}))
         name = message.split("'")[1] if message.count("'") >= 2 else ""
