@@ -19,17 +19,15 @@ from tuneforge.recipe.schema import ModelSection
 
 SETTINGS = {
     "none": [],
-    "l2-sp 1": [{"name": "l2-sp", "weight": 1.0}],
     "l2-sp 10": [{"name": "l2-sp", "weight": 10.0}],
-    "ewc 2": [{"name": "ewc", "weight": 2.0, "samples": 64}],
     "ewc 20": [{"name": "ewc", "weight": 20.0, "samples": 64}],
 }
 
 RECIPE = {
     "task": "text-classification", "model": {"name": "minilm-l6"},
     "data": {"train": "tweets", "text_column": "text", "label_column": "sentiment", "validation": 0.1,
-             "test": 0.2, "max_train_samples": 1024, "max_eval_samples": 256, "max_length": 64},
-    "strategy": {"name": "full", "warm_head": False}, "optimizer": {"lr": 1e-4, "weight_decay": 0.0},
+             "test": 0.2, "max_train_samples": 512, "max_eval_samples": 256, "max_length": 64},
+    "strategy": {"name": "full", "warm_head": False}, "optimizer": {"lr": 2e-4, "weight_decay": 0.0},
     "scheduler": {"name": "constant", "warmup": 0},
     "train": {"epochs": 1, "batch_size": 32, "seed": 0, "precision": "fp32", "restore_best": False},
     "evaluate": {"baseline": False, "retention": {"probe_size": 256}, "report": False, "bootstrap": 0},

@@ -20,7 +20,9 @@ def test_a_run_is_logged_to_mlflow_with_params_metrics_and_artifacts(bert_dir, t
 
     out = tmp_path / "runs"
     result = tuneforge.finetune(text_recipe(bert_dir, text_csv, out, **{
-        "output.trackers": ["mlflow"], "output.experiment": "toy", "train.epochs": 2, "evaluate.bootstrap": 0,
+        "output.trackers": ["mlflow"], "output.experiment": "toy", "train.max_steps": 4, "train.eval_every_steps": 2,
+        "evaluate.bootstrap": 0,
+        "evaluate.baseline": False, "data.validation": 0.1,
         "regularisers": [{"name": "l2-sp", "weight": 1.0}], "strategy": {"name": "full", "warm_head": False}}),
         quiet=True)
     d = result.run_dir
@@ -32,7 +34,7 @@ def test_a_run_is_logged_to_mlflow_with_params_metrics_and_artifacts(bert_dir, t
     assert run.info.status == "FINISHED" and run.info.run_name == d.name
     assert client.get_experiment(run.info.experiment_id).name == "toy"
     params = run.data.params
-    assert params["optimizer.lr"] == "0.003" and params["train.epochs"] == "2" and params["task"] == "text-classification"
+    assert params["optimizer.lr"] == "0.003" and params["train.max_steps"] == "4" and params["task"] == "text-classification"
     steps = result.metrics["train"]["steps"]
     loss = client.get_metric_history(run.info.run_id, "train/loss")
     assert [m.step for m in loss] == list(range(1, steps + 1))
