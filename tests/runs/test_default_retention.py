@@ -1,7 +1,7 @@
 """Retention by default (evaluate.retention unset): linear CKA of pre-trained vs fine-tuned pooled features on the
 test split, 1 for an unchanged body, lower after full fine-tuning (restore_best off: the solved head at step 0 would
 otherwise win on this toy task and bring the pre-trained body back), the same whether the pre-trained features come
-from the baseline's cache or from a freshly loaded pre-trained copy; lean runs skip it."""
+from the baseline's cache or from a freshly loaded pre-trained copy."""
 import pytest
 
 import tuneforge
