@@ -30,7 +30,8 @@ RECIPE = {
     "strategy": {"name": "full", "warm_head": False}, "optimizer": {"lr": 2e-4, "weight_decay": 0.0},
     "scheduler": {"name": "constant", "warmup": 0},
     "train": {"epochs": 1, "batch_size": 32, "seed": 0, "precision": "fp32", "restore_best": False},
-    "evaluate": {"baseline": False, "retention": {"probe_size": 256}, "report": False, "bootstrap": 0},
+    "evaluate": {"baseline": False, "retention": {"probe_size": 128}, "report": False, "bootstrap": 0,
+                 "explain": 0},
     "output": {"dir": "/tmp/tuneforge-forgetting", "save_model": False},
 }
 
