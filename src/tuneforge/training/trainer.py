@@ -378,6 +378,7 @@ class Trainer:
 
 
 def penalty_names(regularisers) -> list[str]:
-    """One name per regulariser for the logs: its registered name, numbered when it appears twice."""
+    """One name per regulariser for the logs: its registered name, with its position in the recipe's list
+    (``l2-sp-0``, ``l2-sp-1``) when it appears twice (MLflow metric names allow no brackets)."""
     names = [r.name for r in regularisers]
-    return [f"{n}[{i}]" if names.count(n) > 1 else n for i, n in enumerate(names)]
+    return [f"{n}-{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
