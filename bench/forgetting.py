@@ -19,7 +19,11 @@ from tuneforge.recipe.schema import ModelSection
 
 SETTINGS = {
     "none": [],
+    "l2-sp 0.1": [{"name": "l2-sp", "weight": 0.1}],
+    "l2-sp 1": [{"name": "l2-sp", "weight": 1.0}],
     "l2-sp 10": [{"name": "l2-sp", "weight": 10.0}],
+    "ewc 0.2": [{"name": "ewc", "weight": 0.2, "samples": 64}],
+    "ewc 2": [{"name": "ewc", "weight": 2.0, "samples": 64}],
     "ewc 20": [{"name": "ewc", "weight": 20.0, "samples": 64}],
 }
 

@@ -179,6 +179,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     regularisers = build_regularisers(recipe.regularisers)
     for reg in regularisers:
         reg.setup(p.model, p)
+        if getattr(reg, "note", None):   # ewc: which head its Fisher was read through
+            console.print(f"[dim]regulariser[/dim] {reg.name}: Fisher read through {escape(reg.note)}")
     trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
                       callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
                       regularisers=regularisers)
