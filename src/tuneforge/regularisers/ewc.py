@@ -23,8 +23,8 @@ Two choices make the Fisher mean something and ``weight`` usable:
   Where the head cannot be solved (``head_start.head_solvability`` says why) or the model
   keeps its pre-trained head (causal LM), the model's own head is used and ``note`` says so.
   Only the body (the pre-trained parameters, ``anchors.anchored_names``) is penalised.
-* **its scale.** Raw Fisher values are tiny (a mean of ~1e-5 on MiniLM, ~1e-8 for some
-  layers), so a raw ``weight`` has to be huge and is hard to choose. ``normalise: mean``
+* **its scale.** Raw Fisher values are tiny (a mean of 1e-5 on the tests' tiny BERT through its
+  random head, 6e-4 through a solved one), so a raw ``weight`` has to be huge and is hard to choose. ``normalise: mean``
   (default) divides the Fisher by its mean over the anchored parameters: the penalty is then
   ``weight / 2 * sum (F / mean F) * (w - w0)^2``, on the same scale as L2-SP's
   ``weight * sum (w - w0)^2`` (EWC at weight 2 * lambda and L2-SP at lambda cost the same for
@@ -33,7 +33,7 @@ Two choices make the Fisher mean something and ``weight`` usable:
 
 Example recipe::
 
-    regularisers: [{name: ewc, weight: 100, data: tweets, samples: 128}]
+    regularisers: [{name: ewc, weight: 0.5, data: tweets, samples: 128}]
 """
 from __future__ import annotations
 
