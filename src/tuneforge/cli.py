@@ -80,7 +80,7 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
 
 @app.command("list")
 def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strategies, regularisers, metrics, optimizers, "
-                                                          "schedulers, datasets, augmentations (default: all)"),
+                                                          "schedulers, datasets, augmentations, trackers (default: all)"),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="each entry's options, types and defaults")):
     """What a recipe can name, one line each (every registry, grouped, without an argument)."""
     from .discover import print_listing

@@ -200,6 +200,7 @@ LISTABLES: list[Listable] = [
              facts=_augmentation_facts),
     Listable("search-spaces", "search-space", "search.space", _reg(".search", "SEARCH_SPACES"), facts=_space_facts,
              aliases=("spaces", "space", "search")),
+    Listable("trackers", "tracker", "output.trackers[]", _reg(".training.trackers", "TRACKERS")),
 ]
 
 

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from tuneforge.cli import main
@@ -33,7 +34,11 @@ def test_when_every_strategy_loses_to_the_baseline_the_leaderboard_says_so(bert_
     assert board["none_beats_baseline"] is True
     assert "✗ no strategy beats frozen baseline (linear probe)" in out and "full:warm_head=false ✗" in out
     assert "frozen baseline (linear probe)" in out and "majority / mean predictor" in out
+    # without evaluate.retention the column is the default measure, not "-": bodies that did not move keep CKA 1
+    assert all(row["retention"] == pytest.approx(1.0, abs=1e-3) for row in board["rows"])
+    assert board["retention_measure"].startswith("linear CKA of the pooled features") and "retention linear CKA" in out
     html = (folder / "report.html").read_text()
+    assert "Retention: linear CKA" in html
     assert "Does anything beat the baseline?" in html and "✗ worse" in html and "majority / mean predictor" in html
 
 

@@ -2,6 +2,7 @@
 and positive once the backbone moves (the new head alone costs nothing), L2-SP keeps weights
 nearer their start, the EWC Fisher is non-negative and deterministic, and distillation compares the
 student's features captured from the training forward with a frozen teacher's."""
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -100,3 +101,79 @@ def test_distillation_without_a_student_forward_is_an_error(tiny_models):
     assert reg.mode == "features"
     with pytest.raises(RuntimeError, match="not captured"):
         reg.penalty(model, kit.split(model, n=2).batch(range(2)), torch.zeros(2, 3))
+
+
+def test_ewc_fisher_is_read_through_a_solved_head_and_normalised_to_mean_one(tiny_models):
+    from tuneforge.regularisers.ewc import diagonal_fisher
+
+    model = kit.load(tiny_models, "bert")
+    head = model.net.get_submodule(model.head_linear_name).weight.detach().clone()
+    reg = make("ewc", weight=1.0, samples=16)
+    reg.setup(model, context(model))
+    assert reg.note == "a head solved on the pre-trained features of the reference rows"
+    assert torch.equal(model.net.get_submodule(model.head_linear_name).weight, head)  # the run's head is untouched
+    total = sum(f.sum() for f in reg.fisher.values()) / sum(f.numel() for f in reg.fisher.values())
+    assert total.item() == pytest.approx(1.0, rel=1e-4)
+    raw = make("ewc", weight=1.0, samples=16, normalise="none")
+    raw.setup(model, context(model))
+    assert raw.fisher_mean == pytest.approx(reg.fisher_mean)
+    n = next(iter(raw.fisher))
+    torch.testing.assert_close(raw.fisher[n] / raw.fisher_mean, reg.fisher[n])
+    # through the random head the Fisher is another (and, on this model, a much smaller) quantity
+    random_head = diagonal_fisher(model, kit.split(model), context(model).task, list(raw.fisher), raw.options)
+    random_mean = sum(f.sum() for f in random_head.values()) / sum(f.numel() for f in random_head.values())
+    assert random_mean.item() < 0.5 * raw.fisher_mean
+
+
+def test_ewc_with_a_large_weight_keeps_the_body_closer_than_no_regulariser(tiny_models):
+    """The issue's setting: 4 steps at lr 1e-3 of full fine-tuning; EWC must hold the body nearer its start."""
+    distances = []
+    for regs in ([], [make("ewc", weight=100.0, samples=16)]):
+        model = kit.load(tiny_models, "bert")
+        start = kit.params(model)
+        for r in regs:
+            r.setup(model, context(model))
+        tr, _ = kit.trainer(model, {"name": "full", "warm_head": False}, regularisers=regs,
+                            **{"train.max_steps": 4, "optimizer.lr": 1e-3})
+        tr.fit()
+        end = kit.params(model)
+        distances.append(sum((end[n] - start[n]).pow(2).sum().item() for n in start
+                             if not n.startswith(model.head_linear_name)))
+    assert distances[1] < 0.5 * distances[0]
+
+
+def test_each_penalty_is_logged_per_step_with_its_value(tiny_models, tmp_path):
+    """loss_trace.jsonl holds every regulariser's penalty of every step, equal to L2-SP recomputed from the weights
+    the step started from; history.jsonl carries the last step's values."""
+    from tuneforge.training.history import HistoryWriter
+    from tuneforge.training.loss_trace import LossTrace
+
+    class Weights(kit.Callback):
+        def __init__(self):
+            self.after = []
+
+        def on_step_end(self, trainer):
+            self.after.append(kit.params(trainer.unwrapped))
+
+    model = kit.load(tiny_models, "bert")
+    start = kit.params(model)
+    l2, ewc = make("l2-sp", weight=2.0), make("ewc", weight=1.0, samples=8)
+    for r in (l2, ewc):
+        r.setup(model, context(model))
+    spy, trace = Weights(), LossTrace(tmp_path / "loss_trace.jsonl")
+    history = HistoryWriter(tmp_path / "history.jsonl")
+    tr, _ = kit.trainer(model, {"name": "full", "warm_head": False}, regularisers=[l2, ewc],
+                        callbacks=[spy, trace, history], **{"train.max_steps": 3, "optimizer.lr": 1e-3})
+    tr.evaluate_fn = lambda: {"loss": 0.0}
+    tr.fit()
+    records = [json.loads(line) for line in (tmp_path / "loss_trace.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3] and all(set(r["penalties"]) == {"l2-sp", "ewc"} for r in records)
+    assert records[0]["penalties"] == {"l2-sp": 0.0, "ewc": 0.0}      # step 1 starts at the pre-trained weights
+    head = model.head_linear_name
+    for k in (1, 2):
+        expected = 2.0 * sum((spy.after[k - 1][n] - start[n]).pow(2).sum().item() for n in start
+                             if not n.startswith(head))
+        assert records[k]["penalties"]["l2-sp"] == pytest.approx(expected, rel=1e-4)
+        assert records[k]["penalties"]["ewc"] > 0
+    last = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
+    assert last["penalties"] == records[-1]["penalties"]

@@ -232,6 +232,11 @@ class OutputSection(Section):
     dir: str = Field("runs", description="folder that holds run folders")
     name: Optional[str] = Field(None, description="run folder name prefix (default: the recipe's name)")
     save_model: bool = True
+    trackers: list[str] = Field(default_factory=lambda: ["tensorboard"], description="experiment trackers: "
+                                "tensorboard, mlflow (`[]`: none); see docs/recipes.md")
+    tracking_uri: Optional[str] = Field(None, description="MLflow tracking URI (default: sqlite:///<output.dir>/"
+                                        "mlflow.db, artifacts in <output.dir>/mlartifacts)")
+    experiment: Optional[str] = Field(None, description="MLflow experiment name (default: the recipe's name)")
 
 
 class SearchSection(BaseModel):

@@ -54,7 +54,8 @@ def build_comparison_report(folder: Path, board: Optional[dict] = None) -> str:
                      note(f"Ranked by {metric} on the test split; 'significant' means p < "
                           f"{1 - board['confidence']:.2f} ({how}). Every strategy used the same splits and seed "
                           f"({board['seed']}). The baselines are rows too; ✗ marks every strategy that is not "
-                          "significantly better than its baseline (see above).")),
+                          "significantly better than its baseline (see above)."
+                          + (f" Retention: {board['retention_measure']}." if board.get("retention_measure") else ""))),
              section("At a glance", grid(img(chart, metric) if chart else "",
                                          img(figures.bars(cost, "training time", "seconds", None), "time")
                                          if cost else "")),

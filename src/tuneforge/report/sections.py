@@ -115,6 +115,13 @@ def retention(r: Optional[dict]) -> str:
         return ""
     if "error" in r:
         return section("Retention", note(f"retention could not be measured: {r['error']}"))
+    if r.get("default"):  # the cheap measure of every run without evaluate.retention
+        rows = [[f"{r['measure']} (headline)", r.get("score")],
+                ["embedding similarity preserved (Spearman)", r.get("embedding_spearman")]]
+        return section("Retention: how far did the features move?", table(["measure", "value"], rows),
+                       note(f"{r['meaning']}. Probe set: {r.get('probe_examples')} examples from the "
+                            f"{r.get('probe_source')}. Set evaluate.retention to measure forgetting per block and "
+                            "on a source task."), anchor="retention")
     if "measure" in r:   # a causal LM's: perplexity on a reference text
         from .generation import reference_retention
         return reference_retention(r)

@@ -164,6 +164,7 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
              "baseline_majority": first.get("baseline_majority") if not folds else None,
              "reference_rows": reference_rows(results, task, recipe.evaluate, recipe.train.seed),
              "none_beats_baseline": not any(r.get("beats_baseline") for r in rows),
+             "retention_measure": retention_measure(first),
              "comparison_dir": str(root)}
     write_json(root / "leaderboard.json", board)
     print_leaderboard(console, board)
@@ -171,6 +172,21 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     print_path(console, "leaderboard", root / "leaderboard.json")
     print_path(console, "report", path)
     return board
+
+
+def retention_measure(metrics: dict) -> str:
+    """What the leaderboard's retention column measures, in one line ('' when it is not measured)."""
+    r = metrics.get("retention") or next((f.get("retention") for f in metrics.get("per_fold", [])
+                                          if f.get("retention")), None) or {}
+    if "score" not in r:
+        return ""
+    if r.get("default"):
+        return f"{r['measure']} ({r['meaning']})"
+    if (r.get("source_task") or {}).get("before"):
+        return "source-task accuracy of the pre-trained probe, after / before fine-tuning"
+    if r.get("original_head_agreement") is not None:
+        return "share of the original classifier's predictions unchanged on the fine-tuned backbone"
+    return "rank correlation of pairwise embedding similarities, pre-trained vs fine-tuned"
 
 
 _DROP_FIRST = {"peak MB": 5, "retention": 4, "train s": 3, "trainable / total params": 3}
@@ -194,6 +210,8 @@ def print_leaderboard(console: Console, board: dict) -> None:
     rows = [leaderboard_cells(board, row) for row in display_rows(board)]
     title = f"leaderboard · {board['model']} · {board['task']} · ranked by {board['metric']}"
     console.print(fit_table(columns, rows, console.width, title=title))
+    if board.get("retention_measure"):
+        console.print(f"[dim]retention[/dim] {escape(board['retention_measure'])}")
     for line in baseline_warnings(board):
         console.print(f"[bold yellow]warning[/bold yellow] {escape(line)}")
 

@@ -12,7 +12,7 @@ Called by the pipeline once the model is final, before ``metrics.json`` is writt
 * ``top_losses.json``: the ``evaluate.top_losses`` highest-loss test examples with their inputs, and the
   most confused class pairs (classification);
 * ``baseline_random_init``: the "without pre-training" ablation (``evaluate.random_init``);
-* ``retention`` (``evaluate.retention``).
+* ``retention`` (``evaluate.retention``; without it, the cheap default of :mod:`.default_retention`).
 
 Optional analyses that fail (explanations, retention) do not lose the run: the error is
 recorded under that key and printed, and the metrics are still written.
@@ -77,6 +77,11 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
     if ev.retention is not None and "retention" not in out:
         from .retention import measure_retention
         out["retention"] = _guarded(console, "retention", lambda: measure_retention(p, p.model, device, console))
+    elif "retention" not in out:
+        from .default_retention import representation_retention
+        measured = _guarded(console, "retention", lambda: representation_retention(p, p.model, device, precision))
+        if measured is not None:
+            out["retention"] = measured
     return out
 
 

@@ -36,7 +36,7 @@ from .extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from .model_card import write_model_cards_quietly
 from ..report import write_report_quietly
-from ..training.tensorboard import tensorboard_callback
+from ..training.trackers import close_trackers, end_failed_run, tracker_callbacks
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
 from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
@@ -146,9 +146,11 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
                                  hooks)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", resume=f"tuneforge run --resume {run_dir}")
+        end_failed_run("KILLED")
         raise
     except BaseException as e:
         set_status(run_dir, "failed", error=str(e), resume=f"tuneforge run --resume {run_dir}")
+        end_failed_run()
         raise
 
 
@@ -169,7 +171,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                    ProgressReporter(console, bar=not quiet)]
     if recipe.train.early_stopping:
         trainer_cbs.append(EarlyStopping(recipe.train.early_stopping.patience))
-    trainer_cbs += [cb for cb in ([] if lean else [tensorboard_callback(run_dir)]) if cb is not None]
+    trackers = tracker_callbacks(recipe, run_dir, lean)   # output.trackers: tensorboard, mlflow
+    trainer_cbs += trackers
     trainer_cbs += list(hooks.callbacks)
     metric = recipe.evaluate.metric or task.default_metric()
     tracker = MetricTracker(metric, greater_is_better(metric),
@@ -177,6 +180,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
     regularisers = build_regularisers(recipe.regularisers)
     for reg in regularisers:
         reg.setup(p.model, p)
+        if getattr(reg, "note", None):   # ewc: which head its Fisher was read through
+            console.print(f"[dim]regulariser[/dim] {reg.name}: Fisher read through {escape(reg.note)}")
     trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
                       callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
                       regularisers=regularisers)
@@ -283,6 +288,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         print_summary(console, metrics)
     if recipe.evaluate.report and is_main_process() and not lean:
         write_report_quietly(run_dir, console)
+    close_trackers(trackers, metrics)   # after the report: it is one of the artifacts
     return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
                       label_names=p.data.label_names, data_section=recipe.data, decision=decision)
 

@@ -61,6 +61,9 @@ def retention_line(r) -> str:
         return f"[yellow]retention[/yellow] not measured: {escape(str(r['error']))}"
     if "score" not in r:
         return ""
+    if r.get("default"):
+        return (f"[bold]retention[/bold] {r['score']:.3f} ({escape(r['measure'])}, {r['probe_examples']} examples of "
+                f"the {escape(r['probe_source'])}: {escape(r['meaning'])})")
     src = r.get("source_task")
     if src and src.get("before"):
         what = (f"source-task accuracy {src['after']:.3f} after vs {src['before']:.3f} before "

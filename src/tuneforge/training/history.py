@@ -1,4 +1,5 @@
-"""``history.jsonl``: one line per evaluation with the train loss, validation metrics and learning rates."""
+"""``history.jsonl``: one line per evaluation with the train loss, validation metrics and learning rates
+(and, with regularisers, each one's penalty in the last optimizer step)."""
 from __future__ import annotations
 
 import json
@@ -27,7 +28,8 @@ class HistoryWriter(Callback):
         record = {"epoch": s.epoch if s.batch_in_epoch == 0 else s.epoch + s.batch_in_epoch / trainer.n_batches,
                   "step": s.step, "stage": trainer.plan.stages[trainer._stage].name,
                   "train_loss": trainer.last_loss, "validation": scalar_metrics(metrics),
-                  "lr": _block_lrs(trainer), "seconds": round(s.seconds, 3)}
+                  "lr": _block_lrs(trainer), "seconds": round(s.seconds, 3),
+                  **({"penalties": trainer.last_penalties} if trainer.last_penalties else {})}
         self.records.append(record)
         if self.path is not None and trainer.accelerator.is_main_process:
             with open(self.path, "a", encoding="utf-8") as f:

@@ -2,8 +2,10 @@
 
 ``history.jsonl`` holds one running-mean loss per evaluation (often once per epoch), too coarse
 to tell "not falling" or "diverging" in a one-epoch run. This callback appends one line
-``{"step": n, "loss": x}`` per optimizer step: the mean loss over the step's micro-batches, derived
-from the trainer's running epoch sums so the trainer needs no change. A resumed run first cuts
+``{"step": n, "loss": x}`` per optimizer step: the mean loss over the step's micro-batches (task loss
+plus penalties), derived from the trainer's running epoch sums; with regularisers, ``"penalties":
+{name: value}`` adds each one's penalty in that step (already multiplied by its weight), so the task
+loss is ``loss - sum(penalties)``. A resumed run first cuts
 the file back to the step of the checkpoint it resumed from, so a killed and resumed run ends
 with the same trace as one never interrupted.
 """
@@ -48,7 +50,9 @@ class LossTrace(Callback):
         self.losses.append(loss)
         if self.path is not None and trainer.accelerator.is_main_process:
             with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"step": int(s.step), "loss": loss}) + "\n")
+                f.write(json.dumps({"step": int(s.step), "loss": loss,
+                                    **({"penalties": trainer.last_penalties} if trainer.last_penalties else {})})
+                        + "\n")
 
     def on_epoch_end(self, trainer):
         self._sum, self._n = 0.0, 0   # the next epoch starts from zero sums

@@ -1,6 +1,6 @@
 """TensorBoard event files for a run: ``tensorboard --logdir runs/`` shows every run side by side.
 
-Logged: ``train/loss`` at each optimizer step, ``validation/<metric>`` at each evaluation,
+Logged: ``train/loss`` and ``train/penalty/<regulariser>`` at each optimizer step, ``validation/<metric>`` at each evaluation,
 ``lr/<block>`` (one curve per block of the layer map) at each evaluation. The writer
 comes from ``torch.utils.tensorboard``, which needs the ``tensorboard`` package (a
 dependency of tuneforge); when it is missing, :func:`tensorboard_callback` returns None
@@ -28,6 +28,8 @@ class TensorBoardLogger(Callback):
     def on_step_end(self, trainer):
         if trainer.last_loss is not None:
             self.writer.add_scalar("train/loss", trainer.last_loss, trainer.state.step)
+        for name, value in trainer.last_penalties.items():
+            self.writer.add_scalar(f"train/penalty/{name}", value, trainer.state.step)
 
     def on_evaluate(self, trainer, metrics):
         step = trainer.state.step

@@ -47,6 +47,9 @@ class Trainer:
         self.run_dir, self.tracker = run_dir, tracker
         self.callbacks = CallbackList(callbacks)
         self.regularisers = list(regularisers)  # each: penalty(model, batch, outputs) -> scalar tensor
+        self.penalty_names = penalty_names(self.regularisers)
+        self._penalty_sums: dict[str, float] = {}
+        self.last_penalties: dict[str, float] = {}  # each regulariser's penalty in the last optimizer step
         t = recipe.train
         self.head_data: Optional[Callable[[bool], HeadData]] = None  # the pipeline shares its features here
         self.head_solution: Optional[dict] = None
@@ -215,8 +218,10 @@ class Trainer:
                     with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"], *self._loss_args)
-                    for reg in self.regularisers:
-                        loss = loss + reg.penalty(self.unwrapped, batch, outputs)
+                    for key, reg in zip(self.penalty_names, self.regularisers):
+                        penalty = reg.penalty(self.unwrapped, batch, outputs)
+                        self._penalty_sums[key] = self._penalty_sums.get(key, 0.0) + float(penalty.detach())
+                        loss = loss + penalty
                 loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
                 if not self._finite(loss):
                     self._nonfinite(f"loss is {loss.item()}", idx)
@@ -235,6 +240,9 @@ class Trainer:
                 self.state.batch_in_epoch += 1
                 if last_micro:
                     self._optimizer_step(idx)
+                    n_micro = (bi % t.grad_accum) + 1
+                    self.last_penalties = {k: v / n_micro for k, v in self._penalty_sums.items()}
+                    self._penalty_sums = {}
                 dt = time.perf_counter() - tick
                 self.state.seconds += dt
                 name = self.plan.stages[self._stage].name
@@ -367,3 +375,10 @@ class Trainer:
         if history.is_file():  # drop records written after the checkpoint
             keep = [l for l in history.read_text().splitlines() if l and json.loads(l)["step"] <= self.state.step]
             history.write_text("".join(l + "\n" for l in keep))
+
+
+def penalty_names(regularisers) -> list[str]:
+    """One name per regulariser for the logs: its registered name, with its position in the recipe's list
+    (``l2-sp-0``, ``l2-sp-1``) when it appears twice (MLflow metric names allow no brackets)."""
+    names = [r.name for r in regularisers]
+    return [f"{n}-{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
