@@ -1,0 +1,159 @@
+"""One federated client: the normal tuneforge training of its own rows, starting from the global model.
+
+Each client process builds the run once (:func:`local_run`: the recipe's data, model and
+strategy through the pipeline's ``prepare``, exactly as the server does), takes its share of
+the training rows (the same seeded :func:`~.split.partition` the server computes), and in
+every round:
+
+1. loads the global trainable parameters it received (names and shapes checked),
+2. trains them with the :class:`~tuneforge.training.Trainer` for the local epochs (or steps),
+   plus FedProx's proximal term when the server sent ``proximal-mu`` > 0,
+3. replies with its trainable parameters only, its row count (FedAvg's weight), its training
+   loss and its local model's validation metric.
+
+A Flower ``ClientApp`` wraps :func:`train_round` (:func:`make_client_app`); the same function
+serves the simulation and real SuperNodes (see :mod:`.apps`).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from rich.console import Console
+
+from ..errors import TrainingError
+from ..recipe import Recipe
+from ..regularisers import build_regularisers
+from ..regularisers.proximal import ProximalTerm
+from ..strategies import Strategy
+from .options import FederatedOptions
+from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage
+from .split import partition
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What every client needs to rebuild the run: the client recipe (JSON-ready) and the options."""
+
+    recipe: dict
+    options: dict
+
+    def key(self) -> str:
+        import json
+        return json.dumps([self.recipe, self.options], sort_keys=True, default=str)
+
+
+@dataclass
+class LocalRun:
+    """A client process's prepared run (data, model, evaluator), built once and reused every round."""
+
+    p: object
+    recipe: Recipe
+    options: FederatedOptions
+    parts: list[np.ndarray]
+    val_eval: object
+    regularisers: list
+    digest: Optional[str] = None
+    encoded: dict = field(default_factory=dict)  # partition id -> encoded training rows
+
+    def train_rows(self, pid: int):
+        if pid not in self.encoded:
+            p, seed = self.p, self.recipe.train.seed
+            rows = p.data.train.subset(self.parts[pid])
+            self.encoded[pid] = p.task.encode_split(rows, p.model, self.recipe.data, "train", seed)
+        return self.encoded[pid]
+
+
+_RUNS: dict[str, LocalRun] = {}  # one per process and setup (a simulation actor serves several clients)
+_LOCK = threading.Lock()
+
+
+def local_run(setup: ClientSetup) -> LocalRun:
+    """This process's :class:`LocalRun` for ``setup`` (built on first use)."""
+    from ..runs.evaluator import SplitEvaluator
+    from ..runs.pipeline import prepare
+
+    key = setup.key()
+    with _LOCK:
+        if key not in _RUNS:
+            recipe = Recipe.model_validate(setup.recipe)
+            options = FederatedOptions(**setup.options)
+            p = prepare(recipe, Console(quiet=True))
+            parts = partition(p.data.train.targets, options.clients, options.split, recipe.train.seed)
+            val = SplitEvaluator(p.task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
+                                 recipe.evaluate.batch_size, "fp32", _device())
+            regs = build_regularisers(recipe.regularisers)
+            for reg in regs:  # anchored to the pre-trained model, once, before any global parameters arrive
+                reg.setup(p.model, p)
+            _RUNS[key] = LocalRun(p, recipe, options, parts, val, regs)
+        return _RUNS[key]
+
+
+def _device():
+    import torch
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def round_trainer(run: LocalRun, pid: int, server_round: int, mu: float = 0.0, names: Optional[list[str]] = None):
+    """The Trainer of one client in one round (a fresh optimizer each round, as in FedAvg).
+
+    The seed moves with the round (``train.seed + round - 1``) so that rounds see different batch
+    orders; it does not depend on the client, so identical clients train identically.
+    """
+    from ..training import Trainer
+
+    recipe = run.recipe
+    train = recipe.train.model_copy(update={"seed": recipe.train.seed + server_round - 1})
+    recipe = recipe.model_copy(update={"train": train})
+    regs = list(run.regularisers)
+    if mu > 0:
+        prox = ProximalTerm(mu, names or [])
+        prox.setup(run.p.model)
+        regs.append(prox)
+    return Trainer(run.p.model, run.p.task, recipe, Strategy.from_section(recipe.strategy), run.train_rows(pid),
+                   regularisers=regs)
+
+
+def train_round(setup: ClientSetup, pid: int, arrays: ArrayRecord, config: ConfigRecord) -> tuple[ArrayRecord, MetricRecord]:
+    """One client's round: global parameters in, locally trained parameters and metrics out."""
+    run = local_run(setup)
+    p = run.p
+    names = list(arrays.keys())
+    load_record(p.model, arrays, names)  # before the trainer: its optimizer starts from the global values
+    mu = float(config.get("proximal-mu", 0.0))
+    trainer = round_trainer(run, pid, int(config.get("server-round", 1)), mu, names)
+    own = ordered(p.model, trainable_by_stage(trainer)[0])
+    if own != names:
+        raise TrainingError(f"client {pid}: the server sent {len(names)} parameters, but this client's strategy "
+                            f"trains {len(own)}; server and client must use the same recipe")
+    if run.digest is None:
+        run.digest = frozen_digest(p.model, set(own))
+    if "frozen-digest" in config and config["frozen-digest"] != run.digest:
+        raise TrainingError(f"client {pid}: its frozen parameters differ from the server's (another model or "
+                            "model version on this machine?); every client must start from the same pre-trained "
+                            "weights")
+    state = trainer.fit()
+    metric = p.recipe.evaluate.metric or p.task.default_metric()
+    val = run.val_eval(p.model).get(metric)
+    metrics = {"num-examples": len(run.parts[pid]), "partition-id": pid, "train-loss": float(trainer.last_loss),
+               "steps": state.step}
+    if isinstance(val, (int, float)):
+        metrics["val-metric"] = float(val)
+    return to_record(p.model, names), MetricRecord(metrics)
+
+
+def make_client_app(setup: ClientSetup) -> ClientApp:
+    """A Flower ``ClientApp`` whose train handler runs :func:`train_round` on this node's partition."""
+    app = ClientApp()
+
+    @app.train()
+    def _train(msg: Message, context: Context) -> Message:
+        pid = int(context.node_config["partition-id"])
+        arrays, metrics = train_round(setup, pid, msg.content["arrays"], msg.content["config"])
+        return Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
+
+    return app
