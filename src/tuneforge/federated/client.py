@@ -57,7 +57,8 @@ class LocalRun:
     parts: list[np.ndarray]
     val_eval: object
     regularisers: list
-    digest: Optional[str] = None
+    names: Optional[list[str]] = None   # the travelling parameters (see :func:`own_names`)
+    digest: Optional[str] = None        # hash of everything else
     encoded: dict = field(default_factory=dict)  # partition id -> encoded training rows
 
     def train_rows(self, pid: int):
@@ -118,24 +119,26 @@ def round_trainer(run: LocalRun, pid: int, server_round: int, mu: float = 0.0, n
                    regularisers=regs)
 
 
+def own_names(run: LocalRun) -> list[str]:
+    """The parameters this client's strategy trains (its single stage), in model order; what travels."""
+    if run.names is None:
+        run.names = ordered(run.p.model, trainable_by_stage(round_trainer(run, 0, 1))[0])
+        run.digest = frozen_digest(run.p.model, set(run.names))
+    return run.names
+
+
 def train_round(setup: ClientSetup, pid: int, arrays: ArrayRecord, config: ConfigRecord) -> tuple[ArrayRecord, MetricRecord]:
     """One client's round: global parameters in, locally trained parameters and metrics out."""
     run = local_run(setup)
     p = run.p
-    names = list(arrays.keys())
-    load_record(p.model, arrays, names)  # before the trainer: its optimizer starts from the global values
-    mu = float(config.get("proximal-mu", 0.0))
-    trainer = round_trainer(run, pid, int(config.get("server-round", 1)), mu, names)
-    own = ordered(p.model, trainable_by_stage(trainer)[0])
-    if own != names:
-        raise TrainingError(f"client {pid}: the server sent {len(names)} parameters, but this client's strategy "
-                            f"trains {len(own)}; server and client must use the same recipe")
-    if run.digest is None:
-        run.digest = frozen_digest(p.model, set(own))
+    names = own_names(run)
     if "frozen-digest" in config and config["frozen-digest"] != run.digest:
         raise TrainingError(f"client {pid}: its frozen parameters differ from the server's (another model or "
                             "model version on this machine?); every client must start from the same pre-trained "
                             "weights")
+    load_record(p.model, arrays, names)  # checks names and shapes; the round's trainer starts from these values
+    trainer = round_trainer(run, pid, int(config.get("server-round", 1)), float(config.get("proximal-mu", 0.0)),
+                            names)
     state = trainer.fit()
     metric = p.recipe.evaluate.metric or p.task.default_metric()
     val = run.val_eval(p.model).get(metric)
