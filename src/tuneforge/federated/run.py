@@ -27,6 +27,7 @@ from typing import Optional
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")   # no usage reports leave this machine
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # (and Ray says no more about it)
 
 import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
