@@ -11,11 +11,12 @@ every round:
 3. replies with its trainable parameters only, its row count (FedAvg's weight), its training
    loss and its local model's validation metric.
 
-A Flower ``ClientApp`` wraps :func:`train_round` (:func:`make_client_app`); the same function
-serves the simulation and real SuperNodes (see :mod:`.apps`).
+The Flower ``ClientApp`` :data:`client_app` wraps :func:`train_round`; the simulation and real
+SuperNodes run the same object (see :mod:`.apps`).
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Optional
@@ -37,14 +38,30 @@ from .split import partition
 
 @dataclass(frozen=True)
 class ClientSetup:
-    """What every client needs to rebuild the run: the client recipe (JSON-ready) and the options."""
+    """What every client needs to rebuild the run: the client recipe (JSON-ready) and the options.
+
+    ``own_data``: the node trains on all rows of its own ``data.train`` (a real deployment's
+    ``--node-config 'data-train="..."'``) instead of its share of the recipe's.
+    """
 
     recipe: dict
     options: dict
+    own_data: bool = False
 
     def key(self) -> str:
-        import json
-        return json.dumps([self.recipe, self.options], sort_keys=True, default=str)
+        return json.dumps([self.recipe, self.options, self.own_data], sort_keys=True, default=str)
+
+    @classmethod
+    def from_message(cls, config: ConfigRecord, node_config) -> "ClientSetup":
+        """The setup the server sent (``recipe``, ``options`` as JSON), with this node's own data if it has some."""
+        recipe, options = json.loads(str(config["recipe"])), json.loads(str(config["options"]))
+        own = node_config.get("data-train")
+        if own:
+            recipe["data"]["train"] = str(own)
+        elif "num-partitions" in node_config and int(node_config["num-partitions"]) != int(options["clients"]):
+            raise TrainingError(f"this node was started with num-partitions={node_config['num-partitions']}, but "
+                                f"the run has {options['clients']} clients")
+        return cls(recipe, options, bool(own))
 
 
 @dataclass
@@ -84,7 +101,9 @@ def local_run(setup: ClientSetup) -> LocalRun:
             recipe = Recipe.model_validate(setup.recipe)
             options = FederatedOptions(**setup.options)
             p = prepare(recipe, Console(quiet=True))
-            parts = partition(p.data.train.targets, options.clients, options.split, recipe.train.seed)
+            n = len(p.data.train.targets)
+            parts = [np.arange(n)] * options.clients if setup.own_data else \
+                partition(p.data.train.targets, options.clients, options.split, recipe.train.seed)
             val = SplitEvaluator(p.task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                                  recipe.evaluate.batch_size, "fp32", _device())
             regs = build_regularisers(recipe.regularisers)
@@ -149,14 +168,15 @@ def train_round(setup: ClientSetup, pid: int, arrays: ArrayRecord, config: Confi
     return to_record(p.model, names), MetricRecord(metrics)
 
 
-def make_client_app(setup: ClientSetup) -> ClientApp:
-    """A Flower ``ClientApp`` whose train handler runs :func:`train_round` on this node's partition."""
-    app = ClientApp()
+client_app = ClientApp()
+"""The Flower ClientApp (``tuneforge.federated.client:client_app``): the simulation's clients and real
+SuperNodes run this same object; everything it needs arrives in the server's messages."""
 
-    @app.train()
-    def _train(msg: Message, context: Context) -> Message:
-        pid = int(context.node_config["partition-id"])
-        arrays, metrics = train_round(setup, pid, msg.content["arrays"], msg.content["config"])
-        return Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
 
-    return app
+@client_app.train()
+def _train(msg: Message, context: Context) -> Message:
+    config = msg.content["config"]
+    setup = ClientSetup.from_message(config, context.node_config)
+    pid = int(context.node_config.get("partition-id", 0))
+    arrays, metrics = train_round(setup, pid, msg.content["arrays"], config)
+    return Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)

@@ -25,24 +25,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")   # no usage reports leave this machine
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # (and Ray says no more about it)
+import torch
+from rich.console import Console
+from rich.markup import escape
 
-import torch  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-
-from ..errors import RecipeError  # noqa: E402
-from ..recipe import Recipe, recipe_to_yaml  # noqa: E402
-from .check import client_recipe, prepared_problems, recipe_problems  # noqa: E402
-from .options import FederatedOptions  # noqa: E402
-from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage  # noqa: E402
-from .split import class_counts, label_skew, partition  # noqa: E402
+from ..errors import RecipeError
+from ..recipe import Recipe, recipe_to_yaml
+from .check import client_recipe, prepared_problems, recipe_problems
+from .options import FederatedOptions
+from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage
+from .split import class_counts, label_skew, partition
 
 
-def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Console] = None, quiet: bool = False):
-    """Run ``recipe`` federated over ``options.clients`` simulated clients; return a ``FinetuneResult``."""
+def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Console] = None, quiet: bool = False,
+             grid=None, context=None):
+    """Run ``recipe`` federated over ``options.clients`` simulated clients; return a ``FinetuneResult``.
+
+    ``grid``/``context``: given by Flower when this runs inside a deployed ServerApp (:mod:`.apps`);
+    the clients are then real SuperNodes instead of simulated ones.
+    """
     from ..runs.pipeline import _repeatable, prepare
     from ..training import Trainer
 
@@ -68,7 +69,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         p.recipe = _repeatable(p.recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(p.recipe))
         set_status(run_dir, "running")
-        return _federate_in(p, options, names, parts, run_dir, console, quiet, started, trainer)
+        return _federate_in(p, options, names, parts, run_dir, console, quiet, started, trainer, grid, context)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted")
         raise
@@ -77,10 +78,10 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         raise
 
 
-def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, started, trainer):
+def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, started, trainer, grid, context):
     from ..runs.baselines import baselines_for_run
     from ..runs.evaluator import SplitEvaluator
-    from .client import ClientSetup, make_client_app
+    from .client import client_app
     from .server import ServerRun, make_server_app
 
     device, precision = trainer.accelerator.device, trainer.precision
@@ -109,10 +110,14 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, starte
     from ..runs.folder import write_json
     write_json(run_dir / "plan.json", trainer.plan.to_dict(p.model.layer_map, trainer.groups))
     initial = to_record(p.model, names)
-    server = ServerRun(options, initial, {"frozen-digest": frozen_digest(p.model, set(names))}, evaluate)
-    setup = ClientSetup(p.recipe.model_dump(mode="json"), options.to_dict())
+    config = {"frozen-digest": frozen_digest(p.model, set(names)), "options": json.dumps(options.to_dict()),
+              "recipe": json.dumps(p.recipe.model_dump(mode="json"))}  # clients rebuild the run from these
+    server = ServerRun(options, initial, config, evaluate)
     fl_started = time.perf_counter()
-    simulate(make_server_app(server), make_client_app(setup), options.clients, quiet)
+    if grid is None:
+        simulate(make_server_app(server), client_app, options.clients, quiet)
+    else:  # a real deployment: this is the ServerApp, the clients are SuperNodes (see apps.py)
+        server.main(grid, context)
     fl_seconds = time.perf_counter() - fl_started
     load_record(p.model, server.final, names)
     rounds = _round_records(server, metric)
