@@ -69,7 +69,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         p.recipe = _repeatable(p.recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(p.recipe))
         set_status(run_dir, "running")
-        return _federate_in(p, options, names, parts, run_dir, console, quiet, started, trainer, grid, context)
+        return _federate_in(p, options, names, parts, run_dir, console, started, trainer, grid, context)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted")
         raise
@@ -78,7 +78,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         raise
 
 
-def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, started, trainer, grid, context):
+def _federate_in(p, options, names, parts, run_dir: Path, console, started, trainer, grid, context):
     from ..runs.baselines import baselines_for_run
     from ..runs.evaluator import SplitEvaluator
     from .client import client_app
@@ -101,10 +101,12 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, starte
                               p.recipe.evaluate.batch_size, precision, device)
     metric = p.recipe.evaluate.metric or p.task.default_metric()
 
-    def evaluate(arrays):
+    def evaluate(server_round, arrays):
         load_record(p.model, arrays, names)
         metrics = val_eval(p.model)
-        console.print(f"[dim]round[/dim] global validation {metric} {metrics.get(metric, float('nan')):.4f}")
+        what = "starting model" if server_round == 0 else "global model"
+        console.print(f"[dim]round {server_round}[/dim] {what}: validation {metric} "
+                      f"{metrics.get(metric, float('nan')):.4f}")
         return metrics
 
     from ..runs.folder import write_json
@@ -115,7 +117,7 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, starte
     server = ServerRun(options, initial, config, evaluate)
     fl_started = time.perf_counter()
     if grid is None:
-        simulate(make_server_app(server), client_app, options.clients, quiet)
+        simulate(make_server_app(server), client_app, options.clients)
     else:  # a real deployment: this is the ServerApp, the clients are SuperNodes (see apps.py)
         server.main(grid, context)
     fl_seconds = time.perf_counter() - fl_started
@@ -129,7 +131,7 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, quiet, starte
                  "rows_per_client": [len(x) for x in parts], "class_counts": counts, "label_skew": skew,
                  "rounds": rounds, "bytes_total": sum(r["bytes_to_clients"] + r["bytes_from_clients"] for r in rounds),
                  "seconds": fl_seconds}
-    return finish(p, run_dir, console, quiet, started, metric, federated, majority, probe, device, precision, trainer)
+    return finish(p, run_dir, console, started, metric, federated, majority, probe, device, precision)
 
 
 def _local(options: FederatedOptions) -> str:
@@ -157,7 +159,7 @@ def _round_records(server, metric: str) -> list[dict]:
 
 
 @contextmanager
-def _quiet_flower(quiet_all: bool):
+def _quiet_flower():
     """Flower's INFO lines and deprecation notes stay out of the terminal (errors still show)."""
     logger = logging.getLogger("flwr")
     level = logger.level
@@ -168,7 +170,7 @@ def _quiet_flower(quiet_all: bool):
         logger.setLevel(level)
 
 
-def simulate(server_app, client_app, clients: int, quiet: bool = True) -> None:
+def simulate(server_app, client_app, clients: int) -> None:
     """Run the apps on Flower's simulation engine: Ray actors of one CPU each (a share of the GPU when
     there is one), so ``min(clients, CPU cores)`` clients train at a time."""
     from flwr.simulation import run_simulation
@@ -178,12 +180,12 @@ def simulate(server_app, client_app, clients: int, quiet: bool = True) -> None:
     backend = {"client_resources": {"num_cpus": 1, "num_gpus": gpus},
                "init_args": {"logging_level": "ERROR", "log_to_driver": False, "num_cpus": cpus,
                              "include_dashboard": False}}
-    with _quiet_flower(quiet):
+    with _quiet_flower():
         run_simulation(server_app=server_app, client_app=client_app, num_supernodes=clients,
                        backend_config=backend)
 
 
-def finish(p, run_dir, console, quiet, started, metric, federated, majority, probe, device, precision, trainer):
+def finish(p, run_dir, console, started, metric, federated, majority, probe, device, precision):
     """Evaluate, save and report the final global model like any run."""
     from ..models import save_task_model
     from ..runs.evaluator import SplitEvaluator

@@ -76,13 +76,13 @@ class ServerRun:
     options: FederatedOptions
     initial: ArrayRecord
     config: dict                                    # sent to clients every round (e.g. frozen-digest)
-    evaluate: Callable[[ArrayRecord], dict]         # global parameters -> validation metrics
+    evaluate: Callable[[int, ArrayRecord], dict]    # (round, global parameters) -> validation metrics
     strategy: Optional[Recording] = None
     global_metrics: dict[int, dict] = field(default_factory=dict)  # round (0 = start) -> validation metrics
     final: Optional[ArrayRecord] = None
 
     def evaluate_fn(self, server_round: int, arrays: ArrayRecord) -> MetricRecord:
-        metrics = self.evaluate(arrays)
+        metrics = self.evaluate(server_round, arrays)
         self.global_metrics[server_round] = metrics
         return MetricRecord({k: float(v) for k, v in metrics.items() if _scalar(v)})
 
