@@ -4,10 +4,10 @@
     result = tuneforge.finetune("recipes/demo.yaml", **{"train.epochs": 1})
     print(result.metrics["test"], result.run_dir)
 """
-from .api import finetune, resume, search, validate
+from .api import federate, finetune, resume, search, validate
 from .errors import DataError, ModelError, RecipeError, TrainingError, TuneforgeError
 from .recipe import Recipe, load_recipe
 
 __version__ = "0.1.0"
-__all__ = ["finetune", "resume", "search", "validate", "load_recipe", "Recipe", "TuneforgeError", "RecipeError",
+__all__ = ["finetune", "federate", "resume", "search", "validate", "load_recipe", "Recipe", "TuneforgeError", "RecipeError",
            "DataError", "ModelError", "TrainingError"]

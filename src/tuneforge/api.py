@@ -69,6 +69,26 @@ def search(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[
                       objectives=objectives, study=study, storage=storage, jobs=jobs, quiet=quiet)
 
 
+def federate(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[Iterable[str], Mapping]] = None,
+             *, clients: int = 4, rounds: int = 3, split: str = "iid", local_epochs: int = 1,
+             local_steps: Optional[int] = None, strategy: str = "fedavg", mu: float = 0.01, fraction: float = 1.0,
+             quiet: bool = False, **kwargs):
+    """Federated fine-tuning of a recipe over ``clients`` clients simulated by Flower (docs/federated.md);
+    returns a ``FinetuneResult`` whose ``metrics["federated"]`` holds the rounds.
+
+    Example::
+
+        result = tuneforge.federate("recipes/demo.yaml", clients=4, rounds=5, split="dirichlet:0.5",
+                                    strategy__name="lora")
+    """
+    from .federated.options import FederatedOptions
+    from .federated.run import federate as _federate
+
+    options = FederatedOptions(clients=clients, rounds=rounds, split=split, local_epochs=local_epochs,
+                               local_steps=local_steps, strategy=strategy, mu=mu, fraction=fraction)
+    return _federate(load_recipe(recipe, _overrides(overrides, kwargs)), options, quiet=quiet)
+
+
 def resume(run_dir: Union[str, Path], *, quiet: bool = False):
     """Continue an interrupted run from its latest checkpoint."""
     from .runs.pipeline import resume as _resume

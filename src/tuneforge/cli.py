@@ -10,6 +10,7 @@
     tuneforge show strategy lora
     tuneforge demo
     tuneforge compare RECIPE.yaml --strategies linear-probe,full [--folds K]
+    tuneforge federate RECIPE.yaml [dotted.key=value ...] --clients K --rounds R [--split iid|dirichlet:ALPHA]
     tuneforge evaluate RUN --data FILE
     tuneforge predict RUN INPUT...
     tuneforge report RUN
@@ -126,6 +127,33 @@ def compare(recipe: Path = typer.Argument(..., help="recipe YAML"),
         raise TuneforgeError(problems=problems)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     run_compare(load_recipe(recipe, overrides or []), names, folds, Console(), quiet)
+
+
+@app.command()
+def federate(recipe: Path = typer.Argument(..., help="recipe YAML (what each client trains)"),
+             overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides"),
+             clients: int = typer.Option(4, "--clients", help="simulated clients (Flower SuperNodes)"),
+             rounds: int = typer.Option(3, "--rounds", help="server rounds"),
+             split: str = typer.Option("iid", "--split", help="iid or dirichlet:ALPHA (by label; smaller ALPHA = "
+                                                              "more skewed clients)"),
+             local_epochs: int = typer.Option(1, "--local-epochs", help="epochs over its own rows per client and round"),
+             local_steps: Optional[int] = typer.Option(None, "--local-steps", help="optimizer steps per client and "
+                                                                                  "round instead of epochs"),
+             strategy: str = typer.Option("fedavg", "--strategy", help="fedavg or fedprox"),
+             mu: float = typer.Option(0.01, "--mu", help="fedprox: weight of the proximal term"),
+             fraction: float = typer.Option(1.0, "--fraction", help="share of the clients that train each round"),
+             quiet: bool = typer.Option(False, "--quiet", "-q")):
+    """Federated fine-tuning: Flower simulates K clients with their own (non-IID) shares of the data."""
+    from .federated.options import FederatedOptions
+    from .federated.run import federate as run_federated
+    from .recipe import all_problems, load_recipe
+
+    problems = all_problems(recipe, overrides or [])
+    if problems:
+        raise TuneforgeError(problems=problems)
+    options = FederatedOptions(clients=clients, rounds=rounds, split=split, local_epochs=local_epochs,
+                               local_steps=local_steps, strategy=strategy, mu=mu, fraction=fraction)
+    run_federated(load_recipe(recipe, overrides or []), options, Console(), quiet)
 
 
 @app.command()

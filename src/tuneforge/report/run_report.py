@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import entities, explain, sections
 from .augment_grid import augmentation_section
+from .federated_section import federated
 from .race_section import race
 from .generation import generation
 from .html import esc, note, page, section, write_atomically
@@ -63,6 +64,7 @@ def build_run_report(run_dir: Path) -> str:
         return page(f"Cross-validation: {title}", subtitle, parts)
     parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), race(metrics),
              sections.cost(metrics),
+             federated(metrics["federated"], metrics.get("monitor")) if "federated" in metrics else
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.per_label(metrics), entities.per_type(metrics),
              entities.examples(_read_json(run_dir / entities.EXAMPLES_FILE, [])), generation(metrics.get("generation")),

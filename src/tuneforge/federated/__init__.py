@@ -1,0 +1,10 @@
+"""Federated fine-tuning with Flower: K clients each train the recipe's trainable parameters on their
+own share of the data; Flower's FedAvg / FedProx combines them (docs/federated.md).
+
+The package modules import Flower; import them only when a federated run is asked for.
+"""
+import os
+
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")   # Flower reads it at import: no usage reports leave here
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # (Ray's future-default notice, silenced)

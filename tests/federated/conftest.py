@@ -1,0 +1,1 @@
+from runs.conftest import text_csv  # noqa: F401  (fixture)
