@@ -15,6 +15,11 @@
     tuneforge report RUN
 
 User errors print one message and exit with code 2; bugs exit with code 1.
+
+Start-up stays light: this module imports only typer, rich and tuneforge's light modules at the top;
+every command imports what it needs (torch, transformers, optuna, flwr, opacus, mlflow...) inside its
+own function, so ``--help``, ``list`` (see :mod:`tuneforge.listing_cache`) and usage errors never pay
+for them. A new command follows the same rule; ``tests/test_lazy_startup.py`` checks it.
 """
 from __future__ import annotations
 
