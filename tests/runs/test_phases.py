@@ -54,10 +54,16 @@ def test_summary_of_an_uninterrupted_run_has_plain_labels_and_the_phases():
 
 
 def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_covers(bert_dir, text_csv,
-                                                                                       tmp_path):
-    """One end-to-end test for both (two short runs of the tiny BERT: ~15 s on a busy 2-core CPU)."""
+                                                                                       tmp_path, monkeypatch):
+    """One end-to-end test for all three (two short runs of the tiny BERT: ~15 s on a busy 2-core CPU).
+
+    Also: the diagnostics reuse the pipeline's outputs on the evaluation split (here validation)
+    instead of predicting it a second time."""
+    import tuneforge.runs.diagnose as diagnose
+    predicted, real = [], diagnose._model_outputs
+    monkeypatch.setattr(diagnose, "_model_outputs", lambda p, enc, *a: predicted.append(enc) or real(p, enc, *a))
     r = text_recipe(bert_dir, text_csv, tmp_path / "runs", **{"train.epochs": 1, "train.save_every_steps": 2,
-                                                          "evaluate.baseline": False})
+                                                          "evaluate.baseline": False, "data.test": None})
     with pytest.raises(KeyboardInterrupt):
         run(load_recipe(r), Console(quiet=True), quiet=True, hooks=RunHooks(callbacks=[Crash(4)]))
     (folder,) = (tmp_path / "runs").iterdir()
@@ -83,4 +89,5 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     assert f"training {t['seconds']:.1f}s (all processes of this run; this process " \
            f"{t['seconds_this_process']:.1f}s)" in text
     assert f"total {m['seconds_total']:.1f}s (this process)" in text
+    assert predicted == [] and isinstance(m["diagnostics"], list) and m["data"]["sizes"].get("test") is None
     assert "time start-up" in text and "training" in text.split("time start-up")[1]

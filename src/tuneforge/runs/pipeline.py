@@ -227,7 +227,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
 
     if p.scaler is not None:  # from now on the model predicts original units
         p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
-    validation, decision = {}, None
+    validation, decision, val_outputs = {}, None, None
     if val_eval:
         final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                                    recipe.evaluate.batch_size, precision, device)
@@ -289,7 +289,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     metrics.update(lr_find_record(run_dir))
     metrics.update(race_record(run_dir))
     if not lean:
-        metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
+        split_outputs = test_outputs if test_eval else val_outputs  # the evaluation split is not predicted twice
+        metrics.update(run_diagnostics(p, run_dir, metric, split_outputs, history.records, loss_trace.losses,
                                        device, precision, metrics))
         clock.lap("diagnostics")
     metrics.update(clock.record())
