@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tuneforge.data import DATASETS
-from tuneforge.data.packaged import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, resolve_source
+from tuneforge.data.packaged import FASHION_MNIST_CLASSES, resolve_source
 from tuneforge.errors import DataError
 
 from helpers.fashion import needs_fashion

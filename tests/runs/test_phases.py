@@ -3,7 +3,6 @@ import json
 import time
 
 import pytest
-import yaml
 from rich.console import Console
 
 from toy import Crash
