@@ -90,3 +90,14 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     assert f"total {m['seconds_total']:.1f}s (this process)" in text
     assert predicted == [] and isinstance(m["diagnostics"], list) and m["data"]["sizes"].get("test") is None
     assert "time start-up" in text and "training" in text.split("time start-up")[1]
+
+
+def test_report_cost_section_lists_the_phases_and_labels_a_resumed_run():
+    from tuneforge.report.sections import cost
+
+    html = cost({"train": {"seconds": 63.0, "seconds_this_process": 40.1}, "resumed": True, "seconds_total": 42.2,
+                 "phases": {"start-up": 2.0, "training": 40.1}})
+    assert "training time, all processes (s)</td><td>63" in html and "training time, this process (s)" in html
+    assert "whole process (s)</td><td>42.2" in html and "· start-up (s)</td><td>2" in html
+    plain = cost({"train": {"seconds": 7.0}, "resumed": False, "seconds_total": 9.0})
+    assert "training time (s)</td><td>7" in plain and "this process" not in plain and "whole run (s)" in plain
