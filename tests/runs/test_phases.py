@@ -1,7 +1,9 @@
 """Where a run's time goes: phases in metrics.json and the summary, and honest labels after --resume."""
 import json
 import time
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -59,13 +61,18 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     Also: the diagnostics reuse the pipeline's outputs on the evaluation split (here validation)
     instead of predicting it a second time."""
     import tuneforge.runs.diagnose as diagnose
+    import tuneforge.runs.evaluator as evaluator
     predicted, real = [], diagnose._model_outputs
     monkeypatch.setattr(diagnose, "_model_outputs", lambda p, enc, *a: predicted.append(enc) or real(p, enc, *a))
+    passes, predict = [], evaluator.predict_outputs
+    monkeypatch.setattr(evaluator, "predict_outputs", lambda m, enc, *a: passes.append(len(enc)) or predict(m, enc, *a))
     r = text_recipe(bert_dir, text_csv, tmp_path / "runs", **{"train.epochs": 1, "train.save_every_steps": 2,
-                                                          "evaluate.baseline": False, "data.test": None})
+                                                          "evaluate.baseline": False, "data.test": None,
+                                                          "train.restore_best": False})
     with pytest.raises(KeyboardInterrupt):
         run(load_recipe(r), Console(quiet=True), quiet=True, hooks=RunHooks(callbacks=[Crash(4)]))
     (folder,) = (tmp_path / "runs").iterdir()
+    passes.clear()  # count the resumed process's passes over validation only
     console = Console(record=True, width=300)
     import tuneforge.cli as cli
     original = cli.Console
@@ -89,6 +96,10 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
            f"{t['seconds_this_process']:.1f}s)" in text
     assert f"total {m['seconds_total']:.1f}s (this process)" in text
     assert predicted == [] and isinstance(m["diagnostics"], list) and m["data"]["sizes"].get("test") is None
+    history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
+    n_val = m["data"]["sizes"]["validation"]
+    assert passes.count(n_val) == 1  # the resumed process's epoch-end evaluation, reused as the final one
+    assert m["validation"]["accuracy"] == history[-1]["validation"]["accuracy"]
     assert "time start-up" in text and "training" in text.split("time start-up")[1]
 
 
@@ -101,3 +112,46 @@ def test_report_cost_section_lists_the_phases_and_labels_a_resumed_run():
     assert "whole process (s)</td><td>42.2" in html and "· start-up (s)</td><td>2" in html
     plain = cost({"train": {"seconds": 7.0}, "resumed": False, "seconds_total": 9.0})
     assert "training time (s)</td><td>7" in plain and "this process" not in plain and "whole run (s)" in plain
+
+
+class _Evaluator:
+    scaler = None
+
+    def __init__(self):
+        self.calls = 0
+
+    def outputs(self, model):
+        self.calls += 1
+        return np.full((2, 2), float(self.calls))
+
+    def metrics(self, outputs):
+        return {"accuracy": float(outputs[0, 0])}
+
+
+def _trainer(step, best_step, restore_best):
+    return SimpleNamespace(state=SimpleNamespace(step=step, best_step=best_step),
+                           recipe=SimpleNamespace(train=SimpleNamespace(restore_best=restore_best)))
+
+
+@pytest.mark.parametrize("step, best_step, restore_best, merged, scaler, reused", [
+    (10, 10, True, False, None, True),    # ended on an evaluation that was also the best
+    (10, 4, False, False, None, True),    # no restore: the last weights are final
+    (10, 4, True, False, None, False),    # best weights of step 4 restored: evaluate again
+    (12, 12, True, False, None, False),   # steps after the last evaluation
+    (10, 10, True, True, None, False),    # an adapter merged into the weights
+    (10, 10, True, False, "std", False),  # outputs de-standardised, the final model predicts units itself
+])
+def test_final_validation_reuses_the_last_evaluation_only_when_the_model_is_unchanged(step, best_step, restore_best,
+                                                                                    merged, scaler, reused):
+    from tuneforge.runs.evaluator import TrainingEvaluation
+
+    evaluator = _Evaluator()
+    evaluator.scaler = scaler
+    trainer = _trainer(10, best_step, restore_best)
+    ev = TrainingEvaluation(evaluator, model=None, trainer=trainer)
+    assert ev() == {"accuracy": 1.0}
+    trainer.state.step = step
+    out = ev.final_outputs(merged)
+    assert (out is not None) == reused and evaluator.calls == 1
+    if reused:
+        assert out[0, 0] == 1.0

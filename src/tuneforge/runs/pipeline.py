@@ -30,7 +30,7 @@ from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
 from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
-from .evaluator import SplitEvaluator
+from .evaluator import SplitEvaluator, TrainingEvaluation
 from .extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from .phases import PhaseClock
@@ -199,7 +199,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     clock.lap("baselines")
     val_eval = _evaluator(p, "validation", precision, device, p.scaler)
     if val_eval is not None:
-        trainer.evaluate_fn = lambda: val_eval(p.model)
+        trainer.evaluate_fn = val_eval = TrainingEvaluation(val_eval, p.model, trainer)
     plan = trainer.plan
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
     plan_rows[0]["defaults"] = {k: {"value": v, "from": why} for k, (v, why) in trainer.defaults.items()}
@@ -222,7 +222,9 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
     save = recipe.output.save_model and is_main_process() and not lean
     extra_files = p.strategy.save_extra(p.model, run_dir) if save else []
-    p.model = p.strategy.finalize(p.model)
+    finalized = p.strategy.finalize(p.model)
+    merged = finalized is not p.model or type(p.strategy).finalize is not Strategy.finalize
+    p.model = finalized
     clock.lap("export")
 
     if p.scaler is not None:  # from now on the model predicts original units
@@ -231,7 +233,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     if val_eval:
         final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                                    recipe.evaluate.batch_size, precision, device)
-        val_outputs = final_val.outputs(p.model)
+        val_outputs = val_eval.final_outputs(merged)  # the last evaluation's outputs when the model is final
+        val_outputs = final_val.outputs(p.model) if val_outputs is None else val_outputs
         validation = final_val.metrics(val_outputs)
         decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric,
                                      evaluate=recipe.evaluate)   # e.g. per-label thresholds, a binary threshold
