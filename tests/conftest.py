@@ -1,9 +1,12 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# `tuneforge list` caches its listing (tuneforge.listing_cache): keep the tests' out of the user's ~/.cache
+os.environ.setdefault("TUNEFORGE_CACHE_DIR", tempfile.mkdtemp(prefix="tuneforge-test-cache-"))
 sys.path.insert(0, str(Path(__file__).parent))  # `import toy`, `from helpers.tiny import ...`
 
 

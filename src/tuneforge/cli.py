@@ -17,6 +17,11 @@
     tuneforge export RUN [--onnx] [--opset N]
 
 User errors print one message and exit with code 2; bugs exit with code 1.
+
+Start-up stays light: this module imports only typer, rich and tuneforge's light modules at the top;
+every command imports what it needs (torch, transformers, optuna, flwr, opacus, mlflow...) inside its
+own function, so ``--help``, ``list`` (see :mod:`tuneforge.listing_cache`) and usage errors never pay
+for them. A new command follows the same rule; ``tests/test_lazy_startup.py`` checks it.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
         folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation (evaluate.folds)")):
     """Run a recipe and write a new run folder."""
     from .recipe import all_problems, load_recipe
+    from .runs.phases import PhaseClock
     from .runs.pipeline import resume as resume_run
     from .runs.pipeline import run as run_recipe
 
@@ -53,7 +59,7 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
     if resume is not None:
         if recipe is not None:
             raise TuneforgeError("give either a recipe or --resume RUN, not both")
-        resume_run(resume, console, quiet)
+        resume_run(resume, console, quiet, clock=PhaseClock.from_process_start())
         return
     if recipe is None:
         raise TuneforgeError("give a recipe file: tuneforge run RECIPE.yaml [key=value ...]")
@@ -61,7 +67,7 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
     problems = all_problems(recipe, overrides or [])
     if problems:
         raise TuneforgeError(problems=problems)
-    run_recipe(load_recipe(recipe, overrides or []), console, quiet)
+    run_recipe(load_recipe(recipe, overrides or []), console, quiet, clock=PhaseClock.from_process_start())
 
 
 @app.command()
@@ -104,12 +110,13 @@ def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
          overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
     """Fine-tune MiniLM-L6 on real tweets (recipes/demo.yaml) and compare with the pre-trained baseline."""
     from .recipe import load_recipe
+    from .runs.phases import PhaseClock
     from .runs.pipeline import run as run_recipe
 
     path = REPO_RECIPES / "demo.yaml"
     if not path.is_file():
         raise TuneforgeError(f"the demo recipe {path} is missing; run from a checkout of tuneforge")
-    run_recipe(load_recipe(path, overrides or []), Console(), quiet)
+    run_recipe(load_recipe(path, overrides or []), Console(), quiet, clock=PhaseClock.from_process_start())
 
 
 @app.command()

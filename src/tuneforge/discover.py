@@ -24,6 +24,7 @@ from rich.padding import Padding
 from rich.table import Table
 
 from .errors import TuneforgeError
+from .listing_cache import cached_listing
 from .registry import Registry, did_you_mean
 
 
@@ -218,19 +219,20 @@ def find_listable(what: str) -> Listable:
 def print_listing(console: Console, what: Optional[str] = None, verbose: bool = False) -> None:
     """Every registry, grouped (``what`` None), or one registry; ``verbose`` adds each entry's options."""
     items = LISTABLES if what is None else [find_listable(what)]
+    listing = None if verbose else cached_listing(lambda: {i.plural: i.registry().describe() for i in LISTABLES})
     for i, item in enumerate(items):
         if len(items) > 1:
             console.print(("\n" if i else "") + f"[bold underline]{item.plural}[/bold underline]"
                           f"  [dim]({escape(item.where)})[/dim]", highlight=False)
-        registry = item.registry()
-        if not verbose:
+        if listing is not None:  # names and descriptions only: no registry import (see .listing_cache)
             table = Table(show_header=False, box=None, pad_edge=False)
             table.add_column(no_wrap=True)
             table.add_column(overflow="fold")
-            for name, desc in registry.describe().items():
+            for name, desc in listing.get(item.plural, {}).items():
                 table.add_row(f"[bold]{escape(name)}[/bold]", escape(desc))
             console.print(table)
             continue
+        registry = item.registry()
         for name, desc in registry.describe().items():
             _print_entry(console, item, name, desc, registry.get(name))
 

@@ -7,6 +7,8 @@ from tuneforge.data import check_data
 from tuneforge.recipe.schema import DataSection
 from tuneforge.tasks import TASKS
 
+from helpers.fashion import needs_fashion
+
 TEXT_CLS = TASKS.get("text-classification")
 IMAGE_CLS = TASKS.get("image-classification")
 
@@ -14,6 +16,10 @@ IMAGE_CLS = TASKS.get("image-classification")
 def test_good_data_has_no_problems(fixtures):
     assert check_data(DataSection(train=str(fixtures / "reviews.csv")), TEXT_CLS) == []
     assert check_data(DataSection(train="tweets", label_column="sentiment"), TEXT_CLS) == []
+
+
+@needs_fashion
+def test_good_image_data_set_has_no_problems():
     assert check_data(DataSection(train="fashion-mnist", test="fashion-mnist:test"), IMAGE_CLS) == []
 
 

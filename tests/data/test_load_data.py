@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from tuneforge.data import load_data
-from tuneforge.data.packaged import FASHION_MNIST_DIR
 from tuneforge.errors import DataError
 from tuneforge.recipe.schema import DataSection
 from tuneforge.tasks import TASKS
+
+from helpers.fashion import needs_fashion
 
 TEXT_CLS = TASKS.get("text-classification")
 TEXT_REG = TASKS.get("text-regression")
@@ -118,7 +119,7 @@ def test_digits():
     assert bundle.label_names == [str(d) for d in range(10)] and sum(bundle.sizes().values()) == 1797
 
 
-@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+@needs_fashion
 def test_fashion_mnist_bundle():
     bundle = load_data(DataSection(train="fashion-mnist", test="fashion-mnist:test", max_train_samples=1000),
                        IMAGE_CLS, 0)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from tuneforge.data import DATASETS
-from tuneforge.data.packaged import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, resolve_source
+from tuneforge.data.packaged import FASHION_MNIST_CLASSES, resolve_source
 from tuneforge.errors import DataError
 
-needs_fashion = pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(),
-                                   reason="apt-get install dataset-fashion-mnist")
+from helpers.fashion import needs_fashion
+
 
 
 def test_registry_lists_the_data_sets():

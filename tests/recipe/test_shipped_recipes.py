@@ -5,8 +5,9 @@ import pytest
 
 from tuneforge.recipe import load_recipe, recipe_problems
 
+from helpers.fashion import REASON, fashion_missing
+
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def test_there_are_shipped_recipes():
@@ -17,6 +18,6 @@ def test_there_are_shipped_recipes():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_shipped_recipe_is_valid(path):
     recipe = load_recipe(path)
-    if "fashion-mnist" in str(recipe.data.train) and not FASHION.is_dir():
-        pytest.skip("dataset-fashion-mnist is not installed")
+    if "fashion-mnist" in str(recipe.data.train) and fashion_missing():
+        pytest.skip(REASON)
     assert recipe_problems(recipe) == []

@@ -5,6 +5,8 @@ import pytest
 
 import tuneforge
 
+from helpers.fashion import needs_fashion
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.real
 
@@ -21,7 +23,7 @@ def test_demo_recipe_end_to_end(tmp_path):
     assert set(preds[0]["probabilities"]) == {"negative", "neutral", "positive"}
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist missing")
+@needs_fashion
 def test_fashion_mnist_recipe_end_to_end(tmp_path):
     r = tuneforge.finetune(ROOT / "recipes" / "fashion-mnist-efficientnet.yaml", {
         "data.max_train_samples": 320, "data.max_eval_samples": 100, "train.epochs": 2, "train.batch_size": 32,

@@ -89,8 +89,8 @@ def _fashion_mnist_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     files = [FASHION_MNIST_DIR / f"{prefix}-images-idx3-ubyte.gz", FASHION_MNIST_DIR / f"{prefix}-labels-idx1-ubyte.gz"]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise DataError(f"Fashion-MNIST files not found ({', '.join(missing)}); install them with: "
-                        "apt-get install dataset-fashion-mnist")
+        raise DataError(f"Fashion-MNIST files not found ({', '.join(missing)}); install them (as root) with: "
+                        "sudo apt-get install dataset-fashion-mnist, or `make data` in a tuneforge checkout")
     try:
         images = np.frombuffer(gzip.decompress(files[0].read_bytes()), dtype=np.uint8, offset=16)
         labels = np.frombuffer(gzip.decompress(files[1].read_bytes()), dtype=np.uint8, offset=8)

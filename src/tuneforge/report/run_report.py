@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 from ..errors import TuneforgeError
 from . import entities, explain, sections
@@ -87,12 +88,18 @@ def write_run_report(run_dir) -> Path:
     return path
 
 
-def write_report_quietly(run_dir, console) -> None:
-    """Write the report; a failure is printed as a warning and never fails the run."""
+def write_report_quietly(run_dir, console, announce: bool = True) -> Optional[Path]:
+    """Write the report and return its path; a failure is printed as a warning (None) and never fails the run.
+
+    ``announce``: print the report's path now (the run pipeline prints it after its summary instead).
+    """
     try:
         path = write_run_report(run_dir)
-        from ..terminal import print_path
-        print_path(console, "report", path)
     except Exception as e:  # the run's results are already saved; the report can be rebuilt later
         console.print(f"[yellow]warning[/yellow] report.html could not be written ({e!r}); "
                       f"try `tuneforge report {run_dir}`")
+        return None
+    if announce:
+        from ..terminal import print_path
+        print_path(console, "report", path)
+    return path

@@ -53,11 +53,15 @@ def _whole(value):
 
 def cost(metrics: dict) -> str:
     t = metrics.get("train", {})
-    rows = [["training time (s)", t.get("seconds")], ["samples per second", t.get("samples_per_second")],
+    resumed = bool(metrics.get("resumed"))  # training time then spans every process; the rest only the last
+    rows = [["training time, all processes (s)" if resumed else "training time (s)", t.get("seconds")],
+            ["training time, this process (s)", t.get("seconds_this_process")],
+            ["samples per second", t.get("samples_per_second")],
             ["optimizer steps", t.get("steps")], ["stopped because", t.get("stop_reason")],
             ["trainable parameters", t.get("trainable_parameters")], ["total parameters", t.get("total_parameters")],
             ["peak memory (MB)", _whole(t.get("peak_memory_mb"))], ["precision", metrics.get("precision")],
-            ["whole run (s)", metrics.get("seconds_total")]]
+            ["whole process (s)" if resumed else "whole run (s)", metrics.get("seconds_total")],
+            *[[f"· {name} (s)", seconds] for name, seconds in (metrics.get("phases") or {}).items()]]
     return section("What did it cost?", table(["", "value"], [r for r in rows if r[1] is not None]), anchor="cost")
 
 

@@ -60,11 +60,12 @@ def _prior_loss(kind: str, targets) -> float:
     return float(-(share * np.log(share)).sum())
 
 
-def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.ndarray], history: list[dict],
+def run_diagnostics(p, run_dir: Path, metric: str, split_outputs: Optional[np.ndarray], history: list[dict],
                     losses: list[float], device, precision: str, metrics: Optional[dict] = None) -> dict:
     """``{"diagnostics": [...], "vs_baseline": {...} | None, "train_sample": {...} | None}``.
 
-    ``metrics``: the run's metrics so far; without saved baseline outputs (a run folder from an older
+    ``split_outputs``: the final model's outputs on the evaluation split (test, else validation) when the
+    pipeline already has them (they are computed here otherwise); ``metrics``: the run's metrics so far; without saved baseline outputs (a run folder from an older
     version, resumed) the baseline's score is compared with the model's bootstrap interval instead."""
     recipe, task = p.recipe, p.task
     kind = task.metric_kind
@@ -78,7 +79,7 @@ def run_diagnostics(p, run_dir: Path, metric: str, test_outputs: Optional[np.nda
                      confidence=recipe.evaluate.confidence, resamples=recipe.evaluate.bootstrap or 1000,
                      seed=recipe.train.seed)
     if split is not None:
-        outputs = test_outputs if split == "test" and test_outputs is not None else \
+        outputs = split_outputs if split_outputs is not None else \
             _model_outputs(p, p.encoded[split], device, precision)
         facts.y_true, facts.outputs = np.asarray(getattr(p.data, split).targets), np.asarray(outputs)
         facts.score = score(facts.y_true, facts.outputs)

@@ -33,3 +33,30 @@ class SplitEvaluator:
 
     def __call__(self, model) -> dict:
         return self.metrics(self.outputs(model))
+
+
+class TrainingEvaluation:
+    """The trainer's validation pass (``trainer.evaluate_fn``); remembers its last outputs and step.
+
+    When training ends right after an evaluation and nothing changed the weights since (no best
+    weights restored from another step, no adapter merged, no target scale folded in), the final
+    validation metrics are those outputs: :meth:`final_outputs` hands them over instead of a second
+    pass over the validation split.
+    """
+
+    def __init__(self, evaluator: SplitEvaluator, model, trainer):
+        self.evaluator, self.model, self.trainer = evaluator, model, trainer
+        self.step, self.outputs = None, None
+
+    def __call__(self) -> dict:
+        self.outputs, self.step = self.evaluator.outputs(self.model), self.trainer.state.step
+        return self.evaluator.metrics(self.outputs)
+
+    def final_outputs(self, finalize_changes_weights: bool) -> np.ndarray | None:
+        """The last outputs when the final model is exactly the one evaluated last, else None."""
+        state, restore = self.trainer.state, self.trainer.recipe.train.restore_best
+        if finalize_changes_weights or self.evaluator.scaler is not None or self.step != state.step:
+            return None
+        if restore and state.best_step is not None and state.best_step != state.step:
+            return None
+        return self.outputs

@@ -6,7 +6,6 @@ before the run folder is created, so a bad input never leaves a half-written fol
 from __future__ import annotations
 
 import resource
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -31,16 +30,18 @@ from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
 from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
-from .evaluator import SplitEvaluator
+from .evaluator import SplitEvaluator, TrainingEvaluation
 from .extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from .model_card import write_model_cards_quietly
+from .phases import PhaseClock
 from ..report import write_report_quietly
 from ..training.trackers import close_trackers, end_failed_run, tracker_callbacks
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
 from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
 from .summary import print_summary
+from ..terminal import print_path
 from .baselines import baselines_for_run
 from .diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
@@ -58,16 +59,20 @@ class Prepared:
     encoded: dict
     lr_find: Optional[object] = None  # the range test's result when the recipe says optimizer.lr: find
     features: dict = field(default_factory=dict)  # split -> frozen features [N, D] (baseline, head solver)
+    clock: PhaseClock = field(default_factory=PhaseClock)  # where the run's time goes (see .phases)
 
 
-def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHooks] = None) -> Prepared:
+def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHooks] = None,
+            clock: Optional[PhaseClock] = None) -> Prepared:
     """Validate, load data and model, encode: all before any run folder exists.
 
     ``data``: an already split :class:`~tuneforge.data.bundle.DataBundle` (one fold of a
     cross-validation) instead of loading ``recipe.data``. ``hooks``: shared data, encodings and
-    frozen features of earlier runs in this process (see :mod:`.hooks`).
+    frozen features of earlier runs in this process (see :mod:`.hooks`). ``clock``: charged with data
+    preparation, model loading and the learning-rate range test (a new one when None).
     """
     hooks = hooks or RunHooks()
+    clock = clock if clock is not None else PhaseClock()
     data = data if data is not None else hooks.data
     check_recipe(recipe)
     task = TASKS.get(recipe.task)
@@ -82,9 +87,11 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     counts = split_class_counts(task, data)
     if counts:
         console.print("[dim]data[/dim] examples per class in train: " + escape(counts_line(counts["train"])))
+    clock.lap("data preparation")
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
+    clock.lap("model loading")
     scaler = task.target_scaler(data.train.targets)
     key = RunHooks.encoding_key(recipe)
     encoded = {}
@@ -103,9 +110,12 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
             data.description.setdefault("truncation", {})[name] = dict(truncation)
             for note in enc.notes(name):
                 console.print(f"[yellow]data[/yellow] {escape(note)}")
+    clock.lap("data preparation")
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
-                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}))
+                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}), clock=clock)
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
+    if p.lr_find is not None:
+        clock.lap("lr find")
     return p
 
 
@@ -117,11 +127,13 @@ def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optio
 
 
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
-        resume_dir: Optional[Path] = None, run_dir: Optional[Path] = None, hooks: Optional[RunHooks] = None):
+        resume_dir: Optional[Path] = None, run_dir: Optional[Path] = None, hooks: Optional[RunHooks] = None,
+        clock: Optional[PhaseClock] = None):
     """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`.
 
     ``run_dir``: an empty folder to run in (a search trial's) instead of a new one under
-    ``output.dir``; ``hooks``: see :mod:`.hooks`.
+    ``output.dir``; ``hooks``: see :mod:`.hooks`; ``clock``: the command line's
+    :meth:`~.phases.PhaseClock.from_process_start`, so that start-up counts (a new clock when None).
     """
     from .result import FinetuneResult
 
@@ -132,9 +144,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
     if recipe.evaluate.folds and resume_dir is None:
         from .crossval import run_folds
         return run_folds(recipe, console, quiet)
-    started = time.perf_counter()
     hooks = hooks or RunHooks()
-    p = prepare(recipe, console, hooks=hooks)
+    p = prepare(recipe, console, hooks=hooks, clock=clock)
     if resume_dir is not None:  # refuse another model's checkpoint before touching the folder
         check_checkpoint(_checkpoint_to_resume(resume_dir), p.model.net)
     name = recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}"
@@ -142,8 +153,7 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     run_dir = resume_dir or run_dir or shared_value(lambda: new_run_dir(recipe.output.dir, name))
     try:
-        return _train_and_report(p, run_dir, console, quiet, started, resume_dir is not None, FinetuneResult,
-                                 hooks)
+        return _train_and_report(p, run_dir, console, quiet, resume_dir is not None, FinetuneResult, hooks)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", resume=f"tuneforge run --resume {run_dir}")
         end_failed_run("KILLED")
@@ -154,11 +164,11 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         raise
 
 
-def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resuming, result_cls,
+def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, result_cls,
                       hooks: Optional[RunHooks] = None):
     from ..search.race_report import race_record, recipe_note  # (not at the top: tuneforge.search may import this module)
 
-    recipe, task = p.recipe, p.task
+    recipe, task, clock = p.recipe, p.task, p.clock
     hooks = hooks or RunHooks()
     lean = hooks.lean
     if not resuming:
@@ -190,10 +200,12 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         write_text(run_dir / "recipe.yaml", recipe_note(run_dir) + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
     trainer.head_data = lambda shared: _head_data(p, shared, precision, device)
+    clock.lap("setup")
     majority, probe = baselines_for_run(p, run_dir, resuming, precision, device) if not lean else ({}, {})
+    clock.lap("baselines")
     val_eval = _evaluator(p, "validation", precision, device, p.scaler)
     if val_eval is not None:
-        trainer.evaluate_fn = lambda: val_eval(p.model)
+        trainer.evaluate_fn = val_eval = TrainingEvaluation(val_eval, p.model, trainer)
     plan = trainer.plan
     plan_rows = plan.to_dict(p.model.layer_map, trainer.groups)
     plan_rows[0]["defaults"] = {k: {"value": v, "from": why} for k, (v, why) in trainer.defaults.items()}
@@ -207,22 +219,28 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                       "(training images only; see augment_grid.png)")
     if trainer.prefix_cache.active:
         console.print(trainer.prefix_cache.summary())
+    clock.lap("setup")
     state = trainer.fit(resume=resuming)
+    train_seconds_here = clock.lap("training")
     if trainer.head_solution is not None:
         plan_rows[0]["head_solution"] = trainer.head_solution
         write_json(run_dir / "plan.json", plan_rows)
         console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
     save = recipe.output.save_model and is_main_process() and not lean
     extra_files = p.strategy.save_extra(p.model, run_dir) if save else []
-    p.model = p.strategy.finalize(p.model)
+    finalized = p.strategy.finalize(p.model)
+    merged = finalized is not p.model or type(p.strategy).finalize is not Strategy.finalize
+    p.model = finalized
+    clock.lap("export")
 
     if p.scaler is not None:  # from now on the model predicts original units
         p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
-    validation, decision = {}, None
+    validation, decision, val_outputs = {}, None, None
     if val_eval:
         final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                                    recipe.evaluate.batch_size, precision, device)
-        val_outputs = final_val.outputs(p.model)
+        val_outputs = val_eval.final_outputs(merged)  # the last evaluation's outputs when the model is final
+        val_outputs = final_val.outputs(p.model) if val_outputs is None else val_outputs
         validation = final_val.metrics(val_outputs)
         decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric,
                                      evaluate=recipe.evaluate)   # e.g. per-label thresholds, a binary threshold
@@ -241,12 +259,14 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         extras = {"retention": measure_retention(p, p.model, device, console)}
     else:
         extras = {}
+    clock.lap("evaluation")
     if save:
         save_task_model(p.model, run_dir / "model", p.data.label_names,
                         {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
                          **({"decision": decision} if decision else {}),
                          **({"target_scale": {"mean": float(p.scaler.mean), "std": float(p.scaler.std)}} if p.scaler else {})})
         task.model_files(run_dir / "model", decision)
+    clock.lap("export")
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
     total = sum(par.numel() for par in p.model.net.parameters())
     metrics = {
@@ -259,6 +279,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
         "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
                   "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
+                  **({"seconds_this_process": train_seconds_here} if resuming else {}),
                   "steps": state.step, "epochs": _epochs_run(state, trainer), "epochs_planned": trainer.epochs,
                   "stop_reason": state.stop_reason,
                   "skipped_batches": state.skipped_batches,
@@ -272,22 +293,32 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, started, resum
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
-        "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
+        "resumed": resuming, "run_dir": str(run_dir),
     }
     metrics.update(extras)
     metrics.update(lr_find_record(run_dir))
     metrics.update(race_record(run_dir))
     if not lean:
-        metrics.update(run_diagnostics(p, run_dir, metric, test_outputs, history.records, loss_trace.losses,
+        split_outputs = test_outputs if test_eval else val_outputs  # the evaluation split is not predicted twice
+        metrics.update(run_diagnostics(p, run_dir, metric, split_outputs, history.records, loss_trace.losses,
                                        device, precision, metrics))
+        clock.lap("diagnostics")
+    metrics.update(clock.record())
     write_json(run_dir / "metrics.json", metrics)
     if save:
-        write_model_cards_quietly(run_dir, console)
+        write_model_cards_quietly(run_dir, console)   # reads metrics.json: its time goes to "export"
+        clock.lap("export")
+    report = None
+    if recipe.evaluate.report and is_main_process() and not lean:
+        report = write_report_quietly(run_dir, console, announce=False)  # reads metrics.json: time added after
+        clock.lap("report")
+    metrics.update(clock.record())
+    write_json(run_dir / "metrics.json", metrics)
     set_status(run_dir, "completed")
     if not lean:
         print_summary(console, metrics)
-    if recipe.evaluate.report and is_main_process() and not lean:
-        write_report_quietly(run_dir, console)
+    if report is not None:
+        print_path(console, "report", report)
     close_trackers(trackers, metrics)   # after the report: it is one of the artifacts
     return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
                       label_names=p.data.label_names, data_section=recipe.data, decision=decision)
@@ -406,8 +437,9 @@ def _peak_memory_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False):
-    """Continue a killed or interrupted run from its latest checkpoint."""
+def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False,
+           clock: Optional[PhaseClock] = None):
+    """Continue a killed or interrupted run from its latest checkpoint (``clock``: as for :func:`run`)."""
     run_dir = Path(run_dir)
     if not (run_dir / "recipe.yaml").is_file() and (run_dir / "race" / "recipe.yaml").is_file():
         from ..search.race import resume_race  # killed during a strategy race: finish it
@@ -418,7 +450,7 @@ def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False
         raise TuneforgeError(f"--resume {run_dir}: this run already completed; start a new one with "
                              f"`tuneforge run {run_dir}/recipe.yaml`")
     _checkpoint_to_resume(run_dir)
-    return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir)
+    return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir, clock=clock)
 
 
 def _checkpoint_to_resume(run_dir: Path) -> Path:

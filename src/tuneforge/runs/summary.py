@@ -7,6 +7,7 @@ from rich.table import Table
 
 from ..evaluation.diagnostics import verdict
 from ..terminal import print_path, print_segments
+from .phases import phases_line
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -41,16 +42,32 @@ def print_summary(console: Console, metrics: dict) -> None:
     if ci:
         console.print(f"[dim]brackets: {100 * metrics.get('confidence', 0.95):.0f}% bootstrap confidence intervals[/dim]")
     print_segments(console, [f"metrics on the {split} split ({metrics['data']['sizes'].get(split, '?')} examples);",
-                             f"training {t['seconds']:.1f}s,", f"{t['samples_per_second']:.1f} samples/s,",
+                             *training_segments(metrics), f"{t['samples_per_second']:.1f} samples/s,",
                              f"{t['trainable_parameters']:,} of {t['total_parameters']:,} parameters trained,",
                              f"peak memory {t['peak_memory_mb']:.0f} MB"
                              + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
-                                else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
+                                else "") + ";", total_segment(metrics)], separator=" ")
+    if metrics.get("phases"):
+        console.print(f"[dim]time[/dim] {escape(phases_line(metrics['phases']))}", highlight=False)
     retention = retention_line(metrics.get("retention"))
     if retention:
         console.print(retention)
     print_verdict_and_diagnostics(console, metrics)
     print_path(console, "run folder", metrics["run_dir"])
+
+
+def training_segments(metrics: dict) -> list[str]:
+    """Training time; after ``--resume`` it spans every process of the run, so say so and give this one's."""
+    t = metrics["train"]
+    if metrics.get("resumed") and "seconds_this_process" in t:
+        return [f"training {t['seconds']:.1f}s (all processes of this run;",
+                f"this process {t['seconds_this_process']:.1f}s),"]
+    return [f"training {t['seconds']:.1f}s,"]
+
+
+def total_segment(metrics: dict) -> str:
+    """The whole time of this process (start-up included when run from the command line)."""
+    return f"total {metrics['seconds_total']:.1f}s" + (" (this process)" if metrics.get("resumed") else "")
 
 
 def retention_line(r) -> str:
