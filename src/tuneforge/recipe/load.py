@@ -44,6 +44,7 @@ TRAINER_VOCABULARY = {
     "early_stopping_patience": "train.early_stopping.patience",
     "output_dir": "output.dir",
     "group_by_length": "train.group_by_length",
+    "label_smoothing_factor": "train.label_smoothing",
 }
 
 

@@ -182,6 +182,8 @@ class TrainSection(Section):
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
                             "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
     cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification and token classification: "
+                                   "cross-entropy against (1 - eps) * one-hot + eps / classes (0: off)")
 
 
 class RetentionSection(Section):

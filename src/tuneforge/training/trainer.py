@@ -67,6 +67,7 @@ class Trainer:
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
         # passed only when set, so a task without class weights keeps its two-argument loss
         self._loss_args = () if self.loss_weights is None else (self.loss_weights,)
+        self._loss_kwargs = {"label_smoothing": t.label_smoothing} if t.label_smoothing else {}
         self.plan = freeze_feature_encoder(strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps),
                                            model.layer_map, strategy.options)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
@@ -214,7 +215,7 @@ class Trainer:
                                     enabled=self.precision == "bf16"):
                     with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
-                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args)
+                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
                     for reg in self.regularisers:
                         loss = loss + reg.penalty(self.unwrapped, batch, outputs)
                 loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
