@@ -45,6 +45,8 @@ TRAINER_VOCABULARY = {
     "output_dir": "output.dir",
     "group_by_length": "train.group_by_length",
     "label_smoothing_factor": "train.label_smoothing",
+    "gradient_checkpointing": "train.gradient_checkpointing",
+    "torch_compile": "train.compile", "torch_compile_backend": "train.compile_backend",
 }
 
 

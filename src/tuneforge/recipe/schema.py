@@ -182,6 +182,12 @@ class TrainSection(Section):
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
                             "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
     cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
+    gradient_checkpointing: bool = Field(False, description="recompute each layer's activations in the backward "
+                                         "pass instead of keeping them: less memory, ~30% more compute (docs/speed.md)")
+    compile: bool = Field(False, description="torch.compile the network's forward (docs/speed.md)")
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
+        "inductor", description="train.compile: inductor generates fused kernels (needs a C compiler on CPU); "
+                                "aot_eager and eager only trace")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification and token classification: "
                                    "cross-entropy against (1 - eps) * one-hot + eps / classes (0: off)")
 

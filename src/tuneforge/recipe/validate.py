@@ -56,6 +56,9 @@ def recipe_problems(recipe: Recipe) -> list[str]:
                             f"classification and token classification do); remove it")
         if recipe.train.early_stopping is not None and recipe.data.validation is None:
             problems.append("train.early_stopping: needs a validation split (data.validation)")
+    if recipe.train.cache_frozen == "on" and recipe.train.compile:
+        problems.append("train.cache_frozen: 'on' swaps module outputs per batch, which train.compile's graph would "
+                        "re-trace; set train.cache_frozen: auto (off under compile) or drop train.compile")
     if recipe.train.cache_frozen == "on" and recipe.data.augment and recipe.data.augment_views is None:
         problems.append("train.cache_frozen: 'on' records the frozen blocks' outputs once per image, but data.augment "
                         "changes the images in every epoch (the cache would replay one fixed view); set "
