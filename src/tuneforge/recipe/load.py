@@ -36,7 +36,7 @@ TRAINER_VOCABULARY = {
     "per_device_train_batch_size": "train.batch_size",
     "per_device_eval_batch_size": "evaluate.batch_size",
     "max_grad_norm": "train.grad_clip",
-    "fp16": "train.precision (bf16, fp32 or auto)", "bf16": "train.precision (bf16, fp32 or auto)",
+    "fp16": "train.precision (fp16, bf16, fp32 or auto)", "bf16": "train.precision (fp16, bf16, fp32 or auto)",
     "eval_steps": "train.eval_every_steps", "save_steps": "train.save_every_steps",
     "save_total_limit": "train.keep_checkpoints",
     "load_best_model_at_end": "train.restore_best",

@@ -166,7 +166,9 @@ class TrainSection(Section):
     grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
     grad_clip: Optional[float] = Field(1.0, gt=0.0, description="max gradient norm (null: no clipping)")
     seed: int = 42
-    precision: Literal["fp32", "bf16", "auto"] = Field("auto", description="auto: bf16 autocast where the hardware has native bf16 matrix units, else fp32")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
+        "auto", description="auto: bf16 autocast where the hardware has native bf16 matrix units, else fp32; fp16: "
+                            "float16 autocast with loss scaling, for GPUs without bf16 (docs/speed.md)")
     save_every_steps: Optional[int] = Field(None, ge=1, description="checkpoint every N steps (and at each epoch end)")
     keep_checkpoints: int = Field(1, ge=1, description="how many recent checkpoints to keep")
     early_stopping: Optional[EarlyStoppingSection] = None

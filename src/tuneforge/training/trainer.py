@@ -32,7 +32,7 @@ from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .faults import fault_point, poisoned_loss
 from .head_start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
-from .precision import resolve_precision
+from .precision import autocast_dtype, resolve_precision
 from .prefix_cache import PrefixCache
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
@@ -54,6 +54,9 @@ class Trainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
         self.precision = resolve_precision(t.precision, self.accelerator.device)
+        # fp16 overflows where bf16 does not: the loss is scaled up before backward and the step skipped
+        # (and the scale halved) when a gradient overflows; a no-op in every other precision
+        self.scaler = torch.amp.GradScaler(self.accelerator.device.type, enabled=self.precision == "fp16")
         set_seed(t.seed)
         self.groups = build_param_groups(model.net, model.layer_map)
         self.n_batches = math.ceil(len(train_data) / t.batch_size)
@@ -211,8 +214,8 @@ class Trainer:
                 last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
                 if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
                     self._apply_stage()
-                with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
-                                    enabled=self.precision == "bf16"):
+                with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
+                                    enabled=self.precision in ("bf16", "fp16")):
                     with self.prefix_cache.feeding(idx, batch, epoch):
                         outputs = self.model(batch)
                     loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
@@ -224,10 +227,10 @@ class Trainer:
                     self.state.batch_in_epoch += 1
                     continue
                 if last_micro:
-                    self.accelerator.backward(loss / t.grad_accum)
+                    self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
                 else:
                     with self.accelerator.no_sync(self.model):
-                        self.accelerator.backward(loss / t.grad_accum)
+                        self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
                 self.state.loss_sum += self._loss_value
                 self.state.loss_n += 1
                 self.state.samples += len(idx) * world
@@ -268,6 +271,9 @@ class Trainer:
         t = self.recipe.train
         self._apply_stage()
         params = [p for g in self.groups for p in g.params if p.grad is not None]
+        if self.scaler.is_enabled():
+            self._scaled_step(params)
+            return
         if params:
             norm = self.accelerator.clip_grad_norm_(params, t.grad_clip if t.grad_clip else float("inf"))
             if not torch.isfinite(torch.as_tensor(norm)):
@@ -275,6 +281,18 @@ class Trainer:
                 self._nonfinite(f"gradient norm is {float(norm)}", idx)
                 return
         self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def _scaled_step(self, params) -> None:
+        """fp16: unscale, clip, step unless a gradient overflowed (the scaler then skips the update and
+        halves the scale: routine in the first steps, not a divergence), update the scale."""
+        t = self.recipe.train
+        self.scaler.unscale_(self.optimizer)
+        if params and t.grad_clip:
+            self.accelerator.clip_grad_norm_(params, t.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
 
@@ -353,14 +371,14 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.unwrapped.net, self.optimizer,
-                            self.state, self.recipe.train.keep_checkpoints)
+                            self.state, self.recipe.train.keep_checkpoints, self.scaler)
         self.accelerator.wait_for_everyone()
 
     def _resume(self) -> None:
         path = latest_checkpoint(self.run_dir / "checkpoints") if self.run_dir else None
         if path is None:
             raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
-        self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer)
+        self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer, self.scaler)
         self._stage = -1
         if self.state.step > 0:  # stage and learning rates of the last step taken, as the interrupted run had
             self._apply_stage(self.state.step - 1)
