@@ -46,6 +46,7 @@ TRAINER_VOCABULARY = {
     "group_by_length": "train.group_by_length",
     "label_smoothing_factor": "train.label_smoothing",
     "gradient_checkpointing": "train.gradient_checkpointing",
+    "dataloader_num_workers": "train.workers",
     "torch_compile": "train.compile", "torch_compile_backend": "train.compile_backend",
 }
 

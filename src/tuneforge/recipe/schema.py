@@ -190,6 +190,8 @@ class TrainSection(Section):
     compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
         "inductor", description="train.compile: inductor generates fused kernels (needs a C compiler on CPU); "
                                 "aot_eager and eager only trace")
+    workers: int = Field(0, ge=0, description="threads that build training batches ahead (image resizing and "
+                         "augmentation); the same batches as 0 (docs/speed.md)")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification and token classification: "
                                    "cross-entropy against (1 - eps) * one-hot + eps / classes (0: off)")
 

@@ -22,7 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
 from ..data.balance import ClassBalance
-from ..data.encode import batch_order, epoch_view
+from ..data.encode import batch_order
 from ..errors import RecipeError, TrainingError
 from ..strategies.base import freeze_feature_encoder
 from ..strategies.defaults import DefaultsContext, resolve_defaults
@@ -33,6 +33,7 @@ from .faults import fault_point, poisoned_loss
 from .head_start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
 from .precision import autocast_dtype, resolve_precision
+from .prefetch import BatchWorkers, EpochBatches
 from .prefix_cache import PrefixCache
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
@@ -174,6 +175,10 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainState:
+        with BatchWorkers(self.train_data, self.recipe.train.workers) as self._workers:
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> TrainState:
         t = self.recipe.train
         if resume:
             self._resume()
@@ -202,55 +207,11 @@ class Trainer:
             self._set_modes()
             if self.state.batch_in_epoch == 0:  # the epoch's running loss is checkpointed: resume continues it
                 self.state.loss_sum, self.state.loss_n = 0.0, 0
-            while self.state.batch_in_epoch < len(batches):
-                bi = self.state.batch_in_epoch
-                tick = time.perf_counter()
-                idx = batches[bi][rank::world]
-                gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch * 10_007 + bi)
-                views = getattr(self.train_data, "views", None)  # data.augment_views: view epoch mod K
-                extra = {"view": epoch_view(t.seed, epoch, views)} if views else {}
-                batch = self.train_data.batch(idx, train=True, generator=gen, **extra)
-                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-                last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
-                if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
-                    self._apply_stage()
-                with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
-                                    enabled=self.precision in ("bf16", "fp16")):
-                    with self.prefix_cache.feeding(idx, batch, epoch):
-                        outputs = self.model(batch)
-                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
-                    for reg in self.regularisers:
-                        loss = loss + reg.penalty(self.unwrapped, batch, outputs)
-                loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
-                if not self._finite(loss):
-                    self._nonfinite(f"loss is {loss.item()}", idx)
-                    self.state.batch_in_epoch += 1
-                    continue
-                if last_micro:
-                    self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
-                else:
-                    with self.accelerator.no_sync(self.model):
-                        self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
-                self.state.loss_sum += self._loss_value
-                self.state.loss_n += 1
-                self.state.samples += len(idx) * world
-                if "attention_mask" in batch:
-                    self.state.tokens += int(batch["attention_mask"].sum()) * world
-                self.state.batch_in_epoch += 1
-                if last_micro:
-                    self._optimizer_step(idx)
-                dt = time.perf_counter() - tick
-                self.state.seconds += dt
-                name = self.plan.stages[self._stage].name
-                self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
-                if last_micro:
-                    self.last_loss = self.state.loss_sum / max(1, self.state.loss_n)
-                    if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
-                        self._evaluate()  # before on_step_end, so that a checkpoint there includes it
-                    self.callbacks("on_step_end", self)
-                    fault_point("step")
-                    if self.state.step >= self.total_steps or self._stop:
-                        break
+            source = EpochBatches(self.train_data, batches, t.seed, epoch, self._workers, rank, world)
+            try:
+                self._epoch(source, batches, epoch, world)
+            finally:
+                source.close()
             self.last_loss = self.state.loss_sum / self.state.loss_n if self.state.loss_n else self.last_loss
             finished_epoch = self.state.batch_in_epoch >= len(batches)
             if finished_epoch:
@@ -266,6 +227,55 @@ class Trainer:
         self.prefix_cache.close()
         self.callbacks("on_train_end", self)
         return self.state
+
+    def _epoch(self, source, batches, epoch: int, world: int) -> None:
+        """Train on the epoch's batches from ``state.batch_in_epoch`` on, until its end, the last step or a stop."""
+        t = self.recipe.train
+        while self.state.batch_in_epoch < len(batches):
+            bi = self.state.batch_in_epoch
+            tick = time.perf_counter()
+            idx, batch = source.get(bi)  # built ahead on train.workers threads (same tensors as built here)
+            batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+            last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
+            if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
+                self._apply_stage()
+            with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
+                                enabled=self.precision in ("bf16", "fp16")):
+                with self.prefix_cache.feeding(idx, batch, epoch):
+                    outputs = self.model(batch)
+                loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
+                for reg in self.regularisers:
+                    loss = loss + reg.penalty(self.unwrapped, batch, outputs)
+            loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
+            if not self._finite(loss):
+                self._nonfinite(f"loss is {loss.item()}", idx)
+                self.state.batch_in_epoch += 1
+                continue
+            if last_micro:
+                self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+            else:
+                with self.accelerator.no_sync(self.model):
+                    self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+            self.state.loss_sum += self._loss_value
+            self.state.loss_n += 1
+            self.state.samples += len(idx) * world
+            if "attention_mask" in batch:
+                self.state.tokens += int(batch["attention_mask"].sum()) * world
+            self.state.batch_in_epoch += 1
+            if last_micro:
+                self._optimizer_step(idx)
+            dt = time.perf_counter() - tick
+            self.state.seconds += dt
+            name = self.plan.stages[self._stage].name
+            self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
+            if last_micro:
+                self.last_loss = self.state.loss_sum / max(1, self.state.loss_n)
+                if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
+                    self._evaluate()  # before on_step_end, so that a checkpoint there includes it
+                self.callbacks("on_step_end", self)
+                fault_point("step")
+                if self.state.step >= self.total_steps or self._stop:
+                    return
 
     def _optimizer_step(self, idx) -> None:
         t = self.recipe.train
