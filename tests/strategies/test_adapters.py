@@ -81,6 +81,9 @@ def test_lora_run_resumes_bit_identical(tiny_models, tmp_path):
 @pytest.mark.parametrize("options,key", [
     ({"name": "lora", "r": 0}, "strategy.r"),
     ({"name": "lora", "rank": 4}, "strategy.rank"),
+    ({"name": "lokr", "decompose_factor": 0}, "strategy.decompose_factor"),
+    ({"name": "loha", "rank_dropout": 1.0}, "strategy.rank_dropout"),
+    ({"name": "dora", "r": 0}, "strategy.r"),
     ({"name": "discriminative", "lr_range": [1.0, 0.1]}, "lr_range"),
     ({"name": "lp-ft", "probe_epochs": 1, "probe_fraction": 0.5}, "probe_epochs"),
 ])
