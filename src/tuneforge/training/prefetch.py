@@ -15,7 +15,7 @@ without copying it; each runs torch on one thread, as DataLoader workers do) and
 row indices and seeds per batch; tensors come back through shared memory. Images and audio
 are decoded when the split is encoded, so what workers take off the training process is
 resizing, normalising and augmenting. Text batches only pad token lists: workers gain
-nothing there (allowed, same batches). docs/speed.md has a measurement.
+nothing there (allowed, same batches). The speed-up is not measured here (a shared 2-core machine).
 
 Example::
 
