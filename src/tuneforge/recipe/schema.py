@@ -185,12 +185,12 @@ class TrainSection(Section):
                             "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
     cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
     gradient_checkpointing: bool = Field(False, description="recompute each layer's activations in the backward "
-                                         "pass instead of keeping them: less memory, ~30% more compute (docs/speed.md)")
+                                         "pass instead of keeping them: far less memory, about one more forward pass (docs/speed.md)")
     compile: bool = Field(False, description="torch.compile the network's forward (docs/speed.md)")
     compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
         "inductor", description="train.compile: inductor generates fused kernels (needs a C compiler on CPU); "
                                 "aot_eager and eager only trace")
-    workers: int = Field(0, ge=0, description="threads that build training batches ahead (image resizing and "
+    workers: int = Field(0, ge=0, description="worker processes that build training batches ahead (image resizing and "
                          "augmentation); the same batches as 0 (docs/speed.md)")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification and token classification: "
                                    "cross-entropy against (1 - eps) * one-hot + eps / classes (0: off)")
