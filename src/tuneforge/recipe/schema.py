@@ -184,8 +184,9 @@ class TrainSection(Section):
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
                             "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
     cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
-    gradient_checkpointing: bool = Field(False, description="recompute each layer's activations in the backward "
-                                         "pass instead of keeping them: far less memory, about one more forward pass (docs/speed.md)")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute each layer's activations in the backward pass instead of keeping them: far "
+                           "less memory, about one more forward pass (docs/speed.md)")
     compile: bool = Field(False, description="torch.compile the network's forward (docs/speed.md)")
     compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
         "inductor", description="train.compile: inductor generates fused kernels (needs a C compiler on CPU); "
