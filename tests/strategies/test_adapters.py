@@ -1,4 +1,4 @@
-"""LoRA and IA3 on the three tiny families: only adapter parameters and the head copy peft saves
+"""LoRA, IA3, DoRA, LoHa and LoKr on the three tiny families: only adapter parameters and the head copy peft saves
 change; the adapter saved alone reloads with peft to the same predictions; merging gives a plain
 network with the same predictions; a LoRA run resumes bit-identical; bad options are refused."""
 import pytest
@@ -16,8 +16,9 @@ def _prepared(tiny_models, family, options):
     return strategy.prepare(model), strategy
 
 
-@pytest.mark.parametrize("family", kit.FAMILIES)
-@pytest.mark.parametrize("method", ["lora", "ia3"])
+# LoRA and IA3 on every family; the newer methods on a transformer and on 1x1 convolutions (a CNN)
+@pytest.mark.parametrize("method,family", [(m, f) for m in ("lora", "ia3") for f in kit.FAMILIES]
+                         + [(m, f) for m in ("dora", "loha", "lokr") for f in ("bert", "cnn")])
 def test_adapter_trains_only_adapters_and_merges_to_same_predictions(tiny_models, tmp_path, family, method):
     from peft import PeftModel
 
@@ -27,8 +28,11 @@ def test_adapter_trains_only_adapters_and_merges_to_same_predictions(tiny_models
     tr.strategy = strategy
     tr.fit()
     changed = kit.changed(before, kit.params(model))
-    assert changed and all(("lora_" in n or "ia3_" in n or ".modules_to_save." in n) for n in changed)
-    assert any(".modules_to_save." in n for n in changed) and any("lora_" in n or "ia3_" in n for n in changed)
+    marks = ("lora_", "ia3_", "hada_", "lokr_")
+    assert changed and all(any(m in n for m in marks + (".modules_to_save.",)) for n in changed)
+    assert any(".modules_to_save." in n for n in changed) and any(any(m in n for m in marks) for n in changed)
+    if method == "dora":  # the magnitude vector trains too
+        assert any("lora_magnitude_vector" in n for n in changed)
 
     batch = kit.split(model, n=6, seed=1).batch(range(6))
     model.eval()
@@ -36,7 +40,7 @@ def test_adapter_trains_only_adapters_and_merges_to_same_predictions(tiny_models
         trained = model(batch)
     assert strategy.save_extra(model, tmp_path) == ["adapter"]
     merged = strategy.finalize(model).eval()
-    assert not any("lora_" in n or "ia3_" in n or "base_layer" in n for n, _ in merged.net.named_parameters())
+    assert not any(any(m in n for m in marks + ("base_layer",)) for n, _ in merged.net.named_parameters())
     assert merged.layer_map.names() == kit.load(tiny_models, family).layer_map.names()
     fresh = kit.load(tiny_models, family)
     reloaded = PeftModel.from_pretrained(fresh.net, str(tmp_path / "adapter")).eval()
@@ -77,6 +81,9 @@ def test_lora_run_resumes_bit_identical(tiny_models, tmp_path):
 @pytest.mark.parametrize("options,key", [
     ({"name": "lora", "r": 0}, "strategy.r"),
     ({"name": "lora", "rank": 4}, "strategy.rank"),
+    ({"name": "lokr", "decompose_factor": 0}, "strategy.decompose_factor"),
+    ({"name": "loha", "rank_dropout": 1.0}, "strategy.rank_dropout"),
+    ({"name": "dora", "r": 0}, "strategy.r"),
     ({"name": "discriminative", "lr_range": [1.0, 0.1]}, "lr_range"),
     ({"name": "lp-ft", "probe_epochs": 1, "probe_fraction": 0.5}, "probe_epochs"),
 ])

@@ -36,7 +36,7 @@ TRAINER_VOCABULARY = {
     "per_device_train_batch_size": "train.batch_size",
     "per_device_eval_batch_size": "evaluate.batch_size",
     "max_grad_norm": "train.grad_clip",
-    "fp16": "train.precision (bf16, fp32 or auto)", "bf16": "train.precision (bf16, fp32 or auto)",
+    "fp16": "train.precision (fp16, bf16, fp32 or auto)", "bf16": "train.precision (fp16, bf16, fp32 or auto)",
     "eval_steps": "train.eval_every_steps", "save_steps": "train.save_every_steps",
     "save_total_limit": "train.keep_checkpoints",
     "load_best_model_at_end": "train.restore_best",
@@ -44,6 +44,10 @@ TRAINER_VOCABULARY = {
     "early_stopping_patience": "train.early_stopping.patience",
     "output_dir": "output.dir",
     "group_by_length": "train.group_by_length",
+    "label_smoothing_factor": "train.label_smoothing",
+    "gradient_checkpointing": "train.gradient_checkpointing",
+    "dataloader_num_workers": "train.workers",
+    "torch_compile": "train.compile", "torch_compile_backend": "train.compile_backend",
 }
 
 

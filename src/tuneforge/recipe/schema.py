@@ -169,7 +169,9 @@ class TrainSection(Section):
     grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
     grad_clip: Optional[float] = Field(1.0, gt=0.0, description="max gradient norm (null: no clipping)")
     seed: int = 42
-    precision: Literal["fp32", "bf16", "auto"] = Field("auto", description="auto: bf16 autocast where the hardware has native bf16 matrix units, else fp32")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
+        "auto", description="auto: bf16 autocast where the hardware has native bf16 matrix units, else fp32; fp16: "
+                            "float16 autocast with loss scaling, for GPUs without bf16 (docs/speed.md)")
     save_every_steps: Optional[int] = Field(None, ge=1, description="checkpoint every N steps (and at each epoch end)")
     keep_checkpoints: int = Field(1, ge=1, description="how many recent checkpoints to keep")
     early_stopping: Optional[EarlyStoppingSection] = None
@@ -185,6 +187,17 @@ class TrainSection(Section):
         "auto", description="compute frozen bottom blocks once and train the rest from their outputs "
                             "(auto: when exact; on: error if it cannot be; see docs/speed.md)")
     cache_memory_mb: int = Field(2048, ge=0, description="frozen-prefix cache above this size goes to a file")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute each layer's activations in the backward pass instead of keeping them: far "
+                           "less memory, about one more forward pass (docs/speed.md)")
+    compile: bool = Field(False, description="torch.compile the network's forward (docs/speed.md)")
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
+        "inductor", description="train.compile: inductor generates fused kernels (needs a C compiler on CPU); "
+                                "aot_eager and eager only trace")
+    workers: int = Field(0, ge=0, description="worker processes that build training batches ahead (image resizing and "
+                         "augmentation); the same batches as 0 (docs/speed.md)")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification and token classification: "
+                                   "cross-entropy against (1 - eps) * one-hot + eps / classes (0: off)")
 
 
 class RetentionSection(Section):

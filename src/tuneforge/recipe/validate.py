@@ -51,8 +51,14 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         if balance in ("weights", "sampling") and balance not in task.class_balance_choices:
             problems.append(f"train.class_balance: {task.name} supports "
                             f"{', '.join(('none', 'auto') + task.class_balance_choices)}, not {balance!r}")
+        if recipe.train.label_smoothing and not task.smooths_labels:
+            problems.append(f"train.label_smoothing: {task.name} has no class targets to smooth (only single-label "
+                            f"classification and token classification do); remove it")
         if recipe.train.early_stopping is not None and recipe.data.validation is None:
             problems.append("train.early_stopping: needs a validation split (data.validation)")
+    if recipe.train.cache_frozen == "on" and recipe.train.compile:
+        problems.append("train.cache_frozen: 'on' swaps module outputs per batch, which train.compile's graph would "
+                        "re-trace; set train.cache_frozen: auto (off under compile) or drop train.compile")
     if recipe.train.cache_frozen == "on" and recipe.data.augment and recipe.data.augment_views is None:
         problems.append("train.cache_frozen: 'on' records the frozen blocks' outputs once per image, but data.augment "
                         "changes the images in every epoch (the cache would replay one fixed view); set "

@@ -28,6 +28,7 @@ from ..strategies.defaults import describe
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
+from ..training.model_options import apply_model_options
 from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator, TrainingEvaluation
@@ -91,6 +92,7 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
+    apply_model_options(model, recipe.train)  # gradient checkpointing, torch.compile (after adapters wrap)
     clock.lap("model loading")
     scaler = task.target_scaler(data.train.targets)
     key = RunHooks.encoding_key(recipe)

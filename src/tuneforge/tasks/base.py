@@ -45,6 +45,7 @@ class Task:
     probe_kind: ClassVar[str] = "softmax"    # the linear head a frozen-feature probe fits: softmax, sigmoid, ridge
     explains: ClassVar[bool] = False         # whether occlusion explanations (evaluate.explain) apply
     soft_targets: ClassVar[bool] = False     # whether loss() takes probability rows (mixup, cutmix)
+    smooths_labels: ClassVar[bool] = False   # whether loss() takes label_smoothing= (train.label_smoothing)
     class_balance_choices: ClassVar[tuple[str, ...]] = ()   # train.class_balance values beyond none/auto
     summary_columns: ClassVar[tuple[str, ...]] = ()      # printed at the end of a run and by `evaluate`
     headline_metrics: ClassVar[tuple[str, ...]] = ()     # the report's "did fine-tuning help?" table

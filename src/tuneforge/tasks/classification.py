@@ -25,6 +25,7 @@ class ClassificationTask(Task):
     probe_kind = "softmax"
     explains = True
     soft_targets = True
+    smooths_labels = True
     class_balance_choices = ("weights", "sampling")
     summary_columns = ("accuracy", "macro_f1")
     headline_metrics = ("accuracy", "macro_f1", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss", "ece")
@@ -90,20 +91,27 @@ class ClassificationTask(Task):
         from ..data.balance import inverse_frequency_weights
         return inverse_frequency_weights(np.array(list(self.class_counts(train_targets, label_names).values())))
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None,
+             label_smoothing: float = 0.0) -> torch.Tensor:
         """Cross-entropy; with class ``weights`` each example counts ``w[y]``, normalised by the batch's
         total weight (``sum w[y_i] * ce_i / sum w[y_i]``, PyTorch's ``weight=`` convention).
 
         Targets may be probability rows (float ``B x K``, from mixup or cutmix): ``-sum_k p_k log
         softmax(outputs)_k``, the weighted sum of the mixed classes' losses; with class weights an
-        example counts ``sum_k p_k w_k``."""
+        example counts ``sum_k p_k w_k``.
+
+        ``label_smoothing`` (``train.label_smoothing``, eps): the target becomes ``(1 - eps) y + eps / K``,
+        PyTorch's ``F.cross_entropy(label_smoothing=eps)``; probability rows are smoothed the same way."""
         if targets.is_floating_point():
+            if label_smoothing:
+                targets = targets.float() * (1.0 - label_smoothing) + label_smoothing / outputs.shape[-1]
             per_example = -(targets.float() * F.log_softmax(outputs.float(), dim=-1)).sum(-1)
             if weights is None:
                 return per_example.mean()
             w = (targets.float() * weights.float()).sum(-1)
             return (w * per_example).sum() / w.sum()
-        return F.cross_entropy(outputs.float(), targets, weight=None if weights is None else weights.float())
+        return F.cross_entropy(outputs.float(), targets, weight=None if weights is None else weights.float(),
+                               label_smoothing=label_smoothing)
 
     def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
         """Binary only: the threshold on P(second class) tuned on validation for ``metric`` when

@@ -46,6 +46,7 @@ class TokenClassificationTask(Task):
     problem_type = "single_label_classification"
     bootstrap_unit = "sentences"
     probe_kind = "softmax"
+    smooths_labels = True
     summary_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
     headline_metrics = ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "token_accuracy")
     leaderboard_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
@@ -129,12 +130,13 @@ class TokenClassificationTask(Task):
 
     # -- training and evaluation ---------------------------------------------------------------
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+        """Cross-entropy over the labelled sub-tokens (-100: ignored), with ``train.label_smoothing``."""
         logits = outputs.float().reshape(-1, outputs.shape[-1])
         targets = targets.reshape(-1)
         if not bool((targets != -100).any()):   # no labelled sub-token in this batch: nothing to learn
             return logits.sum() * 0.0
-        return F.cross_entropy(logits, targets, ignore_index=-100)
+        return F.cross_entropy(logits, targets, ignore_index=-100, label_smoothing=label_smoothing)
 
     def default_metric(self) -> str:
         return "entity_f1"

@@ -82,12 +82,13 @@ def _order(path: Path) -> tuple[int, int]:
     return (int(step), int(n or 0)) if step.isdigit() and (not n or n.isdigit()) else (-1, -1)
 
 
-def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainState, keep: int) -> Path:
+def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainState, keep: int,
+                    scaler=None) -> Path:
     """Write a complete checkpoint of ``state.step`` and point ``latest`` at it; keep the ``keep`` newest.
 
     Order of operations (each crash point leaves a resumable folder): check free space; write
     every file into ``.tmp-<name>``; fsync; rename it to ``<name>``; switch ``latest`` (atomic
-    rename); only then delete older checkpoints.
+    rename); only then delete older checkpoints. ``scaler``: the fp16 loss scaler (``scaler.pt``), when one runs.
     """
     folder.mkdir(parents=True, exist_ok=True)
     tensors = sum(t.numel() * t.element_size() for t in net.state_dict().values())
@@ -104,6 +105,8 @@ def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer, state: TrainS
     if torch.cuda.is_available():
         torch_states["cuda"] = torch.cuda.get_rng_state_all()
     torch.save(torch_states, tmp / "rng.pt")
+    if scaler is not None and scaler.is_enabled():
+        torch.save(scaler.state_dict(), tmp / "scaler.pt")
     (tmp / "state.json").write_text(json.dumps({"state": state.to_dict(), "rng": _rng_state()}))
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
@@ -169,14 +172,16 @@ def check_checkpoint(path: Path, net: torch.nn.Module) -> None:
             f"was written with (its run folder's recipe.yaml), or start a new run")
 
 
-def load_checkpoint(path: Path, net: torch.nn.Module, optimizer) -> TrainState:
-    """Restore weights, optimizer and RNG states; return the saved :class:`TrainState`."""
+def load_checkpoint(path: Path, net: torch.nn.Module, optimizer, scaler=None) -> TrainState:
+    """Restore weights, optimizer, RNG and (fp16) loss-scaler states; return the saved :class:`TrainState`."""
     check_checkpoint(path, net)
     load_model(net, str(path / "model.safetensors"))
     try:
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
         meta = json.loads((path / "state.json").read_text())
         _set_rng_state(meta["rng"], torch.load(path / "rng.pt", weights_only=True))
+        if scaler is not None and scaler.is_enabled() and (path / "scaler.pt").is_file():
+            scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
     except (RuntimeError, ValueError, KeyError, EOFError, OSError) as e:
         raise TrainingError(f"checkpoint {path} could not be restored ({type(e).__name__}: {e}); it may be "
                             "damaged or from another optimizer; start a new run") from None

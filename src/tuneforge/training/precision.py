@@ -1,4 +1,9 @@
-"""Numeric precision: fp32, bf16 autocast, or ``auto`` (bf16 where the hardware does it well)."""
+"""Numeric precision: fp32, bf16 autocast, fp16 autocast with loss scaling, or ``auto`` (bf16 where the
+hardware does it well, else fp32).
+
+``fp16`` is for GPUs without bf16 (CUDA before Ampere: V100, T4): autocast to float16 plus a
+``torch.amp.GradScaler`` in the trainer. It also runs on CPU (torch's CPU autocast has float16),
+but CPUs gain nothing from it; ``auto`` never picks it."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -27,4 +32,4 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def autocast_dtype(precision: str):
-    return torch.bfloat16 if precision == "bf16" else None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)

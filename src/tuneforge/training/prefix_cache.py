@@ -120,6 +120,8 @@ class PrefixCache:
 
     # -- when it can hold ---------------------------------------------------------------------
     def _blocker(self, trainer) -> Optional[str]:
+        if getattr(trainer.recipe.train, "compile", False):
+            return "train.compile: the cache swaps module outputs per batch, which a compiled graph would re-trace"
         if not trainer.strategy.frozen_blocks_eval:
             return "strategy.bn is 'train': frozen blocks run in train mode (BatchNorm statistics, dropout)"
         if getattr(self.data, "token_ids", None) is None and getattr(self.data, "pixels", None) is None:

@@ -22,7 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from safetensors.torch import load_model, save_model
 
 from ..data.balance import ClassBalance
-from ..data.encode import batch_order, epoch_view
+from ..data.encode import batch_order
 from ..errors import RecipeError, TrainingError
 from ..strategies.base import freeze_feature_encoder
 from ..strategies.defaults import DefaultsContext, resolve_defaults
@@ -32,7 +32,8 @@ from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .faults import fault_point, poisoned_loss
 from .head_start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
-from .precision import resolve_precision
+from .precision import autocast_dtype, resolve_precision
+from .prefetch import BatchWorkers, EpochBatches
 from .prefix_cache import PrefixCache
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
@@ -57,6 +58,9 @@ class Trainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
         self.precision = resolve_precision(t.precision, self.accelerator.device)
+        # fp16 overflows where bf16 does not: the loss is scaled up before backward and the step skipped
+        # (and the scale halved) when a gradient overflows; a no-op in every other precision
+        self.scaler = torch.amp.GradScaler(self.accelerator.device.type, enabled=self.precision == "fp16")
         set_seed(t.seed)
         self.groups = build_param_groups(model.net, model.layer_map)
         self.n_batches = math.ceil(len(train_data) / t.batch_size)
@@ -70,6 +74,7 @@ class Trainer:
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
         # passed only when set, so a task without class weights keeps its two-argument loss
         self._loss_args = () if self.loss_weights is None else (self.loss_weights,)
+        self._loss_kwargs = {"label_smoothing": t.label_smoothing} if t.label_smoothing else {}
         self.plan = freeze_feature_encoder(strategy.plan(model.layer_map, self.steps_per_epoch, self.total_steps),
                                            model.layer_map, strategy.options)
         if strategy.solves_head and not self.plan.solves_head:  # warm head: solved before the first stage
@@ -173,6 +178,10 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainState:
+        with BatchWorkers(self.train_data, self.recipe.train.workers) as self._workers:
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> TrainState:
         t = self.recipe.train
         if resume:
             self._resume()
@@ -201,60 +210,11 @@ class Trainer:
             self._set_modes()
             if self.state.batch_in_epoch == 0:  # the epoch's running loss is checkpointed: resume continues it
                 self.state.loss_sum, self.state.loss_n = 0.0, 0
-            while self.state.batch_in_epoch < len(batches):
-                bi = self.state.batch_in_epoch
-                tick = time.perf_counter()
-                idx = batches[bi][rank::world]
-                gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch * 10_007 + bi)
-                views = getattr(self.train_data, "views", None)  # data.augment_views: view epoch mod K
-                extra = {"view": epoch_view(t.seed, epoch, views)} if views else {}
-                batch = self.train_data.batch(idx, train=True, generator=gen, **extra)
-                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-                last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
-                if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
-                    self._apply_stage()
-                with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16,
-                                    enabled=self.precision == "bf16"):
-                    with self.prefix_cache.feeding(idx, batch, epoch):
-                        outputs = self.model(batch)
-                    loss = self.task.loss(outputs, batch["targets"], *self._loss_args)
-                    for key, reg in zip(self.penalty_names, self.regularisers):
-                        penalty = reg.penalty(self.unwrapped, batch, outputs)
-                        self._penalty_sums[key] = self._penalty_sums.get(key, 0.0) + float(penalty.detach())
-                        loss = loss + penalty
-                loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
-                if not self._finite(loss):
-                    self._nonfinite(f"loss is {loss.item()}", idx)
-                    self.state.batch_in_epoch += 1
-                    continue
-                if last_micro:
-                    self.accelerator.backward(loss / t.grad_accum)
-                else:
-                    with self.accelerator.no_sync(self.model):
-                        self.accelerator.backward(loss / t.grad_accum)
-                self.state.loss_sum += self._loss_value
-                self.state.loss_n += 1
-                self.state.samples += len(idx) * world
-                if "attention_mask" in batch:
-                    self.state.tokens += int(batch["attention_mask"].sum()) * world
-                self.state.batch_in_epoch += 1
-                if last_micro:
-                    self._optimizer_step(idx)
-                    n_micro = (bi % t.grad_accum) + 1
-                    self.last_penalties = {k: v / n_micro for k, v in self._penalty_sums.items()}
-                    self._penalty_sums = {}
-                dt = time.perf_counter() - tick
-                self.state.seconds += dt
-                name = self.plan.stages[self._stage].name
-                self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
-                if last_micro:
-                    self.last_loss = self.state.loss_sum / max(1, self.state.loss_n)
-                    if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
-                        self._evaluate()  # before on_step_end, so that a checkpoint there includes it
-                    self.callbacks("on_step_end", self)
-                    fault_point("step")
-                    if self.state.step >= self.total_steps or self._stop:
-                        break
+            source = EpochBatches(self.train_data, batches, t.seed, epoch, self._workers, rank, world)
+            try:
+                self._epoch(source, batches, epoch, world)
+            finally:
+                source.close()
             self.last_loss = self.state.loss_sum / self.state.loss_n if self.state.loss_n else self.last_loss
             finished_epoch = self.state.batch_in_epoch >= len(batches)
             if finished_epoch:
@@ -271,10 +231,67 @@ class Trainer:
         self.callbacks("on_train_end", self)
         return self.state
 
+    def _epoch(self, source, batches, epoch: int, world: int) -> None:
+        """Train on the epoch's batches from ``state.batch_in_epoch`` on, until its end, the last step or a stop."""
+        t = self.recipe.train
+        while self.state.batch_in_epoch < len(batches):
+            bi = self.state.batch_in_epoch
+            tick = time.perf_counter()
+            idx, batch = source.get(bi)  # built ahead on train.workers threads (same tensors as built here)
+            batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+            last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
+            if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
+                self._apply_stage()
+            with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
+                                enabled=self.precision in ("bf16", "fp16")):
+                with self.prefix_cache.feeding(idx, batch, epoch):
+                    outputs = self.model(batch)
+                loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
+                for key, reg in zip(self.penalty_names, self.regularisers):
+                    penalty = reg.penalty(self.unwrapped, batch, outputs)
+                    self._penalty_sums[key] = self._penalty_sums.get(key, 0.0) + float(penalty.detach())
+                    loss = loss + penalty
+            loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
+            if not self._finite(loss):
+                self._nonfinite(f"loss is {loss.item()}", idx)
+                self.state.batch_in_epoch += 1
+                continue
+            if last_micro:
+                self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+            else:
+                with self.accelerator.no_sync(self.model):
+                    self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+            self.state.loss_sum += self._loss_value
+            self.state.loss_n += 1
+            self.state.samples += len(idx) * world
+            if "attention_mask" in batch:
+                self.state.tokens += int(batch["attention_mask"].sum()) * world
+            self.state.batch_in_epoch += 1
+            if last_micro:
+                self._optimizer_step(idx)
+                n_micro = (bi % t.grad_accum) + 1
+                self.last_penalties = {k: v / n_micro for k, v in self._penalty_sums.items()}
+                self._penalty_sums = {}
+            dt = time.perf_counter() - tick
+            self.state.seconds += dt
+            name = self.plan.stages[self._stage].name
+            self.state.stage_seconds[name] = self.state.stage_seconds.get(name, 0.0) + dt
+            if last_micro:
+                self.last_loss = self.state.loss_sum / max(1, self.state.loss_n)
+                if t.eval_every_steps and self.state.step % t.eval_every_steps == 0:
+                    self._evaluate()  # before on_step_end, so that a checkpoint there includes it
+                self.callbacks("on_step_end", self)
+                fault_point("step")
+                if self.state.step >= self.total_steps or self._stop:
+                    return
+
     def _optimizer_step(self, idx) -> None:
         t = self.recipe.train
         self._apply_stage()
         params = [p for g in self.groups for p in g.params if p.grad is not None]
+        if self.scaler.is_enabled():
+            self._scaled_step(params)
+            return
         if params:
             norm = self.accelerator.clip_grad_norm_(params, t.grad_clip if t.grad_clip else float("inf"))
             if not torch.isfinite(torch.as_tensor(norm)):
@@ -282,6 +299,18 @@ class Trainer:
                 self._nonfinite(f"gradient norm is {float(norm)}", idx)
                 return
         self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def _scaled_step(self, params) -> None:
+        """fp16: unscale, clip, step unless a gradient overflowed (the scaler then skips the update and
+        halves the scale: routine in the first steps, not a divergence), update the scale."""
+        t = self.recipe.train
+        self.scaler.unscale_(self.optimizer)
+        if params and t.grad_clip:
+            self.accelerator.clip_grad_norm_(params, t.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
 
@@ -360,14 +389,14 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.unwrapped.net, self.optimizer,
-                            self.state, self.recipe.train.keep_checkpoints)
+                            self.state, self.recipe.train.keep_checkpoints, self.scaler)
         self.accelerator.wait_for_everyone()
 
     def _resume(self) -> None:
         path = latest_checkpoint(self.run_dir / "checkpoints") if self.run_dir else None
         if path is None:
             raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
-        self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer)
+        self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer, self.scaler)
         self._stage = -1
         if self.state.step > 0:  # stage and learning rates of the last step taken, as the interrupted run had
             self._apply_stage(self.state.step - 1)
