@@ -31,11 +31,12 @@ def privacy_problems(recipe, task, strategy, block_names) -> list[str]:
     if o.name == "auto":
         out.append(f"privacy: strategy 'auto' races several strategies on the training data, each spending "
                    f"privacy budget outside the accounting; name one strategy ({INSTEAD})")
-    if getattr(o, "warm_head", "auto") is True:
+    solved = getattr(o, "warm_head", "auto") is True
+    if solved:
         out.append("privacy: strategy.warm_head: true solves the head by L-BFGS on the training features, which "
                    "is not private; remove it (under privacy the head is trained by DP-SGD)")
     if strategy is not None and block_names:
-        out += _plan_problems(strategy, block_names)
+        out += _plan_problems(strategy, block_names, solved_said=solved)
     if task is not None and not task.example_mean_loss:
         out.append(f"privacy: task {task.name!r} averages its loss over tokens of the whole batch, so one example's "
                    "gradient depends on the others and per-example clipping bounds nothing; DP-SGD is supported "
@@ -69,7 +70,7 @@ def privacy_problems(recipe, task, strategy, block_names) -> list[str]:
     return out
 
 
-def _plan_problems(strategy, block_names: list[str]) -> list[str]:
+def _plan_problems(strategy, block_names: list[str], solved_said: bool) -> list[str]:
     """A plan with several stages (parameters change mid-run) or a solved head, on the model's blocks."""
     layer_map = LayerMap("generic", [Block(n) for n in block_names[:-1]] + [Block(block_names[-1], role="head")])
     try:
@@ -79,7 +80,7 @@ def _plan_problems(strategy, block_names: list[str]) -> list[str]:
     if len(plan.stages) > 1:
         return [f"privacy: strategy {strategy.name!r} changes which parameters train during the run "
                 f"({len(plan.stages)} stages), which Opacus's per-example gradients cannot follow; {INSTEAD}"]
-    if plan.solves_head:
+    if plan.solves_head and not solved_said:
         return [f"privacy: strategy {strategy.name!r} solves the head on the training features first, which is "
                 f"not private; {INSTEAD}"]
     return []

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from . import entities, sections
 from .augment_grid import augmentation_section
+from .privacy_section import privacy
 from .race_section import race
 from .generation import generation
 from .html import esc, note, page, section, write_atomically
@@ -61,7 +62,8 @@ def build_run_report(run_dir: Path) -> str:
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), race(metrics),
+    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), privacy(metrics),
+             race(metrics),
              sections.cost(metrics),
              sections.training(_history(run_dir), metrics.get("monitor")),
              sections.test_details(metrics), sections.per_label(metrics), entities.per_type(metrics),

@@ -26,7 +26,8 @@ def print_summary(console: Console, metrics: dict) -> None:
     if metrics.get("baseline_majority"):
         rows.append(("majority / mean predictor", metrics["baseline_majority"]))
     if metrics.get("baseline"):
-        rows.append(("pre-trained baseline (linear probe)", metrics["baseline"]))
+        rows.append(("pre-trained baseline (linear probe" + (", not private)" if metrics.get("privacy") else ")"),
+                     metrics["baseline"]))
     random_init = metrics.get("baseline_random_init")
     if isinstance(random_init, dict) and any(n in random_init for n in names):
         rows.append(("same model from random weights", random_init))
@@ -46,6 +47,10 @@ def print_summary(console: Console, metrics: dict) -> None:
                              f"peak memory {t['peak_memory_mb']:.0f} MB"
                              + (f", {100 * t['padding_fraction']:.1f}% padding" if t.get("padding_fraction") is not None
                                 else "") + ";", f"total {metrics['seconds_total']:.1f}s"], separator=" ")
+    if metrics.get("privacy"):
+        from ..report.privacy_section import privacy_lines
+        head, caveats = privacy_lines(metrics["privacy"])
+        console.print(f"[bold]privacy[/bold] {escape(head)}; " + escape("; ".join(caveats)))
     retention = retention_line(metrics.get("retention"))
     if retention:
         console.print(retention)
