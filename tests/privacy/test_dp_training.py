@@ -74,22 +74,31 @@ def test_one_examples_gradient_moves_the_weights_at_most_lr_times_max_grad_norm(
                 torch.testing.assert_close(d, -lr * (g0 + g1) / B, atol=1e-6, rtol=1e-4)
 
 
-@pytest.mark.parametrize("accountant", ["prv", "rdp"])
-def test_epsilon_and_noise_are_opacus_accountants_for_the_same_settings(accountant):
-    tr, _ = make(privacy={"epsilon": 3.0, "accountant": accountant})
+def test_epsilon_and_noise_are_opacus_accountants_for_the_same_settings():
+    tr, _ = make(privacy={"epsilon": 3.0, "accountant": "rdp"})
     tr.fit()
     p, n, steps = tr.privacy, len(ToySplit()), tr.state.step
     assert steps == 3 * 6 and p.steps() == steps
     q, delta = 16 / n, default_delta(n)
     assert p.delta == delta == 1 / (10 * n)
     assert p.noise_multiplier == get_noise_multiplier(target_epsilon=3.0, target_delta=delta, sample_rate=q,
-                                                      steps=steps, accountant=accountant)
-    ref = create_accountant(accountant)
+                                                      steps=steps, accountant="rdp")
+    ref = create_accountant("rdp")
     ref.history = [(p.noise_multiplier, q, steps)]
     assert p.epsilon() == pytest.approx(ref.get_epsilon(delta=delta), rel=1e-6)
     assert p.epsilon() == pytest.approx(3.0, abs=0.05)       # the whole budget, spent by the last step
     record = p.describe()
-    assert record["epsilon"] == p.epsilon() and record["sample_rate"] == q and record["accountant"] == accountant
+    assert record["epsilon"] == p.epsilon() and record["sample_rate"] == q and record["accountant"] == "rdp"
+
+
+def test_default_prv_accountant_reports_opacus_epsilon_for_a_given_noise_multiplier():
+    """(prv's noise search is slow, so this one gives the noise and checks the epsilon)"""
+    tr, _ = make(privacy={"noise_multiplier": 1.0, "delta": 1e-3}, **{"train.epochs": 1})
+    tr.fit()
+    assert tr.recipe.privacy.accountant == "prv"
+    ref = create_accountant("prv")
+    ref.history = [(1.0, 16 / 96, 6)]
+    assert tr.privacy.epsilon() == pytest.approx(ref.get_epsilon(delta=1e-3), rel=1e-6)
 
 
 def test_private_linear_probe_moves_only_the_head_and_keeps_frozen_batchnorm_statistics():
@@ -114,12 +123,14 @@ def test_freeze_strategy_trains_top_blocks_only():
 
 
 def test_empty_poisson_batches_still_take_a_noise_only_step():
-    """batch_size 1 of 96: about a third of the Poisson batches are empty; each is still a step."""
-    tr, m = make(**{"train.batch_size": 1, "train.epochs": 1}, privacy={"noise_multiplier": 1.0})
+    """batch_size 2 of 96: about one Poisson batch in eight is empty; each is still a step."""
+    tr, m = make(**{"train.batch_size": 2, "train.epochs": 1}, privacy={"noise_multiplier": 1.0})
     batches = tr.privacy.batches(96, 0, tr.n_batches)
-    assert any(len(b) == 0 for b in batches) and len(batches) == 96
+    assert any(len(b) == 0 for b in batches) and len(batches) == 48
+    before = state(m)
     tr.fit()
-    assert tr.state.step == 96 and tr.privacy.steps() == 96
+    assert tr.state.step == 48 and tr.privacy.steps() == 48
+    assert not torch.equal(before["head.weight"], state(m)["head.weight"])
 
 
 @pytest.mark.parametrize("crash_at", [5, 12])   # mid-epoch, later mid-epoch

@@ -26,6 +26,7 @@ Example::
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -66,6 +67,9 @@ class PrivateTraining:
     def wrap(self, model: torch.nn.Module, optimizer):
         """Model and optimizer for DP-SGD. The parameters that train must already require grad
         (Opacus hooks only modules with trainable parameters when it wraps)."""
+        # Opacus's backward hooks on a first trained layer whose input needs no gradient (a head on frozen
+        # features) make torch warn at every step; the per-example gradients are right, the warning is noise
+        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed")
         self.module = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True)
         self.optimizer = DPOptimizer(optimizer, noise_multiplier=self.noise_multiplier,
                                      max_grad_norm=self.section.max_grad_norm,
