@@ -10,7 +10,7 @@ shown too (fitted in the non-private run only, to save time on a shared CPU).
 
 Why a linear probe and not LoRA: DP-SGD's noise has the same norm per coordinate, so its total
 grows with the square root of the trained parameter count while the clipped signal stays below
-``max_grad_norm``: the head has 1,155 parameters, LoRA on MiniLM ~75,000. With ~1,000 training
+``max_grad_norm``: the head has 1,155 parameters, LoRA adapters on MiniLM tens of thousands. With 800 training
 examples the head is where a private model can still learn (docs/privacy.md).
 """
 from __future__ import annotations
