@@ -241,6 +241,34 @@ class GenerateSection(Section):
     samples: int = Field(5, ge=0, description="held-out prompts generated before and after fine-tuning")
 
 
+class PrivacySection(Section):
+    """Differentially private training: DP-SGD through Opacus (docs/privacy.md).
+
+    Give ``epsilon`` (the noise is chosen to spend exactly that much by the planned last step) or
+    ``noise_multiplier`` (the epsilon spent is then reported); each example's gradient is clipped to
+    ``max_grad_norm`` before the noise is added.
+    """
+
+    epsilon: Optional[float] = Field(None, gt=0.0, description="privacy budget to spend by the end of training; "
+                                     "the noise multiplier is chosen to reach it (give this or noise_multiplier)")
+    noise_multiplier: Optional[float] = Field(None, gt=0.0, description="instead of epsilon: Gaussian noise std as "
+                                              "a multiple of max_grad_norm; the epsilon spent is reported")
+    delta: Optional[float] = Field(None, gt=0.0, lt=1.0, description="target delta (default: 1/(10 N) for N training "
+                                   "examples, well below 1/N)")
+    max_grad_norm: float = Field(1.0, gt=0.0, description="each example's gradient is clipped to this L2 norm")
+    accountant: Literal["prv", "rdp", "gdp"] = Field("prv", description="Opacus's privacy accountant (prv: its "
+                                                     "default and the tightest; rdp: Renyi DP; gdp: Gaussian DP)")
+    poisson_sampling: bool = Field(True, description="draw each batch by including every example independently "
+                                   "with probability batch_size/N, as the accountant assumes; false: shuffled "
+                                   "fixed-size batches (faster to reason about, but the guarantee is then approximate)")
+
+    @model_validator(mode="after")
+    def _one_noise_source(self):
+        if (self.epsilon is None) == (self.noise_multiplier is None):
+            raise ValueError("give exactly one of privacy.epsilon (a budget) or privacy.noise_multiplier")
+        return self
+
+
 class OutputSection(Section):
     dir: str = Field("runs", description="folder that holds run folders")
     name: Optional[str] = Field(None, description="run folder name prefix (default: the recipe's name)")
@@ -298,6 +326,8 @@ class Recipe(Section):
     output: OutputSection = Field(default_factory=OutputSection)
     generate: GenerateSection = Field(default_factory=GenerateSection)
     search: Optional[SearchSection] = Field(None, description="`tuneforge search`: space and study settings")
+    privacy: Optional[PrivacySection] = Field(None, description="train with DP-SGD (Opacus): per-example "
+                                              "clipping, noise, an accountant; see docs/privacy.md")
     name: Optional[str] = Field(None, description="a short name for the run")
 
     @model_validator(mode="after")

@@ -78,6 +78,8 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         if strategy is not None and info.block_names:
             problems += strategy.check(list(info.block_names))
             problems += feature_encoder_problems(strategy.options, list(info.block_names))
+    from ..privacy import privacy_problems
+    problems += privacy_problems(recipe, task, strategy, info.block_names if info is not None else None)
     if recipe.optimizer.lr is not None and recipe.optimizer.lr_factor != 1.0:
         problems.append("optimizer.lr_factor: multiplies the default learning rate, but optimizer.lr is set; "
                         "set one of them")

@@ -18,6 +18,7 @@ from ..errors import TuneforgeError
 from . import entities, explain, sections
 from .augment_grid import augmentation_section
 from .federated_section import federated
+from .privacy_section import privacy
 from .race_section import race
 from .generation import generation
 from .html import esc, note, page, section, write_atomically
@@ -63,7 +64,8 @@ def build_run_report(run_dir: Path) -> str:
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), race(metrics),
+    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), privacy(metrics),
+             race(metrics),
              sections.cost(metrics),
              federated(metrics["federated"], metrics.get("monitor")) if "federated" in metrics else
              sections.training(_history(run_dir), metrics.get("monitor")),

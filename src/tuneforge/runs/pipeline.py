@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from ..data import batch_order, load_data, padding_fraction
 from ..data.balance import counts_line, split_class_counts
-from ..errors import TuneforgeError
+from ..errors import RecipeError, TuneforgeError
 from ..evaluation import extract_features, greater_is_better
 from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
@@ -92,6 +92,11 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
+    if recipe.privacy is not None:  # layers Opacus cannot give per-example gradients for, before any folder
+        from ..privacy import model_problems
+        problems = model_problems(model, strategy)
+        if problems:
+            raise RecipeError(problems=problems)
     apply_model_options(model, recipe.train)  # gradient checkpointing, torch.compile (after adapters wrap)
     clock.lap("model loading")
     scaler = task.target_scaler(data.train.targets)
@@ -294,6 +299,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
+        **({"privacy": {**trainer.privacy.describe(), "baseline_private": False}} if trainer.privacy else {}),
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "resumed": resuming, "run_dir": str(run_dir),
     }

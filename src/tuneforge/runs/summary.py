@@ -27,7 +27,8 @@ def print_summary(console: Console, metrics: dict) -> None:
     if metrics.get("baseline_majority"):
         rows.append(("majority / mean predictor", metrics["baseline_majority"]))
     if metrics.get("baseline"):
-        rows.append(("pre-trained baseline (linear probe)", metrics["baseline"]))
+        rows.append(("pre-trained baseline (linear probe" + (", not private)" if metrics.get("privacy") else ")"),
+                     metrics["baseline"]))
     random_init = metrics.get("baseline_random_init")
     if isinstance(random_init, dict) and any(n in random_init for n in names):
         rows.append(("same model from random weights", random_init))
@@ -49,6 +50,10 @@ def print_summary(console: Console, metrics: dict) -> None:
                                 else "") + ";", total_segment(metrics)], separator=" ")
     if metrics.get("phases"):
         console.print(f"[dim]time[/dim] {escape(phases_line(metrics['phases']))}", highlight=False)
+    if metrics.get("privacy"):
+        from ..report.privacy_section import privacy_lines
+        head, caveats = privacy_lines(metrics["privacy"])
+        console.print(f"[bold]privacy[/bold] {escape(head)}; " + escape("; ".join(caveats)))
     retention = retention_line(metrics.get("retention"))
     if retention:
         console.print(retention)

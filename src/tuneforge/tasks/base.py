@@ -53,6 +53,7 @@ class Task:
     label_column_key: ClassVar[Optional[str]] = "label_column"  # None: the rows carry no label column (causal LM)
     baseline_name: ClassVar[str] = "pre-trained, linear probe"  # what metrics.json's `baseline` is, in words
     default_strategy: ClassVar[str] = "full"  # the strategy a recipe without a `strategy` section gets
+    example_mean_loss: ClassVar[bool] = True  # loss() is a mean of per-example terms (DP-SGD needs it, docs/privacy.md)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -45,6 +45,7 @@ class TokenClassificationTask(Task):
     metric_kind = "token-classification"
     problem_type = "single_label_classification"
     bootstrap_unit = "sentences"
+    example_mean_loss = False  # averaged over the tokens of the whole batch
     probe_kind = "softmax"
     smooths_labels = True
     summary_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")

@@ -21,6 +21,7 @@ class TrainState:
     loss_sum: float = 0.0            # running train loss of the current epoch (so a resume continues it)
     loss_n: int = 0
     stop_reason: Optional[str] = None
+    privacy: Optional[dict] = None   # the privacy accountant's history (recipe privacy:), see privacy/engine.py
 
     def to_dict(self) -> dict:
         return asdict(self)

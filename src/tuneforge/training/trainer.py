@@ -69,7 +69,8 @@ class Trainer:
         recipe = self._resolve(model, recipe, strategy, train_data)
         # class imbalance (train.class_balance): the task's loss weights, or classes sampled evenly
         self.balance = ClassBalance.resolve(task, t.class_balance, getattr(train_data, "targets", None),
-                                            getattr(model, "label_names", None))
+                                            getattr(model, "label_names", None)) if recipe.privacy is None else \
+            ClassBalance("none", "privacy: class weights and class-balanced sampling are refused (docs/privacy.md)")
         self.loss_weights = None if self.balance.weights is None else \
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
         # passed only when set, so a task without class weights keeps its two-argument loss
@@ -84,6 +85,10 @@ class Trainer:
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.optimizer = build_optimizer(self.groups, recipe.optimizer)
         self.unwrapped = model
+        self.privacy = None
+        if recipe.privacy is not None:  # DP-SGD (privacy/engine.py); Opacus is imported only here
+            from ..privacy.engine import PrivateTraining
+            self.privacy = PrivateTraining(recipe.privacy, len(train_data), t.batch_size, self.total_steps, t.seed)
         # DDP all-reduces only the parameters that require grad when it wraps the model, so every
         # parameter some stage trains must require grad now (and no other: a LoRA base model is
         # never synchronised); each stage then sets its own flags.
@@ -92,8 +97,11 @@ class Trainer:
         for p, _ in flags:
             p.requires_grad_(id(p) in ever)
         self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
-        for p, flag in flags:
-            p.requires_grad_(flag)
+        if self.privacy is not None:  # one stage, whose flags hold now: Opacus hooks the layers that train
+            self.model, self.optimizer = self.privacy.wrap(self.model, self.optimizer)
+        else:
+            for p, flag in flags:
+                p.requires_grad_(flag)
         self.schedule = SCHEDULERS.get(recipe.scheduler.name)
         self.state = TrainState()
         self._stage = -1
@@ -108,7 +116,9 @@ class Trainer:
         first find out whether the head can be solved, since some defaults depend on it."""
         wanted = strategy.options.warm_head
         self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = False, "warm_head: false", False
-        if wanted is not False:
+        if recipe.privacy is not None:  # a head solved on the training features would not be private
+            self.head_unsolvable_why = "privacy: the head is trained by DP-SGD (a solve on the training data is not private)"
+        elif wanted is not False:
             device = next(model.net.parameters()).device
             self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = head_solvability(
                 model, self.task, train_data, device)
@@ -118,6 +128,8 @@ class Trainer:
         strategy.head_solvable = self.head_solvable
         ctx = DefaultsContext.for_model(model, self.steps_per_epoch, self.total_steps, self.head_solvable)
         self.recipe, self.strategy, self.defaults = resolve_defaults(recipe, strategy, ctx)
+        if recipe.privacy is not None and "strategy.warm_head" in self.defaults:
+            self.defaults["strategy.warm_head"] = (False, self.head_unsolvable_why)
         return self.recipe
 
     def _solve_head(self) -> None:
@@ -159,8 +171,11 @@ class Trainer:
             pg["lr"] = base * scale * mult if trains else 0.0
 
     def _set_modes(self) -> None:
-        """Train mode, except frozen blocks stay in eval mode when the strategy says so."""
+        """Train mode, except frozen blocks stay in eval mode when the strategy says so (and, under
+        privacy, every frozen BatchNorm layer)."""
         self.model.train()
+        if self.privacy is not None:
+            self.privacy.freeze_batchnorm(self.unwrapped.net)
         if not self.strategy.frozen_blocks_eval:
             return
         stage = self.plan.stages[self._stage]
@@ -204,7 +219,8 @@ class Trainer:
         while self.state.epoch < self.epochs and self._stop is None:
             epoch = self.state.epoch
             batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths,
-                                  classes=self.balance.classes)
+                                  classes=self.balance.classes) if self.privacy is None else \
+                self.privacy.batches(len(self.train_data), epoch, self.n_batches)  # Poisson-sampled
             if self.state.batch_in_epoch < len(batches):  # (a resume at an epoch's end keeps the last step's)
                 self._apply_stage()
             self._set_modes()
@@ -226,6 +242,8 @@ class Trainer:
             if self.state.step >= self.total_steps:
                 break
         self.state.stop_reason = self._stop or "completed"
+        if self.privacy is not None:
+            self.privacy.close()
         self._restore_best()
         self.prefix_cache.close()
         self.callbacks("on_train_end", self)
@@ -237,38 +255,17 @@ class Trainer:
         while self.state.batch_in_epoch < len(batches):
             bi = self.state.batch_in_epoch
             tick = time.perf_counter()
-            idx, batch = source.get(bi)  # built ahead on train.workers threads (same tensors as built here)
-            batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
             last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
             if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
                 self._apply_stage()
-            with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
-                                enabled=self.precision in ("bf16", "fp16")):
-                with self.prefix_cache.feeding(idx, batch, epoch):
-                    outputs = self.model(batch)
-                loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
-                for key, reg in zip(self.penalty_names, self.regularisers):
-                    penalty = reg.penalty(self.unwrapped, batch, outputs)
-                    self._penalty_sums[key] = self._penalty_sums.get(key, 0.0) + float(penalty.detach())
-                    loss = loss + penalty
-            loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
-            if not self._finite(loss):
-                self._nonfinite(f"loss is {loss.item()}", idx)
+            if len(source.rows(bi)) == 0:  # only a Poisson-sampled (private) batch is empty: its step adds noise alone
+                self.privacy.empty_batch()
+            elif not self._forward_backward(*source.get(bi), epoch, last_micro, world):
                 self.state.batch_in_epoch += 1
                 continue
-            if last_micro:
-                self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
-            else:
-                with self.accelerator.no_sync(self.model):
-                    self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
-            self.state.loss_sum += self._loss_value
-            self.state.loss_n += 1
-            self.state.samples += len(idx) * world
-            if "attention_mask" in batch:
-                self.state.tokens += int(batch["attention_mask"].sum()) * world
             self.state.batch_in_epoch += 1
             if last_micro:
-                self._optimizer_step(idx)
+                self._optimizer_step(source.rows(bi))
                 n_micro = (bi % t.grad_accum) + 1
                 self.last_penalties = {k: v / n_micro for k, v in self._penalty_sums.items()}
                 self._penalty_sums = {}
@@ -285,6 +282,35 @@ class Trainer:
                 if self.state.step >= self.total_steps or self._stop:
                     return
 
+    def _forward_backward(self, idx, batch, epoch: int, last_micro: bool, world: int) -> bool:
+        """Forward, loss and backward of one micro-batch; False when its loss was not finite (skipped)."""
+        t = self.recipe.train
+        batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+        with torch.autocast(self.accelerator.device.type, dtype=autocast_dtype(self.precision),
+                            enabled=self.precision in ("bf16", "fp16")):
+            with self.prefix_cache.feeding(idx, batch, epoch):
+                outputs = self.model(batch)
+            loss = self.task.loss(outputs, batch["targets"], *self._loss_args, **self._loss_kwargs)
+            for key, reg in zip(self.penalty_names, self.regularisers):
+                penalty = reg.penalty(self.unwrapped, batch, outputs)
+                self._penalty_sums[key] = self._penalty_sums.get(key, 0.0) + float(penalty.detach())
+                loss = loss + penalty
+        loss = poisoned_loss(loss)  # tests only (TUNEFORGE_FAULT=nan-loss:N); a no-op otherwise
+        if not self._finite(loss):
+            self._nonfinite(f"loss is {loss.item()}", idx)
+            return False
+        if last_micro:
+            self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+        else:
+            with self.accelerator.no_sync(self.model):
+                self.accelerator.backward(self.scaler.scale(loss / t.grad_accum))
+        self.state.loss_sum += self._loss_value
+        self.state.loss_n += 1
+        self.state.samples += len(idx) * world
+        if "attention_mask" in batch:
+            self.state.tokens += int(batch["attention_mask"].sum()) * world
+        return True
+
     def _optimizer_step(self, idx) -> None:
         t = self.recipe.train
         self._apply_stage()
@@ -293,7 +319,8 @@ class Trainer:
             self._scaled_step(params)
             return
         if params:
-            norm = self.accelerator.clip_grad_norm_(params, t.grad_clip if t.grad_clip else float("inf"))
+            clip = t.grad_clip if t.grad_clip and self.privacy is None else float("inf")  # DP clips per example
+            norm = self.accelerator.clip_grad_norm_(params, clip)
             if not torch.isfinite(torch.as_tensor(norm)):
                 self.optimizer.zero_grad(set_to_none=True)
                 self._nonfinite(f"gradient norm is {float(norm)}", idx)
@@ -387,6 +414,8 @@ class Trainer:
         if self.run_dir is None:
             return
         self.accelerator.wait_for_everyone()
+        if self.privacy is not None:  # the accountant's history: a resumed run's epsilon counts these steps
+            self.state.privacy = self.privacy.state_dict()
         if self.accelerator.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.unwrapped.net, self.optimizer,
                             self.state, self.recipe.train.keep_checkpoints, self.scaler)
@@ -397,6 +426,8 @@ class Trainer:
         if path is None:
             raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
         self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer, self.scaler)
+        if self.privacy is not None:
+            self.privacy.load_state_dict(self.state.privacy)
         self._stage = -1
         if self.state.step > 0:  # stage and learning rates of the last step taken, as the interrupted run had
             self._apply_stage(self.state.step - 1)
