@@ -84,6 +84,8 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         from ..search.space import space_problems
         blocks = max(1, len(info.block_names) - 1) if info is not None and info.block_names else None
         problems += space_problems(recipe.model_dump(mode="python"), recipe.search, recipe.task, blocks)
+    from ..continual.sequence import continual_problems
+    problems += [p for p in continual_problems(recipe) if p not in problems]
     out = Path(recipe.output.dir)
     if out.exists() and not out.is_dir():
         problems.append(f"output.dir: {out} exists and is not a folder")

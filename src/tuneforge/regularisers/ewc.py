@@ -13,6 +13,11 @@ exact per-example Fisher, larger batches a faster approximation. ``fisher: sampl
 (default, classification only) draws labels from the model's own predictions, which is
 the Fisher proper; ``fisher: empirical`` uses the data set's labels.
 
+In a continual sequence (docs/continual.md) the Fisher and the anchors come from the previous
+step's model, and the reference data (when ``data`` is left out) are the training splits of every
+earlier task, so the penalty protects what the earlier tasks needed; the first step has no
+earlier task and no penalty.
+
 Example recipe::
 
     regularisers: [{name: ewc, weight: 100, data: tweets, samples: 128}]
@@ -50,6 +55,9 @@ class EWC(Regulariser):
 
     def setup(self, model, context=None) -> None:
         split = self._reference(model, context)
+        if split is None:  # the first step of a continual sequence: nothing learnt yet to protect
+            self.anchors, self.fisher = {}, {}
+            return
         names = anchored_names(model)
         self.anchors = snapshot(model, names)
         self.fisher = diagonal_fisher(model, split, context.task, names, self.options)
@@ -61,9 +69,14 @@ class EWC(Regulariser):
 
     def _reference(self, model, context):
         o = self.options
+        from ..data import encode_split, load_data
+
+        step = getattr(context, "continual", None)
+        if o.data is None and step is not None:
+            return None if step.previous_train is None else encode_split(step.previous_train, model,
+                                                                         context.recipe.data)
         if o.data is None:
             return context.encoded["train"]
-        from ..data import encode_split, load_data
 
         run = context.recipe.data
         section = run.model_copy(update={

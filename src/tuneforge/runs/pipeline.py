@@ -57,6 +57,7 @@ class Prepared:
     encoded: dict
     lr_find: Optional[object] = None  # the range test's result when the recipe says optimizer.lr: find
     features: dict = field(default_factory=dict)  # split -> frozen features [N, D] (baseline, head solver)
+    continual: Optional[object] = None  # a continual step's context for the regularisers (tuneforge.continual)
 
 
 def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHooks] = None) -> Prepared:
@@ -82,6 +83,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     if counts:
         console.print("[dim]data[/dim] examples per class in train: " + escape(counts_line(counts["train"])))
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
+    if hooks.start is not None:  # a continual step: the previous step's weights
+        hooks.start(model)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
     scaler = task.target_scaler(data.train.targets)
@@ -103,7 +106,7 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
             for note in enc.notes(name):
                 console.print(f"[yellow]data[/yellow] {escape(note)}")
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
-                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}))
+                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}), continual=hooks.continual)
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
     return p
 
@@ -125,6 +128,9 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
     from .result import FinetuneResult
 
     console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
+    if recipe.tasks:
+        from ..continual import run_sequence  # one step per task, each from the last (docs/continual.md)
+        return run_sequence(recipe, console, quiet)
     if recipe.strategy.name == "auto" and resume_dir is None and run_dir is None:
         from ..search.race import run_race  # races the candidates, then runs the winner (docs/strategies.md)
         return run_race(recipe, console, quiet, hooks)
@@ -399,6 +405,9 @@ def _peak_memory_mb(device) -> float:
 def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False):
     """Continue a killed or interrupted run from its latest checkpoint."""
     run_dir = Path(run_dir)
+    if (run_dir / "continual.json").is_file():
+        from ..continual import resume_sequence  # killed mid-sequence: finished steps are kept
+        return resume_sequence(run_dir, console or Console(quiet=quiet), quiet)
     if not (run_dir / "recipe.yaml").is_file() and (run_dir / "race" / "recipe.yaml").is_file():
         from ..search.race import resume_race  # killed during a strategy race: finish it
         return resume_race(run_dir, console or Console(quiet=quiet), quiet)
