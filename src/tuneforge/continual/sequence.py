@@ -17,8 +17,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..data.bundle import DataBundle, Split
+from ..data.packaged import packaged_classes
 from ..errors import RecipeError, TuneforgeError
 from ..recipe.schema import ContinualSection, DataSection, Recipe
+from ..registry import did_you_mean
 
 
 @dataclass
@@ -66,10 +68,17 @@ def continual_problems(recipe: Recipe) -> list[str]:
             problems.append(f"{key}: {why} cannot run inside a continual sequence")
     head = settings(recipe).head
     for i, t in enumerate(recipe.tasks):
+        section = None
         try:
-            task_section(recipe, i)
+            section = task_section(recipe, i)
         except ValidationError as e:
-            problems += [f"tasks[{i}].data.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+            for err in e.errors():
+                key = f"tasks[{i}].data.{'.'.join(map(str, err['loc']))}"
+                problems.append(f"{key}: unknown data setting{did_you_mean(str(err['loc'][-1]), DataSection.model_fields)}"
+                                if err["type"] == "extra_forbidden" else f"{key}: {err['msg']}")
+        known = packaged_classes(section.train) if section is not None else None
+        if t.classes is not None and known is not None:  # a packaged data set: its classes are known now
+            problems += [_unknown_class(i, c, known) for c in t.classes if c not in known]
         if t.classes is not None:
             twice = sorted({c for c in t.classes if t.classes.count(c) > 1})
             if twice:
@@ -116,10 +125,9 @@ def load_tasks(recipe: Recipe) -> list[TaskData]:
             loaded[key] = load_data(section, task, recipe.train.seed)
         bundle = loaded[key]
         own = list(t.classes) if t.classes is not None else list(bundle.label_names)
-        unknown = [c for c in own if c not in bundle.label_names]
+        unknown = [_unknown_class(i, c, bundle.label_names) for c in own if c not in bundle.label_names]
         if unknown:
-            problems.append(f"tasks[{i}].classes: {', '.join(map(repr, unknown))} not among the data's classes "
-                            f"({', '.join(bundle.label_names)})")
+            problems += [p for p in unknown if p not in problems]
             continue
         raw.append((t.name, section, own, bundle))
     if problems:
@@ -132,6 +140,11 @@ def load_tasks(recipe: Recipe) -> list[TaskData]:
         labels = union if settings(recipe).head == "shared" else own
         out.append(TaskData(name, section, labels, own, _restricted(bundle, own, labels, f"tasks[{i}] ({name})")))
     return out
+
+
+def _unknown_class(i: int, name: str, known: list[str]) -> str:
+    return (f"tasks[{i}].classes: {name!r} is not a class of the task's data{did_you_mean(name, known)} "
+            f"(classes: {', '.join(known)})")
 
 
 def _restricted(bundle: DataBundle, keep: list[str], labels: list[str], where: str) -> DataBundle:
