@@ -6,7 +6,8 @@
 Runs the shipped class-incremental Fashion-MNIST sequence (EfficientNet-Lite0, five tasks of two
 classes) as it is (no remedy), with EWC, and with a replay buffer, each in one process after the
 other, and prints the markdown table of average accuracy, forgetting, BWT and FWT (definitions in
-docs/continual.md); the raw numbers go to bench/results/continual.json.
+docs/continual.md); the raw numbers go to bench/results/continual.json
+(continual-<variants>.json for a subset).
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def main(argv=None) -> int:
                      "seconds": time.perf_counter() - started, "run_dir": str(result.run_dir)})
         print(json.dumps(rows[-1]), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "continual.json").write_text(json.dumps(rows, indent=2))
+    tag = "" if args.variants == ",".join(VARIANTS) else "-" + args.variants.replace(",", "-")
+    (HERE / "results" / f"continual{tag}.json").write_text(json.dumps(rows, indent=2))
     print("\n| variant | average accuracy | forgetting | BWT | FWT | wall-clock |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['variant']} | {r['average_accuracy']:.3f} | {r['forgetting']:.3f} | {r['bwt']:+.3f} | "
