@@ -7,6 +7,7 @@ import torch
 
 import tuneforge
 from tuneforge.continual import sequence_metrics
+from tuneforge.report.run_report import write_run_report
 
 from continual.conftest import continual_recipe, topic_table
 
@@ -54,6 +55,7 @@ def test_per_task_heads_score_each_task_with_its_own_head(bert_dir, topics_csv, 
     heads = torch.load(result.run_dir / "continual_state.pt", weights_only=True)["heads"]
     assert set(heads) == {0, 1} and all(h["classifier.weight"].shape[0] == 2 for h in heads.values())
     assert not torch.equal(heads[0]["classifier.weight"], heads[1]["classifier.weight"])
+    assert c["head"] == "per-task" and "per-task head" in write_run_report(result.run_dir).read_text()  # rebuilt
 
 
 def test_replay_adds_earlier_examples_to_later_steps(bert_dir, topics_csv, tmp_path):

@@ -90,7 +90,8 @@ def build_sequence_report(folder: Path, metrics: dict) -> str:
              section("Accuracy matrix", grid(img(matrix_figure(c), "accuracy matrix"),
                                              img(curves_figure(c), "accuracy per task")), matrix),
              section("Steps", f"<ul>{steps}</ul>" if steps else "")]
-    return page(f"{metrics['model']} · {metrics['task']} · continual", f"run folder {folder.name}", parts)
+    return page(f"{metrics['model']} · {metrics['task']} · continual ({c['head']} head)",
+                f"run folder {folder.name}", parts)
 
 
 def write_sequence_report(folder: Path, console: Console) -> None:
