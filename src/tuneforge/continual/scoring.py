@@ -59,8 +59,8 @@ class Scorer:
                                                       image_size=self.recipe.data.image_size).eval()
         return self._models[key]
 
-    def row(self, state: Optional[dict], heads: dict[int, dict], device=None) -> list[float]:
-        device = device or torch.device("cpu")
+    def row(self, state: Optional[dict], heads: dict[int, dict]) -> list[float]:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         out = []
         for j, t in enumerate(self.tasks):
             model = self.model_for(j)
