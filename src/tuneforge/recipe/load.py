@@ -192,14 +192,25 @@ def _describe(err: dict, tree: dict) -> str:
 
 def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
     for part in path:
+        if part.isdigit():  # an item of a list section (tasks.0.name): same model as the list's
+            continue
         field = model.model_fields.get(part)
-        ann = getattr(field, "annotation", None)
-        candidates = [ann, *getattr(ann, "__args__", ())]
-        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        nxt = _model_in(getattr(field, "annotation", None))
         if nxt is None:
             return []
         model = nxt
     return list(model.model_fields)
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The section model inside an annotation (``Optional[X]``, ``list[X]``...), or None."""
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

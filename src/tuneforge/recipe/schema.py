@@ -311,6 +311,29 @@ class SearchSection(BaseModel):
         return v
 
 
+class ContinualTask(Section):
+    """One step of a continual sequence (docs/continual.md): a name, the classes it keeps, other data settings."""
+
+    name: str = Field(..., min_length=1, description="the task's name (folder, matrix row and column)")
+    classes: Optional[list[str]] = Field(None, description="keep only these classes of the data (class-incremental "
+                                         "splits of one data set); unset: every class of the task's data")
+    data: dict[str, Any] = Field(default_factory=dict, description="overrides of the recipe's data section for "
+                                 "this task (train, validation, test, columns, max_train_samples...)")
+
+
+class ReplaySection(Section):
+    size: int = Field(..., ge=1, description="examples kept from earlier tasks (reservoir sampling) and added to "
+                      "each later task's training data")
+    seed: int = Field(0, description="seed of the reservoir")
+
+
+class ContinualSection(Section):
+    head: Literal["shared", "per-task"] = Field(
+        "shared", description="shared: one head over the union of every task's classes (class- or "
+        "domain-incremental); per-task: each task trains and is scored with its own head (task-incremental)")
+    replay: Optional[ReplaySection] = Field(None, description="a reservoir of earlier tasks' training examples")
+
+
 class Recipe(Section):
     task: str = Field(..., description="text-classification, image-classification, text-regression, image-regression, "
                                        "text-multilabel, image-multilabel, audio-classification, token-classification, "
@@ -329,6 +352,9 @@ class Recipe(Section):
     privacy: Optional[PrivacySection] = Field(None, description="train with DP-SGD (Opacus): per-example "
                                               "clipping, noise, an accountant; see docs/privacy.md")
     name: Optional[str] = Field(None, description="a short name for the run")
+    tasks: Optional[list[ContinualTask]] = Field(None, description="continual fine-tuning: train these tasks in "
+                                                 "order, each from the last one's weights (docs/continual.md)")
+    continual: Optional[ContinualSection] = Field(None, description="continual fine-tuning settings (with tasks)")
 
     @model_validator(mode="after")
     def _task_default_strategy(self):

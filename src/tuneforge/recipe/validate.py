@@ -94,6 +94,8 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         problems += space_problems(recipe.model_dump(mode="python"), recipe.search, recipe.task, blocks)
     from ..training.trackers import tracker_problems
     problems += tracker_problems(recipe.output)
+    from ..continual.sequence import continual_problems
+    problems += [p for p in continual_problems(recipe) if p not in problems]
     out = Path(recipe.output.dir)
     if out.exists() and not out.is_dir():
         problems.append(f"output.dir: {out} exists and is not a folder")

@@ -16,6 +16,9 @@ teacher's, so the model keeps doing what it did before while it learns the new t
   classifier can be loaded (timm weights with their head, or ``original_outputs`` given),
   features otherwise.
 
+In a continual sequence (docs/continual.md) the teacher is the previous step's model (the model
+as the step starts), compared on features: that is Learning without Forgetting across tasks.
+
 The student's features are captured with a forward hook during the training forward, so
 the student is not run twice; only the teacher adds one forward (without gradients).
 
@@ -53,7 +56,8 @@ class Distillation(Regulariser):
     def setup(self, model, context=None) -> None:
         o = self.options
         self.teacher, self.original_head = None, None
-        if o.target in ("auto", "logits") and model.modality == "image":
+        continual = getattr(context, "continual", None) is not None  # teacher: the previous step's model
+        if o.target in ("auto", "logits") and model.modality == "image" and not continual:
             self.teacher = _original_model(model, context, o.original_outputs)
             if self.teacher is None and o.target == "logits":
                 raise TuneforgeError("regularisers[distillation].target: 'logits' needs the model's original "

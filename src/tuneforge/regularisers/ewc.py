@@ -31,6 +31,11 @@ Two choices make the Fisher mean something and ``weight`` usable:
   a displacement spread evenly over parameters; EWC moves the cost onto the important ones).
   ``normalise: none`` keeps the Fisher proper (Kirkpatrick et al.'s scale).
 
+In a continual sequence (docs/continual.md) the Fisher and the anchors come from the previous
+step's model, and the reference data (when ``data`` is left out) are the training splits of every
+earlier task, so the penalty protects what the earlier tasks needed; the first step has no
+earlier task and no penalty.
+
 Example recipe::
 
     regularisers: [{name: ewc, weight: 0.5, data: tweets, samples: 128}]
@@ -71,6 +76,9 @@ class EWC(Regulariser):
 
     def setup(self, model, context=None) -> None:
         split = self._reference(model, context)
+        if split is None:  # the first step of a continual sequence: nothing learnt yet to protect
+            self.anchors, self.fisher = {}, {}
+            return
         names = anchored_names(model)
         self.anchors = snapshot(model, names)
         reader, self.note = fisher_model(model, split, context.task, self.options)
@@ -87,9 +95,14 @@ class EWC(Regulariser):
 
     def _reference(self, model, context):
         o = self.options
+        from ..data import encode_split, load_data
+
+        step = getattr(context, "continual", None)
+        if o.data is None and step is not None:
+            return None if step.previous_train is None else encode_split(step.previous_train, model,
+                                                                         context.recipe.data)
         if o.data is None:
             return context.encoded["train"]
-        from ..data import encode_split, load_data
 
         run = context.recipe.data
         section = run.model_copy(update={

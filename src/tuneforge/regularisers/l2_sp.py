@@ -5,6 +5,9 @@ head is not included: it has no starting point worth keeping). Plain weight deca
 the features towards zero, forgetting what pre-training learnt; L2-SP pulls them back to
 where they started.
 
+In a continual sequence (docs/continual.md) the anchors stay the *original* pre-trained
+weights at every step, not the previous step's.
+
 Example recipe::
 
     regularisers: [{name: l2-sp, weight: 0.01}]
@@ -20,7 +23,9 @@ class L2SP(Regulariser):
     name = "l2-sp"
 
     def setup(self, model, context=None) -> None:
-        self.anchors = snapshot(model, anchored_names(model))
+        step = getattr(context, "continual", None)
+        names = anchored_names(model)
+        self.anchors = {n: step.pretrained[n] for n in names} if step is not None else snapshot(model, names)
 
     def penalty(self, model, batch, outputs):
         self.anchors = on_device(self.anchors, outputs)

@@ -53,6 +53,9 @@ def build_run_report(run_dir: Path) -> str:
     metrics = _read_json(run_dir / "metrics.json")
     if metrics is None:
         raise TuneforgeError(f"{run_dir} has no metrics.json: is it a finished tuneforge run folder?")
+    if "continual" in metrics:  # a continual sequence: its own page (tuneforge.continual.report)
+        from ..continual.report import build_sequence_report
+        return build_sequence_report(run_dir, metrics)
     strategy = metrics.get("strategy", {}).get("name", "?")
     title = f"{metrics.get('model', '?')} · {metrics.get('task', '?')} · {strategy}"
     subtitle = f"run folder {run_dir.name}"

@@ -7,6 +7,8 @@ A plain ``tuneforge run`` needs none of this. A search trial or a race round pas
   or decoded splits (``encoded``, keyed by model and data settings) and the frozen pre-trained
   features the head solver reads (``features``, keyed by model and precision);
 * add trainer callbacks (the search's pruning reporter);
+* start from other weights than the pre-trained ones (``start``: a continual step starts from the
+  previous step's model) and hand the regularisers what a continual step knows (``continual``);
 * run *lean*: train and score on validation only. The test split is never encoded or evaluated
   (the caller passes data without one), and the baselines, deeper analyses, diagnostics,
   report and saved model are skipped: a trial only needs its validation score and curve.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 @dataclass
@@ -27,6 +29,8 @@ class RunHooks:
     retention: bool = False                    # lean runs: still measure retention (a search objective)
     encoded: dict = field(default_factory=dict)   # (split, key) -> EncodedSplit
     features: dict = field(default_factory=dict)  # key -> {split: frozen features}
+    start: Optional[Callable[[Any], None]] = None  # loads start weights into the freshly built task model
+    continual: Optional[Any] = None            # a continual step's context (tuneforge.continual.StepContext)
 
     @staticmethod
     def encoding_key(recipe) -> str:

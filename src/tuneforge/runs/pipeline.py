@@ -61,6 +61,7 @@ class Prepared:
     lr_find: Optional[object] = None  # the range test's result when the recipe says optimizer.lr: find
     features: dict = field(default_factory=dict)  # split -> frozen features [N, D] (baseline, head solver)
     clock: PhaseClock = field(default_factory=PhaseClock)  # where the run's time goes (see .phases)
+    continual: Optional[object] = None  # a continual step's context for the regularisers (tuneforge.continual)
 
 
 def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHooks] = None,
@@ -90,6 +91,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
         console.print("[dim]data[/dim] examples per class in train: " + escape(counts_line(counts["train"])))
     clock.lap("data preparation")
     model = task.build_model(recipe.model, data.label_names, image_size=recipe.data.image_size)
+    if hooks.start is not None:  # a continual step: the previous step's weights
+        hooks.start(model)
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
     if recipe.privacy is not None:  # layers Opacus cannot give per-example gradients for, before any folder
@@ -119,7 +122,8 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
                 console.print(f"[yellow]data[/yellow] {escape(note)}")
     clock.lap("data preparation")
     p = Prepared(recipe, task, data, model, strategy, scaler, encoded,
-                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}), clock=clock)
+                 features=hooks.features.setdefault(RunHooks.features_key(recipe), {}), clock=clock,
+                 continual=hooks.continual)
     p.recipe = resolve_lr_find(p, console)  # optimizer.lr: find -> the range test's suggestion
     if p.lr_find is not None:
         clock.lap("lr find")
@@ -145,6 +149,9 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
     from .result import FinetuneResult
 
     console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
+    if recipe.tasks:
+        from ..continual import run_sequence  # one step per task, each from the last (docs/continual.md)
+        return run_sequence(recipe, console, quiet)
     if recipe.strategy.name == "auto" and resume_dir is None and run_dir is None:
         from ..search.race import run_race  # races the candidates, then runs the winner (docs/strategies.md)
         return run_race(recipe, console, quiet, hooks)
@@ -449,6 +456,9 @@ def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False
            clock: Optional[PhaseClock] = None):
     """Continue a killed or interrupted run from its latest checkpoint (``clock``: as for :func:`run`)."""
     run_dir = Path(run_dir)
+    if (run_dir / "continual.json").is_file():
+        from ..continual import resume_sequence  # killed mid-sequence: finished steps are kept
+        return resume_sequence(run_dir, console or Console(quiet=quiet), quiet)
     if not (run_dir / "recipe.yaml").is_file() and (run_dir / "race" / "recipe.yaml").is_file():
         from ..search.race import resume_race  # killed during a strategy race: finish it
         return resume_race(run_dir, console or Console(quiet=quiet), quiet)
