@@ -90,7 +90,7 @@ def main():
     t = recipe.train
     targs = TrainingArguments(output_dir=args.out, num_train_epochs=t.epochs, per_device_train_batch_size=t.batch_size,
                               learning_rate=args.lr, weight_decay=recipe.optimizer.weight_decay,
-                              lr_scheduler_type="linear", warmup_ratio=recipe.scheduler.warmup, use_cpu=True,
+                              lr_scheduler_type="linear", warmup_steps=recipe.scheduler.warmup, use_cpu=True,
                               report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no",
                               disable_tqdm=True, seed=t.seed)
     t0 = time.perf_counter()

@@ -83,7 +83,7 @@ def hf_arm(args, trl: bool) -> dict:
                       target_modules=LORA["target_modules"], task_type="CAUSAL_LM")
     common = dict(output_dir=str(Path(args.out) / "hf"), num_train_epochs=args.epochs,
                   per_device_train_batch_size=args.batch, learning_rate=args.lr_lora, weight_decay=0.01,
-                  lr_scheduler_type="linear", warmup_ratio=args.warmup, use_cpu=True, report_to=[],
+                  lr_scheduler_type="linear", warmup_steps=args.warmup, use_cpu=True, report_to=[],
                   save_strategy="no", eval_strategy="no", logging_strategy="no", disable_tqdm=True, seed=args.seed)
     if trl:
         from datasets import Dataset
