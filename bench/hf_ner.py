@@ -1,6 +1,6 @@
 """The Hugging Face way to fine-tune NER, on a tuneforge recipe's exact split; prints one JSON line.
 
-    python bench/hf_ner.py RECIPE.yaml --lr 5e-5 --out /tmp/hf-ner [--compare RUN_DIR]
+    python bench/hf_ner.py RECIPE.yaml --lr 5e-5 --out /tmp/hf-ner
 
 What the transformers token-classification example does: ``AutoModelForTokenClassification`` from the
 recipe's checkpoint (a random head), words tokenised with ``is_split_into_words=True``, each word's tag
@@ -8,8 +8,8 @@ on its first sub-token and -100 elsewhere, ``DataCollatorForTokenClassification`
 the ``Trainer`` with the recipe's epochs, batch size, weight decay, warmup, linear schedule, max length
 and seed, at ``--lr`` (the rate tuneforge resolved, so both sides train at the same rate). The split is
 tuneforge's (``load_data`` with the recipe's seed), and test predictions are read at each word's first
-sub-token and scored by the same entity metrics and bootstrap as a tuneforge run; ``--compare`` adds a
-paired bootstrap against that run's saved test outputs.
+sub-token and scored by the same entity metrics and bootstrap as a tuneforge run; they are saved as
+``<out>/test_outputs.npz`` (``[sentences, words, tags]``) for a paired bootstrap against a run.
 """
 from __future__ import annotations
 
@@ -74,7 +74,6 @@ def main():
     ap.add_argument("recipe")
     ap.add_argument("--lr", type=float, required=True)
     ap.add_argument("--out", default="/tmp/tuneforge-hf-ner")
-    ap.add_argument("--compare", default=None, help="a tuneforge run folder: paired bootstrap on its test outputs")
     args = ap.parse_args()
     started = time.perf_counter()
     recipe = load_recipe(args.recipe)
@@ -105,11 +104,8 @@ def main():
               "batch_size": t.batch_size, "train_examples": len(train), "test": metrics, "test_ci": ci,
               "train_seconds": seconds, "samples_per_second": len(train) * t.epochs / seconds,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if args.compare:
-        from tuneforge.runs.extras import load_outputs
-        theirs, _ = load_outputs(Path(args.compare))
-        result["tuneforge_minus_hf"] = tm.paired_bootstrap(targets, theirs, outputs, names, "entity_f1",
-                                                           recipe.evaluate.bootstrap, 0.95, t.seed)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(Path(args.out) / "test_outputs.npz", outputs=outputs)
     result["process_seconds"] = time.perf_counter() - started
     print(json.dumps(result, default=float))
 

