@@ -34,7 +34,7 @@ def recipe_for(args, strategy: str, lr: float):
     from tuneforge.recipe import Recipe
 
     opts = {"name": "lora", **LORA} if strategy == "lora" else {"name": "full"}
-    return Recipe(task="causal-lm", model={"name": "smollm2-135m"}, strategy=opts,
+    return Recipe(task="causal-lm", model={"name": args.model}, strategy=opts,
                   data={"train": "tweets-instructions", "prompt_column": "prompt", "response_column": "response",
                         "validation": None, "test": 0.2, "max_train_samples": args.train,
                         "max_eval_samples": args.eval, "max_length": args.max_length},
@@ -65,7 +65,7 @@ def examples(args):
     from tuneforge.tasks import TASKS
 
     recipe = recipe_for(args, "lora", args.lr_lora)
-    folder = MODELS.get("smollm2-135m")().path
+    folder = MODELS.get(args.model)().path if args.model in MODELS else args.model
     tokenizer = AutoTokenizer.from_pretrained(folder)
     data = load_data(recipe.data, TASKS.get("causal-lm"), args.seed)
     return [encode_example(r, tokenizer, args.max_length, False) for r in data.train.inputs], tokenizer, folder
@@ -95,6 +95,8 @@ def hf_arm(args, trl: bool) -> dict:
                                                        completion_only_loss=True, dataset_num_proc=None),
                              train_dataset=ds, processing_class=tokenizer, peft_config=lora)
     else:
+        if tokenizer.pad_token is None:   # only the padding of a batch (labels there are -100, attention 0)
+            tokenizer.pad_token = tokenizer.eos_token
         ds = [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels} for ids, labels in rows]
         trainer = Trainer(model=get_peft_model(net, lora), args=TrainingArguments(**common), train_dataset=ds,
                           data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
@@ -109,6 +111,7 @@ def hf_arm(args, trl: bool) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arm", choices=ARMS, required=True)
+    ap.add_argument("--model", default="smollm2-135m", help="an alias or a folder (a tiny Llama: a smoke check)")
     ap.add_argument("--train", type=int, default=64)
     ap.add_argument("--eval", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=96)
