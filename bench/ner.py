@@ -11,7 +11,8 @@ the HF Trainer with ``AutoModelForTokenClassification`` + ``DataCollatorForToken
 (``bench/hf_ner.py``) at the learning rate tuneforge resolved and the recipe's epochs, batch size,
 weight decay, warmup and max length. Each arm runs as its own process; the script records test entity
 F1 (seqeval, 95% bootstrap interval over sentences), the paired bootstrap tuneforge - HF and tuneforge -
-probe, training samples/s and whole-process seconds. Writes ``bench/results/ner.json`` and prints a
+probe, training samples/s and whole-process seconds. The arms start together, but tuneforge computes its
+baselines first, so their training windows need not overlap: on a loaded machine compare samples/s with care. Writes ``bench/results/ner.json`` and prints a
 table for BENCHMARKS.md. A measurement, not a test.
 """
 from __future__ import annotations
