@@ -16,6 +16,7 @@ def test_ner_recipe_runs_a_few_steps_on_minilm(tmp_path):
                           "train.max_steps=6", "evaluate.bootstrap=100", f"output.dir={tmp_path}"])
     run = tuneforge.finetune(recipe)
     m = run.metrics
+    assert m["strategy"]["plan"][0]["defaults"]["optimizer.lr"]["value"] == 5e-5   # the recipe leaves lr to the default
     assert m["data"]["label_names"][0] == "O" and len(m["data"]["label_names"]) == 21
     assert m["baseline_majority"]["entity_f1"] == 0.0 and m["baseline_majority"]["token_accuracy"] > 0.8
     assert m["baseline"]["entity_f1"] > 0.05            # the probe on frozen MiniLM word features finds entities
