@@ -85,7 +85,7 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     t = m["train"]
     assert m["resumed"] is True
     assert 0 < t["seconds_this_process"] < t["seconds"]  # the killed process's steps count in train.seconds
-    assert t["seconds_this_process"] == pytest.approx(m["phases"]["training"], abs=1e-3)
+    assert t["seconds_this_process"] <= m["phases"]["training"]  # steps only; the phase adds evaluation, saving
     phases = m["phases"]
     assert PIPELINE_PHASES | {"start-up"} <= set(phases)
     assert all(s >= 0 for s in phases.values())

@@ -22,6 +22,8 @@ Two choices make the Fisher mean something and ``weight`` usable:
   of the reference rows: the best linear read-out of the pre-trained body for that data.
   Where the head cannot be solved (``head_start.head_solvability`` says why) or the model
   keeps its pre-trained head (causal LM), the model's own head is used and ``note`` says so.
+  At a later step of a continual sequence the head is not new: it was trained on the earlier
+  tasks, so the Fisher is read through the previous step's model as it is.
   Only the body (the pre-trained parameters, ``anchors.anchored_names``) is penalised.
 * **its scale.** Raw Fisher values are tiny (a mean of 1e-5 on the tests' tiny BERT through its
   random head, 6e-4 through a solved one), so a raw ``weight`` has to be huge and is hard to choose. ``normalise: mean``
@@ -81,7 +83,11 @@ class EWC(Regulariser):
             return
         names = anchored_names(model)
         self.anchors = snapshot(model, names)
-        reader, self.note = fisher_model(model, split, context.task, self.options)
+        if getattr(context, "continual", None) is not None and self.options.data is None:
+            # a later continual step: the head was trained on the earlier tasks, so read through it as is
+            reader, self.note = model, "the previous step's model, head included (trained on the earlier tasks)"
+        else:
+            reader, self.note = fisher_model(model, split, context.task, self.options)
         fisher = diagonal_fisher(reader, split, context.task, names, self.options)
         self.fisher_mean = float(sum(f.sum() for f in fisher.values()) / max(1, sum(f.numel() for f in fisher.values())))
         if self.options.normalise == "mean" and self.fisher_mean > 0:

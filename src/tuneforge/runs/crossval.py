@@ -64,7 +64,7 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
         p = first if i == 0 else prepare(recipe, console, data=bundle)
         fold_dir = parent / f"fold-{i + 1}"
         fold_dir.mkdir()
-        result = _train_and_report(p, fold_dir, console, quiet, time.perf_counter(), False, FinetuneResult)
+        result = _train_and_report(p, fold_dir, console, quiet, False, FinetuneResult)
         per_fold.append(result.metrics)
         fold_dirs.append(fold_dir.name)
     metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": per_fold[0]["strategy"],

@@ -235,7 +235,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         console.print(trainer.prefix_cache.summary())
     clock.lap("setup")
     state = trainer.fit(resume=resuming)
-    train_seconds_here = clock.lap("training")
+    clock.lap("training")
+    train_seconds_here = state.seconds - trainer.seconds_before  # measured as train.seconds is: steps only
     if trainer.head_solution is not None:
         plan_rows[0]["head_solution"] = trainer.head_solution
         write_json(run_dir / "plan.json", plan_rows)

@@ -104,6 +104,7 @@ class Trainer:
                 p.requires_grad_(flag)
         self.schedule = SCHEDULERS.get(recipe.scheduler.name)
         self.state = TrainState()
+        self.seconds_before = 0.0  # training seconds of earlier processes of this run (set on resume)
         self._stage = -1
         self._stop: Optional[str] = None
         self.last_loss: Optional[float] = None
@@ -426,6 +427,7 @@ class Trainer:
         if path is None:
             raise TrainingError(f"nothing to resume in {self.run_dir}: it holds no complete checkpoint")
         self.state = load_checkpoint(path, self.unwrapped.net, self.optimizer, self.scaler)
+        self.seconds_before = self.state.seconds
         if self.privacy is not None:
             self.privacy.load_state_dict(self.state.privacy)
         self._stage = -1
