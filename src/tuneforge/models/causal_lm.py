@@ -101,9 +101,12 @@ class CausalLMModel(TaskModel):
         old_side = tok.padding_side
         tok.padding_side = "left"
         out = []
+        # peft ignores position ids under prompt tuning, so a left-padded row would see its tokens at shifted
+        # positions: a prompt-learning model generates one prompt at a time, as a user of the adapter would
+        size = 1 if self.prompt_learning else 8
         try:
-            for start in range(0, len(prompts), 8):
-                enc = tok(prompts[start:start + 8], return_tensors="pt", padding=True, add_special_tokens=False)
+            for start in range(0, len(prompts), size):
+                enc = tok(prompts[start:start + size], return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = {k: v.to(device) for k, v in enc.items()}
                 extra = dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p) \
                     if settings.do_sample else dict(do_sample=False)
