@@ -138,6 +138,9 @@ def test_what_prompt_learning_cannot_do_is_refused_at_validate_time(llama_dir, t
     assert any(p.startswith("train.compile: not supported with 'prefix-tuning'") for p in probs)
     assert not any("gradient_checkpointing" in p for p in
                    _problems(llama_dir, "prompt-tuning", train={"gradient_checkpointing": True}))
+    regs = _problems(llama_dir, regularisers=[{"name": n, "weight": 1.0} for n in ("l2-sp", "ewc", "distillation")])
+    assert [p.split(":")[0] for p in regs] == ["regularisers[0]", "regularisers[1]", "regularisers[2]"]
+    assert "its penalty would stay 0" in regs[0] and "untrained virtual tokens" in regs[2]
     packed = _recipe(llama_dir, "x", {"name": "prompt-tuning"})
     packed.data.packing = True
     assert any(p.startswith("data.packing: 'prompt-tuning'") for p in recipe_problems(packed))

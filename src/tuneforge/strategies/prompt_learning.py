@@ -22,7 +22,9 @@ What these methods cannot do is refused by :meth:`PromptLearningStrategy.recipe_
 ``tuneforge validate`` time: another task than causal-lm, sequence packing (peft prepends a
 2-D mask of ones and drops position ids, so a packed block-diagonal mask cannot pass),
 ``train.compile``, DP-SGD and continual sequences (not supported with peft's prompt-learning
-forward in tuneforge), and, for prefix tuning, gradient checkpointing (transformers turns the
+forward in tuneforge), the regularisers (l2-sp and ewc anchor only pre-trained weights, which never
+train here, so their penalty is 0; distillation's teacher would be the model with the untrained
+prompt, not the pre-trained model), and, for prefix tuning, gradient checkpointing (transformers turns the
 key-value cache off under checkpointing, which drops the prefix).
 """
 from __future__ import annotations
@@ -35,7 +37,8 @@ from ..errors import RecipeError
 from ..models.layer_map import Block, LayerMap
 from .base import Plan, Stage, Strategy, StrategyOptions
 
-BASE_PREFIX = "base_model."   # what peft's prompt-learning wrapper puts before the base network's names
+BASE_PREFIX = "base_model."
+ANCHORED = ("l2-sp", "ewc")   # regularisers whose penalty counts only the pre-trained weights that train   # what peft's prompt-learning wrapper puts before the base network's names
 
 
 class PromptLearningOptions(StrategyOptions):
@@ -76,6 +79,14 @@ class PromptLearningStrategy(Strategy):
         if recipe.train.gradient_checkpointing and not self.checkpointing_ok:
             problems.append(f"train.gradient_checkpointing: {name!r} passes its prefix as a key-value cache, which "
                             "transformers turns off under gradient checkpointing; remove it")
+        for i, reg in enumerate(recipe.regularisers):
+            if reg.name in ANCHORED:
+                problems.append(f"regularisers[{i}]: {reg.name!r} anchors the pre-trained weights, which {name!r} never "
+                                "changes (its penalty would stay 0); remove it")
+            elif reg.name == "distillation":
+                problems.append(f"regularisers[{i}]: 'distillation' copies the model as training starts, which under "
+                                f"{name!r} already holds the untrained virtual tokens, so it would not keep the "
+                                "pre-trained model's outputs; remove it")
         if recipe.privacy is not None:
             problems.append(f"privacy: DP-SGD is not supported with {name!r}; remove the privacy section or use lora")
         return problems
