@@ -19,8 +19,8 @@ pre-trained weights plus the prompt in ``model/prompt`` (see ``CausalLMModel.sav
 ``peft.PeftModel.from_pretrained(base, adapter)`` or ``AutoPeftModelForCausalLM``.
 
 What these methods cannot do is refused by :meth:`PromptLearningStrategy.recipe_problems` at
-``tuneforge validate`` time: another task than causal-lm, sequence packing (peft prepends a
-2-D mask of ones and drops position ids, so a packed block-diagonal mask cannot pass),
+``tuneforge validate`` time: another task than causal-lm, sequence packing (peft prepends
+a 2-D mask of ones, so a packed row's 4-D block-diagonal mask cannot pass, and prompt tuning drops position ids),
 ``train.compile``, DP-SGD and continual sequences (not supported with peft's prompt-learning
 forward in tuneforge), the regularisers (l2-sp and ewc anchor only pre-trained weights, which never
 train here, so their penalty is 0; distillation's teacher would be the model with the untrained
@@ -60,6 +60,14 @@ class PromptLearningStrategy(Strategy):
     def peft_config(self, model):
         raise NotImplementedError
 
+    def defaults(self, ctx):
+        """The common defaults, with the causal LM's kept head known even before the model is loaded
+        (``tuneforge validate``): no head to solve, no head learning rate."""
+        from dataclasses import replace
+
+        from .defaults import common_defaults
+        return common_defaults(self, replace(ctx, new_head=False))
+
     def recipe_problems(self, recipe) -> list[str]:
         """What this strategy cannot do with ``recipe``, one message per setting (found by ``tuneforge validate``)."""
         name, problems = self.name, []
@@ -71,8 +79,9 @@ class PromptLearningStrategy(Strategy):
             problems.append(f"tasks: {name!r} does not support continual sequences (each step would need the previous "
                             "step's prompt); use lora")
         if recipe.data.packing:
-            problems.append(f"data.packing: {name!r} puts virtual tokens before every row, which a packed row's "
-                            "block-diagonal mask and position ids cannot carry (peft drops them); set data.packing: false")
+            problems.append(f"data.packing: {name!r} adds virtual tokens to every row through peft, which extends only "
+                            "a 2-D attention mask, so a packed row's block-diagonal mask cannot pass; set "
+                            "data.packing: false")
         if recipe.train.compile:
             problems.append(f"train.compile: not supported with {name!r} (peft's prompt-learning forward is not "
                             "compiled by tuneforge); remove it")
