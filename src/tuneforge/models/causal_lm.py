@@ -12,9 +12,16 @@ losses agree); a model that ignores it is refused rather than left to leak atten
 
 The model keeps its pre-trained LM head (tied to the input embeddings in SmolLM2): there is no new
 head to solve or warm up.
+
+Under prompt tuning or prefix tuning (:mod:`tuneforge.strategies.prompt_learning`) ``net`` is peft's
+``PeftModelForCausalLM`` around the pre-trained network; ``virtual_tokens`` leading positions of its
+logits belong to the soft prompt and are dropped before the loss. Such a model is saved as the
+unchanged pre-trained network (``exported_net``) plus the prompt in ``prompt/`` (``save_parts``), and
+:func:`load_saved_causal_lm` puts the prompt back.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -24,6 +31,7 @@ from ..errors import ModelError
 from .task_model import TaskModel
 
 IGNORE = -100
+PROMPT_DIR = "prompt"      # model/prompt: the learnt prompt or prefix of a prompt-learning run (a peft folder)
 PACKING_TOLERANCE = 1e-4   # nats per target token: float32 noise is ~1e-6; a leak on a tiny random Llama ~1e-2
 
 
@@ -49,6 +57,7 @@ class CausalLMModel(TaskModel):
     """A Hugging Face ``*ForCausalLM`` network and its tokenizer (see the module docstring)."""
 
     new_head = False   # the pre-trained LM head is kept: adapters do not retrain it, no head is solved
+    virtual_tokens = 0  # leading logit positions of a learnt soft prompt (prompt tuning), dropped before the loss
 
     def forward(self, batch: dict) -> torch.Tensor:
         kwargs = {"input_ids": batch["input_ids"]}
@@ -60,7 +69,25 @@ class CausalLMModel(TaskModel):
             kwargs["position_ids"] = batch["position_ids"]
         else:
             kwargs["attention_mask"] = batch["attention_mask"]
-        return token_nll(self.net(**kwargs).logits, batch["targets"])
+        logits = self.net(**kwargs).logits
+        return token_nll(logits[:, self.virtual_tokens:], batch["targets"])
+
+    @property
+    def prompt_learning(self) -> bool:
+        """Whether ``net`` is peft's prompt-learning wrapper (prompt or prefix tuning)."""
+        config = getattr(self.net, "active_peft_config", None)
+        return bool(getattr(config, "is_prompt_learning", False))
+
+    def exported_net(self):
+        """The network ``model/`` holds: the pre-trained one, unchanged, under prompt learning (nothing merges)."""
+        return self.net.get_base_model() if self.prompt_learning else self.net
+
+    def save_parts(self, folder) -> dict:
+        """Write the learnt prompt into ``folder/prompt`` (a peft folder); what ``tuneforge.json`` records of it."""
+        if not self.prompt_learning:
+            return {}
+        self.net.save_pretrained(str(Path(folder) / PROMPT_DIR))
+        return {"prompt_adapter": PROMPT_DIR, "prompt_method": str(self.net.active_peft_config.peft_type.value)}
 
     def features(self, batch: dict) -> torch.Tensor:
         raise NotImplementedError("a causal LM has no pooled features; its baseline is the pre-trained model")
@@ -74,9 +101,12 @@ class CausalLMModel(TaskModel):
         old_side = tok.padding_side
         tok.padding_side = "left"
         out = []
+        # peft ignores position ids under prompt tuning, so a left-padded row would see its tokens at shifted
+        # positions: a prompt-learning model generates one prompt at a time, as a user of the adapter would
+        size = 1 if self.prompt_learning else 8
         try:
-            for start in range(0, len(prompts), 8):
-                enc = tok(prompts[start:start + 8], return_tensors="pt", padding=True, add_special_tokens=False)
+            for start in range(0, len(prompts), size):
+                enc = tok(prompts[start:start + size], return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = {k: v.to(device) for k, v in enc.items()}
                 extra = dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p) \
                     if settings.do_sample else dict(do_sample=False)
@@ -120,9 +150,17 @@ def _wrap(path, name: str, common: dict, dropout: Optional[float] = None) -> Cau
     return CausalLMModel(net, build_layer_map(net, "hf"), "hf", "lm-text", tokenizer, name, 1, head_linear=head)
 
 
-def load_saved_causal_lm(folder, source: str) -> CausalLMModel:
-    """A causal LM saved by tuneforge (``model/``): a plain transformers folder."""
-    return _wrap(str(folder), source, dict(local_files_only=True, trust_remote_code=False))
+def load_saved_causal_lm(folder, source: str, meta: Optional[dict] = None) -> CausalLMModel:
+    """A causal LM saved by tuneforge (``model/``): a plain transformers folder, plus its learnt prompt
+    (``prompt/``) when ``tuneforge.json`` (``meta``) names one."""
+    model = _wrap(str(folder), source, dict(local_files_only=True, trust_remote_code=False))
+    prompt = (meta or {}).get("prompt_adapter")
+    if prompt:
+        from peft import PeftModel
+        model.net = PeftModel.from_pretrained(model.net, str(Path(folder) / prompt)).eval()
+        config = model.net.active_peft_config
+        model.virtual_tokens = config.num_virtual_tokens if config.peft_type.value == "PROMPT_TUNING" else 0
+    return model
 
 
 @torch.no_grad()

@@ -95,6 +95,7 @@ def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[s
         _save_hf(model, folder, label_names)
     else:
         meta["architecture"] = _save_timm(model, folder, label_names, extra)
+    meta.update(model.save_parts(folder))
     if model.modality == "image":
         spec = model.preprocessor
         meta["image"] = {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)}
@@ -102,7 +103,7 @@ def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[s
 
 
 def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -> None:
-    net = model.net
+    net = model.exported_net()
     if label_names is not None:
         net.config.id2label = dict(enumerate(label_names))
         net.config.label2id = {n: i for i, n in enumerate(label_names)}

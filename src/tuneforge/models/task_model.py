@@ -128,6 +128,16 @@ class TaskModel(nn.Module):
                                "vector per example, so its input is not the pooled features")
         return seen[0]
 
+    # -- saving ------------------------------------------------------------------------------
+    def exported_net(self) -> nn.Module:
+        """The network ``model/`` holds (``net``; a causal LM under prompt learning: the unchanged base)."""
+        return self.net
+
+    def save_parts(self, folder) -> dict:
+        """Write what ``model/`` needs beside the network (a learnt prompt); return what ``tuneforge.json``
+        records of it. Default: nothing."""
+        return {}
+
     # -- the head ----------------------------------------------------------------------------
     def head_linear(self) -> nn.Linear:
         if self.head_linear_name is None:

@@ -31,6 +31,8 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         strategy = Strategy.from_section(recipe.strategy)
     except TuneforgeError as e:
         problems += [p if p.startswith("strategy") else f"strategy.name: {p}" for p in e.problems]
+    if strategy is not None:
+        problems += strategy.recipe_problems(recipe)
     try:
         build_regularisers(recipe.regularisers)
     except TuneforgeError as e:

@@ -66,9 +66,33 @@ def _outputs(meta: dict) -> str:
             "# class names: model.config.id2label")
 
 
+def prompt_statement(meta: dict) -> str:
+    """What ``model/`` holds after prompt or prefix tuning (empty for other runs)."""
+    if not meta.get("prompt_adapter"):
+        return ""
+    what = "soft prompt" if meta.get("prompt_method") == "PROMPT_TUNING" else "prefix (keys and values per layer)"
+    return (f"This folder holds the pre-trained weights **unchanged**: the run learnt a {what} with peft "
+            f"({meta.get('prompt_method', '').lower().replace('_', ' ')}), which cannot be merged into the weights. "
+            f"The fine-tuned part is `{meta['prompt_adapter']}/` (the same as the run's `adapter/`); loading the "
+            f"weights here without it gives the pre-trained model.")
+
+
+def _prompt_model_usage(model_dir: Path, meta: dict) -> str:
+    lines = ["```python", "import torch", "from peft import PeftModel",
+             "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+             f'MODEL = "{model_dir.as_posix()}"',
+             "base = AutoModelForCausalLM.from_pretrained(MODEL)   # the unchanged pre-trained weights",
+             f'model = PeftModel.from_pretrained(base, f"{{MODEL}}/{meta["prompt_adapter"]}").eval()   # + the learnt prompt',
+             "tokenizer = AutoTokenizer.from_pretrained(MODEL)", _call(meta), "with torch.no_grad():",
+             "    " + _outputs(meta), "```"]
+    return prompt_statement(meta) + "\n\n" + "\n".join(lines) + "\n"
+
+
 def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
     """Loading ``model/``: timm's local-dir loader, or the transformers class (trusting the pooling file
-    when there is one)."""
+    when there is one); after prompt learning, the base and its prompt with peft."""
+    if meta.get("prompt_adapter"):
+        return _prompt_model_usage(model_dir, meta)
     if meta.get("kind") == "timm":
         from ..models.export import timm_usage
         spec = meta.get("image") or {}
@@ -112,14 +136,19 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     else:
         lines.append(f"base = {cls}.from_pretrained(BASE, config=config)"
                      + ("" if is_language_model(meta) else "   # its head: from the adapter"))
-    lines += ["model = PeftModel.from_pretrained(base, ADAPTER).eval()   # model.merge_and_unload() for a plain model",
+    prompt = bool(meta.get("prompt_adapter"))
+    lines += ["model = PeftModel.from_pretrained(base, ADAPTER).eval()   " + (
+              "# a prompt: it cannot be merged into the weights" if prompt else
+              "# model.merge_and_unload() for a plain model"),
               f"{_variable(meta)} = {pre_cls}.from_pretrained(ADAPTER)", call, "with torch.no_grad():",
               "    " + _outputs(meta).replace("\n", "\n    "), "```"]
     scale = (meta.get("extra") or {}).get("target_scale")
     note = ("" if not scale else
             f"\nThe adapter's head predicts the standardised target: multiply by {scale['std']!r} and add "
             f"{scale['mean']!r} for original units (`model/` has this folded into its head).\n")
-    intro = ("The adapter holds the low-rank updates; the language-model head is the base model's own." if
+    intro = ("The adapter holds the learnt virtual tokens (peft prompt learning), applied before every input; "
+             "the base model's weights are used unchanged, and `generate` puts the prompt first." if prompt else
+             "The adapter holds the low-rank updates; the language-model head is the base model's own." if
              is_language_model(meta) else "The adapter holds the low-rank updates and the new head (`modules_to_save`); "
              "`config.json` beside it gives the head's size and labels, so nothing is passed by hand.")
     return intro + "\n\n" + "\n".join(lines) + "\n" + note

@@ -48,7 +48,8 @@ def write_model_cards(run_dir) -> list[Path]:
     about = _about(metrics, meta, base)
     written = [model_dir / "README.md"]
     usage = card_usage.model_usage(model_dir, meta, metrics) + card_usage.onnx_usage(model_dir)
-    written[0].write_text(_card("the fine-tuned model", about, metrics, meta, recipe_text, usage), encoding="utf-8")
+    what = "the pre-trained weights and the learnt prompt" if meta.get("prompt_adapter") else "the fine-tuned model"
+    written[0].write_text(_card(what, about, metrics, meta, recipe_text, usage), encoding="utf-8")
     adapter = run_dir / "adapter"
     if (adapter / ADAPTER_CONFIG).is_file():
         _complete_adapter(adapter, model_dir, meta, base)
@@ -92,6 +93,8 @@ def _complete_adapter(adapter: Path, model_dir: Path, meta: dict, base: str) -> 
     config_file = adapter / ADAPTER_CONFIG
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = base
+    if config.get("tokenizer_name_or_path"):   # prompt tuning from text: the tokenizer of this machine's base folder
+        config["tokenizer_name_or_path"] = base
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if meta.get("kind") != "hf":
         return

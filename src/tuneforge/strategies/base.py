@@ -158,6 +158,11 @@ class Strategy:
         """Problems with using this strategy on a model with these blocks (input to head)."""
         return []
 
+    def recipe_problems(self, recipe) -> list[str]:
+        """Problems with using this strategy with the rest of ``recipe`` (its task, data, train options);
+        found by ``tuneforge validate``. Default: none."""
+        return []
+
     def prepare(self, model):
         """Change the model before groups are built (adapters wrap it here). Default: unchanged."""
         return model

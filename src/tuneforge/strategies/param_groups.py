@@ -32,8 +32,10 @@ class ParamGroup:
         return sum(p.numel() for p in self.params)
 
 
-# name segments peft gives the parameters it adds (and the trainable copy of a saved module)
-ADAPTER_MARKERS = ("lora_", "ia3_", "hada_", "lokr_", "vera_", "oft_", "boft_", "modules_to_save.")
+# name segments peft gives the parameters it adds (and the trainable copy of a saved module; prompt_encoder.:
+# the virtual tokens of prompt and prefix tuning)
+ADAPTER_MARKERS = ("lora_", "ia3_", "hada_", "lokr_", "vera_", "oft_", "boft_", "modules_to_save.",
+                   "prompt_encoder.")
 
 
 def is_no_decay(name: str, param: nn.Parameter) -> bool:

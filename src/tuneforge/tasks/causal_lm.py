@@ -88,7 +88,7 @@ class CausalLM(Task):
 
     def load_saved(self, folder, meta):
         from ..models.causal_lm import load_saved_causal_lm
-        model = load_saved_causal_lm(folder, meta.get("source", str(folder)))
+        model = load_saved_causal_lm(folder, meta.get("source", str(folder)), meta)
         from ..recipe.schema import GenerateSection
         recipe = (meta.get("extra") or {}).get("recipe") or {}
         model.generate_settings = GenerateSection(**recipe.get("generate", {}))
