@@ -1,5 +1,6 @@
 """Private runs refuse what DP-SGD cannot make private, with one clear message and before any run folder:
-staged strategies, a solved head, token-averaged losses, batch-mixing settings, trainable BatchNorm.
+staged strategies, a solved head, token-averaged losses, batch-mixing settings, trainable BatchNorm,
+fp16 loss scaling, compiled graphs and gradient checkpointing.
 The privacy section itself is checked like every other (one noise source, did-you-mean for typos)."""
 import pytest
 import yaml
@@ -27,6 +28,9 @@ PRIVATE = {"epsilon": 3.0}
     ({"strategy.name": "freeze", "strategy.bn": "train"}, "strategy.bn: train"),
     ({"optimizer.lr": "find"}, "optimizer.lr: find runs a non-private range test"),
     ({"evaluate.random_init": True}, "evaluate.random_init trains a second model"),
+    ({"train.precision": "fp16"}, "fp16 scales the loss for a gradient scaler"),
+    ({"train.compile": True}, "do not run through a compiled graph"),
+    ({"train.gradient_checkpointing": True}, "re-runs forward passes"),
 ])
 def test_incompatible_recipes_are_named_by_validate(bert_dir, text_csv, tmp_path, over, expected):
     r = text_recipe(bert_dir, text_csv, tmp_path, privacy=PRIVATE, **{"strategy.name": "lora", **over})
