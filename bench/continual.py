@@ -2,6 +2,7 @@
 
     python bench/continual.py                       # recipes/continual-fashion-mnist.yaml, 3 variants
     python bench/continual.py --variants none,replay --out /tmp/continual-bench
+    python bench/continual.py --variants "" --ewc-weights 1,10,100   # EWC's weight, swept
 
 Runs the shipped class-incremental Fashion-MNIST sequence (EfficientNet-Lite0, five tasks of two
 classes) as it is (no remedy), with EWC, and with a replay buffer, each in one process after the
@@ -37,11 +38,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default="/tmp/tuneforge-continual-bench")
+    ap.add_argument("--ewc-weights", default="", help="comma-separated EWC weights to run as extra variants "
+                                                       "ewc-<weight> (the Fisher is mean-normalised)")
     args = ap.parse_args(argv)
     base = yaml.safe_load(RECIPE.read_text())
+    variants = dict(VARIANTS)
+    names = args.variants.split(",") if args.variants else []
+    for w in filter(None, args.ewc_weights.split(",")):
+        variants[f"ewc-{w}"] = {"regularisers": [{"name": "ewc", "weight": float(w), "samples": 64}]}
+        names.append(f"ewc-{w}")
     rows = []
-    for name in args.variants.split(","):
-        tree = {**base, **VARIANTS[name], "output": {"dir": args.out, "name": f"continual-{name}"}}
+    for name in names:
+        tree = {**base, **variants[name], "output": {"dir": args.out, "name": f"continual-{name}"}}
         started = time.perf_counter()
         result = tuneforge.finetune(tree, quiet=True)
         c = result.metrics["continual"]
@@ -50,7 +58,7 @@ def main(argv=None) -> int:
                      "seconds": time.perf_counter() - started, "run_dir": str(result.run_dir)})
         print(json.dumps(rows[-1]), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
-    tag = "" if args.variants == ",".join(VARIANTS) else "-" + args.variants.replace(",", "-")
+    tag = "" if names == list(VARIANTS) else "-" + "-".join(names)
     (HERE / "results" / f"continual{tag}.json").write_text(json.dumps(rows, indent=2))
     print("\n| variant | average accuracy | forgetting | BWT | FWT | wall-clock |\n|---|---|---|---|---|---|")
     for r in rows:
