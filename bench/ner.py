@@ -11,8 +11,8 @@ the HF Trainer with ``AutoModelForTokenClassification`` + ``DataCollatorForToken
 (``bench/hf_ner.py``) at the learning rate tuneforge resolved and the recipe's epochs, batch size,
 weight decay, warmup and max length. Each arm runs as its own process; the script records test entity
 F1 (seqeval, 95% bootstrap interval over sentences), the paired bootstrap tuneforge - HF and tuneforge -
-probe, training samples/s and whole-process seconds. The arms start together, but tuneforge computes its
-baselines first, so their training windows need not overlap: on a loaded machine compare samples/s with care. Writes ``bench/results/ner.json`` and prints a
+probe, training samples/s and whole-process seconds. The arms run one after the other, each with the whole
+machine (run it on an idle one: a load that changes between the arms skews samples/s). Writes ``bench/results/ner.json`` and prints a
 table for BENCHMARKS.md. A measurement, not a test.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def tuneforge_arm(proc: subprocess.Popen, t0: float, out: Path) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=5e-5, help="the HF arm's rate: tuneforge's default for this recipe")
+    ap.add_argument("--lr", type=float, default=None, help="the HF arm's rate (default: the one tuneforge resolved)")
     ap.add_argument("--train", type=int, default=None, help="training sentences (default: the whole train split)")
     ap.add_argument("--eval", type=int, default=None, help="validation and test sentences each (default: all)")
     ap.add_argument("--out", default=f"/tmp/tuneforge-ner-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -63,20 +63,19 @@ def main():
     path = out / "ner.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
 
-    # both arms at once, so that the load of a shared machine weighs on them alike; the HF arm is given the
-    # rate tuneforge resolves for this recipe (full fine-tuning's encoder default, checked after the run)
+    # one arm after the other, each with the whole machine; the HF arm is given the rate tuneforge resolved
+    # for this recipe (full fine-tuning's encoder default), read from the finished run
     pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     t0 = time.perf_counter()
     tf_proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli", "run", str(path), "--quiet"], **pipe)
-    hf_proc = subprocess.Popen([sys.executable, str(HERE / "hf_ner.py"), str(path), "--lr", str(args.lr),
-                                "--out", str(out / "hf")], **pipe)
     tf = tuneforge_arm(tf_proc, t0, out)
-    if tf["lr"] != args.lr:
-        raise SystemExit(f"tuneforge trained at lr {tf['lr']:g}, the HF arm at {args.lr:g}: pass --lr {tf['lr']:g}")
+    lr = args.lr if args.lr is not None else tf["lr"]
+    hf_proc = subprocess.Popen([sys.executable, str(HERE / "hf_ner.py"), str(path), "--lr", str(lr),
+                                "--out", str(out / "hf")], **pipe)
     stdout, stderr = hf_proc.communicate()
     if hf_proc.returncode != 0 or not stdout.strip():
         raise SystemExit(f"HF arm failed: {stderr.strip()[-2000:]}")
-    hf = json.loads(stdout.strip().splitlines()[-1])
+    hf = {**json.loads(stdout.strip().splitlines()[-1]), "lr": lr}
     hf["tuneforge_minus_hf"] = paired(tf, out / "hf" / "test_outputs.npz")
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "ner.json").write_text(json.dumps({"tuneforge": tf, "hf": hf}, indent=1, default=float))
@@ -109,7 +108,7 @@ def table(tf: dict, hf: dict, cmd: str) -> str:
     d = hf.get("tuneforge_minus_hf") or {}
     lines = [f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}); {m['data']['sizes']} sentences, "
              f"{tf['metrics']['train']['epochs_planned']} epochs, batch {hf['batch_size']}, lr {tf['lr']:g} (tuneforge's "
-             "default, given to the HF Trainer too), max length 128.", "",
+             f"default) and {hf['lr']:g} (HF Trainer), max length 128.", "",
              "| arm | test entity F1 [95% CI] | token accuracy | training samples/s | whole process s |",
              "|---|---|---|---|---|",
              f"| majority tag (O) | {m['baseline_majority']['entity_f1']:.3f} | "

@@ -65,7 +65,8 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     predicted, real = [], diagnose._model_outputs
     monkeypatch.setattr(diagnose, "_model_outputs", lambda p, enc, *a: predicted.append(enc) or real(p, enc, *a))
     passes, predict = [], evaluator.predict_outputs
-    monkeypatch.setattr(evaluator, "predict_outputs", lambda m, enc, *a: passes.append(len(enc)) or predict(m, enc, *a))
+    monkeypatch.setattr(evaluator, "predict_outputs",
+                        lambda m, enc, *a, **k: passes.append(len(enc)) or predict(m, enc, *a, **k))
     r = text_recipe(bert_dir, text_csv, tmp_path / "runs", **{"train.epochs": 1, "train.save_every_steps": 2,
                                                           "evaluate.baseline": False, "data.test": None,
                                                           "train.restore_best": False})
@@ -101,6 +102,43 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     assert passes.count(n_val) == 1  # the resumed process's epoch-end evaluation, reused as the final one
     assert m["validation"]["accuracy"] == history[-1]["validation"]["accuracy"]
     assert "time start-up" in text and "training" in text.split("time start-up")[1]
+
+
+def test_step_zero_validation_applies_the_solved_head_to_the_features_it_was_solved_on(bert_dir, text_csv, tmp_path,
+                                                                                      monkeypatch):
+    """The head is solved on the frozen body's validation features, which are its inputs: step 0's
+    evaluation is one matrix product on them (checked on a few rows), not a second pass over the split,
+    and it scores what the pass would have."""
+    import tuneforge.runs.evaluator as evaluator
+    passes, predict = [], evaluator.predict_outputs
+
+    def spy(m, enc, *a, rows=None, **k):
+        passes.append(len(enc) if rows is None else len(rows))
+        return predict(m, enc, *a, rows=rows, **k)
+
+    monkeypatch.setattr(evaluator, "predict_outputs", spy)
+    over = {"train.epochs": 1, "evaluate.baseline": False, "data.test": None, "evaluate.report": False,
+            "train.restore_best": False}
+    histories = []
+    for shortcut in (True, False):
+        if not shortcut:
+            monkeypatch.setattr(evaluator.TrainingEvaluation, "_from_solved_head", lambda self: None)
+        passes.clear()
+        out = tmp_path / f"runs-{shortcut}"
+        result = run(load_recipe(text_recipe(bert_dir, text_csv, out, **over)), Console(quiet=True), quiet=True)
+        folder = result.run_dir
+        assert json.loads((folder / "plan.json").read_text())[0]["head_solution"]["C"] > 0   # the head was solved
+        n_val = result.metrics["data"]["sizes"]["validation"]
+        histories.append([json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()])
+        if shortcut:   # a few rows checked at step 0, one full pass after the epoch (reused as the final one)
+            assert passes == [evaluator.CHECK_ROWS, n_val]
+        else:
+            assert passes == [n_val, n_val]
+    (fast, *_), (full, *_) = histories
+    assert fast["step"] == full["step"] == 0
+    for key, value in full["validation"].items():
+        assert fast["validation"][key] == pytest.approx(value, abs=1e-4), key
+    assert histories[0][-1]["train_loss"] == pytest.approx(histories[1][-1]["train_loss"], rel=1e-5)
 
 
 def test_report_cost_section_lists_the_phases_and_labels_a_resumed_run():

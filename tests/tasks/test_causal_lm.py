@@ -265,3 +265,50 @@ def test_a_tied_lm_head_trains_only_with_the_embeddings(llama_dir, tmp_path, str
     assert moved and "model.embed_tokens.weight" not in moved and "lm_head.weight" not in moved
     if changed is not None:
         assert moved == changed
+
+
+# -- the LM head only at target positions ------------------------------------------------------------
+
+def _full_logits_nll(model, batch):
+    from tuneforge.models.causal_lm import token_nll
+    logits = model.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return token_nll(logits, batch["targets"])
+
+
+def test_the_head_on_target_positions_gives_the_full_logits_losses_and_gradients(llama_dir):
+    model = load_causal_lm(ModelSection(name=str(llama_dir)))
+    assert model.head_on_targets          # a plain Llama: its logits are lm_head(decoder output)
+    plain = encode_lm_split(_split(), model, DataSection(train="x", max_length=40), pack=False)
+    batch = plain.batch(np.arange(len(plain)))
+    assert (batch["targets"] == IGNORE).any() and (batch["targets"] != IGNORE).any()  # prompt tokens carry none
+    fast = model(batch)
+    fast[:, 0].sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.net.named_parameters() if p.grad is not None}
+    model.net.zero_grad()
+    full = _full_logits_nll(model, batch)
+    full[:, 0].sum().backward()
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
+    for name, p in model.net.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_model_that_changes_its_logits_after_the_head_keeps_the_full_logits_path(llama_dir):
+    """Soft-capping (Gemma 2's final_logit_softcapping and the like) happens after the head: the check at
+    load time must see the difference and fall back, or the loss would silently be another model's."""
+    from tuneforge.models.causal_lm import head_on_targets_agrees
+
+    model = load_causal_lm(ModelSection(name=str(llama_dir)))
+    inner = model.net.forward
+
+    def capped(*args, **kwargs):
+        out = inner(*args, **kwargs)
+        out.logits = 5.0 * torch.tanh(out.logits / 5.0)
+        return out
+
+    model.net.forward = capped
+    assert head_on_targets_agrees(model) is False
+    model.head_on_targets = False
+    plain = encode_lm_split(_split(), model, DataSection(train="x", max_length=40), pack=False)
+    batch = plain.batch(np.arange(len(plain)))
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), _full_logits_nll(model, batch))

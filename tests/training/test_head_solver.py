@@ -120,3 +120,17 @@ def test_many_rows_choose_c_on_a_subsample_then_fit_all_rows():
     assert head.record["n"] == n
     direct = solve_head("softmax", x, y, grid=(head.record["C"],))
     assert head.record["train_loss"] == pytest.approx(direct.record["train_loss"], rel=1e-4)
+
+
+def test_a_warm_start_stops_earlier_and_chooses_the_same_strength_and_loss():
+    """Before fine-tuning the head only needs to be near its optimum: the looser tolerance takes fewer
+    iterations, picks the same C and lands within 1e-4 of the exact validation loss."""
+    x, scores = data(n=1200, d=40, k=5, seed=6)
+    y = scores.argmax(1)
+    split = (x[:900], y[:900]), (x[900:], y[900:])
+    exact = solve_head("softmax", *split[0], validation=split[1], scaling="none")
+    warm = solve_head("softmax", *split[0], validation=split[1], scaling="none", warm_start=True)
+    assert warm.record["warm_start"] and not exact.record["warm_start"]
+    assert warm.record["C"] == exact.record["C"]
+    assert warm.record["val_loss"] == pytest.approx(exact.record["val_loss"], abs=1e-4)
+    assert warm.record["iterations"] < exact.record["iterations"]

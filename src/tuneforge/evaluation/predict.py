@@ -22,8 +22,8 @@ Device = Union[torch.device, str]
 
 
 def predict_outputs(model: nn.Module, encoded, batch_size: int, device: Device = "cpu",
-                    autocast_dtype: Optional[torch.dtype] = None) -> np.ndarray:
-    """Model outputs for every example of ``encoded``, in its original order.
+                    autocast_dtype: Optional[torch.dtype] = None, rows: Optional[np.ndarray] = None) -> np.ndarray:
+    """Model outputs for every example of ``encoded`` (or only ``rows`` of it), in its original order.
 
     Returns float32 logits ``[N, K]``; a model with a single output (regression)
     gives ``[N]``. The model runs in eval mode under ``torch.inference_mode()`` and
@@ -31,6 +31,8 @@ def predict_outputs(model: nn.Module, encoded, batch_size: int, device: Device =
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) the forward pass runs under
     ``torch.autocast``; outputs are still returned as float32.
     """
+    if rows is not None:
+        encoded = _Rows(encoded, np.asarray(rows, dtype=np.int64))
     (outputs,) = _run_in_order(model, encoded, batch_size, device, autocast_dtype, 1,
                                lambda batch: (model(batch),))
     if outputs.ndim == 2 and outputs.shape[1] == 1:
@@ -47,6 +49,22 @@ def extract_features(model: nn.Module, encoded, batch_size: int, device: Device 
     """
     return _run_in_order(model, encoded, batch_size, device, autocast_dtype, 2,
                          lambda batch: (model.features(batch), batch["targets"]))
+
+
+class _Rows:
+    """Some rows of an encoded split, seen as a split of their own (in the order given)."""
+
+    def __init__(self, encoded, rows: np.ndarray):
+        self.encoded, self.rows = encoded, rows
+        lengths = getattr(encoded, "lengths", None)
+        self.lengths = None if lengths is None else np.asarray(lengths)[rows]
+        self.per_example = getattr(encoded, "per_example", None)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, indices, train: bool = False) -> dict:
+        return self.encoded.batch(self.rows[np.asarray(indices, dtype=np.int64)], train=train)
 
 
 def _batch_order(n: int, batch_size: int, lengths: Optional[np.ndarray]) -> list[np.ndarray]:

@@ -5,6 +5,14 @@ the tokens whose label is not ``-100``, and how many such tokens there are. The 
 their ratio over the batch, and evaluation keeps these two numbers per example, so perplexity and
 its bootstrap over examples need no logits (see :mod:`tuneforge.evaluation.perplexity`).
 
+Only the positions that carry a loss go through the LM head (:func:`target_nll`): the decoder's
+last hidden states are gathered at the target tokens first, so a batch never holds ``[B, T, vocab]``
+logits (with SmolLM2's 49,152-token vocabulary, 0.8 GB in fp32 for 16 rows of 256 tokens, and as much
+again for their gradient), and the prompt tokens of instruction data cost no head matmul. Whether a
+model's logits are its LM head applied to its decoder's output (no soft-capping or scaling after the
+head) is checked once, on the loaded model, against the full logits (:func:`head_on_targets_agrees`);
+a model that fails, a prompt-learning wrapper and a compiled network take the full-logits path.
+
 A packed batch (``segment_ids`` / ``position_ids``, see :mod:`tuneforge.data.lm_encode`) gets a
 4-D block-diagonal causal mask: a token attends only to earlier tokens of its own example.
 :func:`packing_problem` checks, on the loaded model, that this is honoured (packed and unpacked
@@ -43,6 +51,18 @@ def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.stack([nll.sum(1), (labels != IGNORE).sum(1).to(nll.dtype)], dim=1)
 
 
+def target_nll(hidden: torch.Tensor, head, labels: torch.Tensor) -> torch.Tensor:
+    """:func:`token_nll` from the decoder's last hidden states ``[B, T, D]``, with the LM head applied only
+    at positions whose next token is a target."""
+    hidden, labels = hidden[:, :-1], labels[:, 1:]
+    keep = labels != IGNORE
+    rows = keep.nonzero()[:, 0]
+    logits = head(hidden[keep]).float()
+    nll = F.cross_entropy(logits, labels[keep], reduction="none")
+    sums = torch.zeros(labels.shape[0], dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
+    return torch.stack([sums, keep.sum(1).to(nll.dtype)], dim=1)
+
+
 def packed_mask(segment_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Additive ``[B, 1, T, T]`` mask: query i sees key j when j <= i in the same example (padding sees itself)."""
     t = segment_ids.shape[1]
@@ -58,6 +78,15 @@ class CausalLMModel(TaskModel):
 
     new_head = False   # the pre-trained LM head is kept: adapters do not retrain it, no head is solved
     virtual_tokens = 0  # leading logit positions of a learnt soft prompt (prompt tuning), dropped before the loss
+    head_on_targets = False  # set by head_on_targets_agrees on the loaded model: see the module docstring
+
+    def _decoder_and_head(self):
+        """``(decoder, lm_head)`` when only target positions may go through the head, else None."""
+        net = self.net
+        if not self.head_on_targets or self.prompt_learning or getattr(net, "_compiled_call_impl", None) is not None:
+            return None
+        decoder, head = net.get_decoder(), net.get_output_embeddings()
+        return None if decoder is None or decoder is net or head is None else (decoder, head)
 
     def forward(self, batch: dict) -> torch.Tensor:
         kwargs = {"input_ids": batch["input_ids"]}
@@ -69,6 +98,9 @@ class CausalLMModel(TaskModel):
             kwargs["position_ids"] = batch["position_ids"]
         else:
             kwargs["attention_mask"] = batch["attention_mask"]
+        parts = self._decoder_and_head()
+        if parts is not None:
+            return target_nll(parts[0](**kwargs).last_hidden_state, parts[1], batch["targets"])
         logits = self.net(**kwargs).logits
         return token_nll(logits[:, self.virtual_tokens:], batch["targets"])
 
@@ -147,7 +179,31 @@ def _wrap(path, name: str, common: dict, dropout: Optional[float] = None) -> Cau
     net.eval()
     tokenizer = _tokenizer(path, name, net, common)
     head = "lm_head" if hasattr(net, "lm_head") else None
-    return CausalLMModel(net, build_layer_map(net, "hf"), "hf", "lm-text", tokenizer, name, 1, head_linear=head)
+    model = CausalLMModel(net, build_layer_map(net, "hf"), "hf", "lm-text", tokenizer, name, 1, head_linear=head)
+    model.head_on_targets = head_on_targets_agrees(model)
+    return model
+
+
+@torch.no_grad()
+def head_on_targets_agrees(model: CausalLMModel) -> bool:
+    """Whether the LM head on the decoder's output at the target positions gives the network's own losses
+    (False for a model that post-processes its logits, or whose decoder cannot be found)."""
+    model.head_on_targets = True
+    try:
+        parts = model._decoder_and_head()
+        if parts is None:
+            return False
+        ids = torch.arange(1, 9, device=next(model.net.parameters()).device).remainder(
+            model.net.config.vocab_size).view(1, -1)
+        mask, labels = torch.ones_like(ids), ids.clone()
+        labels[:, :3] = IGNORE
+        full = token_nll(model.net(input_ids=ids, attention_mask=mask).logits, labels)
+        fast = target_nll(parts[0](input_ids=ids, attention_mask=mask).last_hidden_state, parts[1], labels)
+        return bool(torch.allclose(full, fast, rtol=1e-4, atol=1e-4))
+    except Exception:   # a decoder that wants other inputs: the full-logits path serves it
+        return False
+    finally:
+        model.head_on_targets = False
 
 
 def load_saved_causal_lm(folder, source: str, meta: Optional[dict] = None) -> CausalLMModel:

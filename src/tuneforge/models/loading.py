@@ -38,9 +38,9 @@ from .timm_loading import check_arch, load_timm
 HUB_HOST = ("huggingface.co", 443)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelInfo:
-    """The shape of a model, known without loading its weights.
+    """The shape of a model, known without loading its weights (shared: :func:`peek_model` caches it).
 
     ``num_body_blocks`` counts the repeated blocks only (encoder or decoder layers,
     timm stages), not the embeddings/stem, neck or head; ``block_names`` lists every
@@ -198,6 +198,24 @@ def peek_model(section: ModelSection) -> ModelInfo:
     cannot be resolved.
     """
     spec, local_only = resolve(section, peek=True)
+    key = (section.model_dump_json(), str(spec.path), _mtime(spec.path))
+    if key not in _PEEKED:   # validation, then the run, each ask: the meta-device build costs ~1 s
+        _PEEKED[key] = _peek(section, spec, local_only)
+    return _PEEKED[key]
+
+
+_PEEKED: dict[tuple, "ModelInfo"] = {}
+
+
+def _mtime(path) -> Optional[float]:
+    """The model folder's config.json time (a folder rewritten in place is peeked again), else None."""
+    try:
+        return (Path(path) / "config.json").stat().st_mtime
+    except (OSError, TypeError):
+        return None
+
+
+def _peek(section: ModelSection, spec: ModelSpec, local_only: bool) -> ModelInfo:
     if spec.kind == "timm":
         import timm
         with torch.device("meta"):

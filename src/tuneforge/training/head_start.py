@@ -119,18 +119,20 @@ def head_inputs(model, split, batch_size: int, device="cpu") -> tuple[np.ndarray
 
 
 @torch.no_grad()
-def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = "feature") -> SolvedHead:
+def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = "feature",
+                     warm_start: bool = False) -> SolvedHead:
     """Solve the head on ``data`` and write it into the model's last linear layer.
 
     ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"none"``
-    for a warm start that fine-tuning continues from (see :mod:`.head_solver`)."""
+    for a warm start that fine-tuning continues from (see :mod:`.head_solver`); ``warm_start``:
+    solve to the looser tolerance such a start needs."""
     rows = getattr(task, "head_rows", None)   # a per-token task: one row per word
     train, validation = data.train, data.validation
     if rows is not None:
         train = rows(*train)
         validation = rows(*validation) if validation is not None else None
     solved = solve_head(solver_kind(task), train[0], train[1], validation=validation,
-                        num_outputs=model.num_outputs, seed=seed, scaling=scaling)
+                        num_outputs=model.num_outputs, seed=seed, scaling=scaling, warm_start=warm_start)
     for lin in head_linears(model):
         lin.weight.copy_(solved.weight.reshape(lin.weight.shape).to(lin.weight.dtype))
         lin.bias.copy_(solved.bias.reshape(lin.bias.shape).to(lin.bias.dtype))

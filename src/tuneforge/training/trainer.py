@@ -54,6 +54,7 @@ class Trainer:
         t = recipe.train
         self.head_data: Optional[Callable[[bool], HeadData]] = None  # the pipeline shares its features here
         self.head_solution: Optional[dict] = None
+        self.solved_validation_inputs = None   # set by _solve_head, taken by the step-0 evaluation (runs/evaluator.py)
         # Under DDP, stages freeze and thaw parameters: some receive no gradient in a given step.
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
@@ -144,7 +145,11 @@ class Trainer:
         # body keeps training under needs weights without 1/std blow-ups (see training/head_solver.py)
         scaling = "feature" if self.total_steps == 0 else "none"
         self.head_solution = solve_model_head(self.unwrapped, self.task, data, self.recipe.train.seed,
-                                              scaling).record
+                                              scaling, warm_start=self.total_steps > 0).record
+        # the validation features are the head's inputs: step 0's evaluation applies the head to them
+        per_token = getattr(self.task, "head_rows", None) is not None
+        shared = self.head_data is not None and self.features_are_head_inputs and not per_token
+        self.solved_validation_inputs = data.validation[0] if shared and data.validation is not None else None
 
     # -- schedule --------------------------------------------------------------------------------
     def _apply_stage(self, step: Optional[int] = None) -> None:
