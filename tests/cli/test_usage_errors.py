@@ -65,3 +65,25 @@ def test_in_a_real_process():
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[0].startswith("Usage: tuneforge run")
     assert 'did you mean "--quiet"' in done.stderr
+
+
+EXIT_SCRIPT = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("exit handler ran", flush=False))
+print("buffered line", end="")
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.5), print(" thread finished", end=""))).start()
+from tuneforge.cli import _exit
+_exit(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("thread", ["none", "thread"])
+def test_the_entry_point_exits_fast_but_runs_exit_handlers_flushes_and_waits_for_threads(thread):
+    """entry() skips interpreter teardown (os._exit), never what a normal exit promises: the code, the
+    atexit handlers, buffered output, and a running non-daemon thread's end."""
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, thread, "3"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("buffered line") and "exit handler ran" in done.stdout
+    assert (" thread finished" in done.stdout) == (thread == "thread")
