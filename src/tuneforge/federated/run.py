@@ -110,10 +110,10 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, started, trai
         return metrics
 
     from ..runs.folder import write_json
-    from ..runs.pipeline import _print_plan
+    from ..runs.plan_lines import print_plan
     plan_rows = trainer.plan.to_dict(p.model.layer_map, trainer.groups)
     write_json(run_dir / "plan.json", plan_rows)
-    _print_plan(console, plan_rows, trainer)  # the defaults chosen and what trains, as `tuneforge run` shows them
+    print_plan(console, plan_rows, trainer)  # the defaults chosen and what trains, as `tuneforge run` shows them
     initial = to_record(p.model, names)
     config = {"frozen-digest": frozen_digest(p.model, set(names)), "options": json.dumps(options.to_dict()),
               "recipe": json.dumps(p.recipe.model_dump(mode="json"))}  # clients rebuild the run from these

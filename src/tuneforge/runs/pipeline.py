@@ -5,31 +5,27 @@ before the run folder is created, so a bad input never leaves a half-written fol
 """
 from __future__ import annotations
 
-import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
 
-from ..data import batch_order, load_data, padding_fraction
+from ..data import load_data
 from ..data.balance import counts_line, split_class_counts
 from ..errors import RecipeError, TuneforgeError
-from ..evaluation import extract_features, greater_is_better
+from ..evaluation import greater_is_better
 from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..report.augment_grid import write_augment_grid
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
-from ..strategies.defaults import describe
 from ..tasks import TASKS, TargetScaler
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
 from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
-from ..training.precision import autocast_dtype
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator, TrainingEvaluation
 from .extras import evaluate_extras
@@ -47,6 +43,9 @@ from .baselines import baselines_for_run
 from .diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
+from .head_data import head_data
+from .plan_lines import head_solution_line, plan_notes, print_plan
+from .train_record import train_record
 
 
 @dataclass
@@ -213,7 +212,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     if not resuming:
         write_text(run_dir / "recipe.yaml", recipe_note(run_dir) + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
-    trainer.head_data = lambda shared: _head_data(p, shared, precision, device)
+    trainer.head_data = lambda shared: head_data(p, shared, precision, device)
     clock.lap("setup")
     majority, probe = baselines_for_run(p, run_dir, resuming, precision, device) if not lean else ({}, {})
     clock.lap("baselines")
@@ -226,7 +225,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     plan_rows[0]["notes"] = plan_notes(trainer)
     plan_rows[0]["class_balance"] = trainer.balance.describe()
     write_json(run_dir / "plan.json", plan_rows)
-    _print_plan(console, plan_rows, trainer)
+    print_plan(console, plan_rows, trainer)
     if not resuming and is_main_process() and write_augment_grid(p.encoded["train"], run_dir, recipe.train.seed,
                                                                  p.data.label_names) is not None:
         console.print(f"[dim]data[/dim] augment: {', '.join(e['name'] for e in recipe.data.augment)} "
@@ -292,17 +291,8 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         "baseline_name": task.baseline_name,
         **({"decision": decision} if decision else {}),
         "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
-        "train": {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
-                  "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
-                  **({"seconds_this_process": train_seconds_here} if resuming else {}),
-                  "steps": state.step, "epochs": _epochs_run(state, trainer), "epochs_planned": trainer.epochs,
-                  "stop_reason": state.stop_reason,
-                  "skipped_batches": state.skipped_batches,
-                  "best_step": state.best_step, "best_validation": state.best_value,
-                  "stage_seconds": state.stage_seconds, "prefix_cache": trainer.prefix_cache.describe(),
-                  "padding_fraction": _padding(p.encoded["train"], recipe),
-                  "trainable_parameters": trainable, "total_parameters": total,
-                  "peak_memory_mb": _peak_memory_mb(device)},
+        "train": train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
+                              train_seconds_here if resuming else None),
         "class_balance": trainer.balance.describe(),
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
@@ -363,94 +353,6 @@ def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
     if not changes:
         return recipe
     return recipe.model_copy(update={"data": recipe.data.model_copy(update=changes)})
-
-
-def _print_plan(console, rows, trainer) -> None:
-    for line in describe(trainer.defaults):
-        console.print(f"[dim]default[/dim] {escape(line)}")
-    opt = trainer.recipe.optimizer
-    for i, s in enumerate(rows):
-        scales = s["lr_scales"]
-        blocks = ", ".join(f"{b}" + (f" x{scales[b]:g}" if b in scales and scales[b] != 1 else "") for b in s["trainable"])
-        how = (f"at lr {opt.lr:g}" + (f", head {opt.head_lr:g}" if opt.head_lr and opt.head_lr != opt.lr else "")
-               if trainer.total_steps > s["start_step"] else "no SGD step")
-        console.print(f"[dim]plan[/dim] stage {i + 1} '{escape(s['name'])}' from step {s['start_step']}: "
-                      + ("head solved by L-BFGS first (optimizer.lr does not apply to it); " if s.get("solve_head") else "")
-                      + f"trains {s['trainable_parameters']:,} parameters in {escape('[' + blocks + ']')} {how}")
-    balance = rows[0].get("class_balance") or {}
-    if balance and balance.get("reason") != "the task has no classes":
-        console.print(f"[dim]plan[/dim] class balance: {balance['choice']} ({escape(balance['reason'])})")
-    for note in rows[0].get("notes", []):
-        console.print(f"[yellow]plan[/yellow] {escape(note)}")
-
-
-def plan_notes(trainer) -> list[str]:
-    """What the user should know before training: stages that won't run, a head that can't be solved."""
-    notes = list(trainer.plan.notes)
-    if not getattr(trainer.unwrapped, "new_head", True):
-        net = trainer.unwrapped.net
-        tied = bool(getattr(getattr(net, "config", None), "tie_word_embeddings", False))
-        notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings, so it trains "
-                                                                  "only where the embeddings block does)" if tied else "")
-                     + ": there is no new head, so warm_head and head solving do not apply")
-    elif not trainer.head_solvable and trainer.head_unsolvable_why != "warm_head: false":
-        notes.append(f"the head is trained by SGD, not solved: {trainer.head_unsolvable_why}")
-    return notes
-
-
-def head_solution_line(record: dict) -> str:
-    val = f", validation loss {record['val_loss']:.4f}" if record.get("val_loss") is not None else ""
-    return (f"head solved ({record['kind']}, L-BFGS/closed form) in {record['seconds']:.1f}s: C={record['C']:.3g} "
-            f"chosen by {record['selected_by']}, train loss {record['train_loss']:.4f}{val}")
-
-
-def _head_data(p: Prepared, shared: bool, precision: str, device):
-    """The head's inputs and targets on train and validation for the head solver.
-
-    ``shared``: the model's features are exactly the head's inputs, so the baseline's cached
-    features serve (extracted here when the baseline did not run); otherwise the head's
-    inputs are captured with a hook.
-    """
-    from ..training.head_start import HeadData, head_inputs
-
-    bs, dtype = p.recipe.evaluate.batch_size, autocast_dtype(precision)
-    out = {}
-    for split in ("train", "validation"):
-        if split not in p.encoded:
-            continue
-        if shared:
-            if split not in p.features:
-                p.features[split], _ = extract_features(p.model, p.encoded[split], bs, device, dtype)
-            x = p.features[split]
-        else:
-            x, _ = head_inputs(p.model, p.encoded[split], bs, device)
-        y = p.encoded["train"].targets if split == "train" else getattr(p.data, split).targets
-        if split != "train" and p.scaler is not None:
-            y = p.scaler.transform(np.asarray(y))
-        out[split] = (x, np.asarray(y))
-    return HeadData(out["train"], out.get("validation"))
-
-
-def _epochs_run(state, trainer) -> float:
-    """Epochs that actually ran (early stopping, pruning or max_steps end some early): whole ones plus the
-    share of the last one's batches."""
-    return round(state.epoch + (state.batch_in_epoch / trainer.n_batches if trainer.n_batches else 0.0), 3)
-
-
-def _padding(encoded, recipe) -> Optional[float]:
-    """Share of padded token positions in the first epoch's training batches (text only)."""
-    if encoded.lengths is None:
-        return None
-    t = recipe.train
-    batches = batch_order(len(encoded), t.batch_size, t.seed, 0,
-                          lengths=encoded.lengths if t.group_by_length else None)
-    return padding_fraction(encoded.lengths, batches)
-
-
-def _peak_memory_mb(device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False,
