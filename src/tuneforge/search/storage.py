@@ -8,12 +8,14 @@ study: each runs the same ``tuneforge search`` command with ``--storage URL --st
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 from ..errors import TuneforgeError
 
 HEARTBEAT_SECONDS = 10
+CREATE_ATTEMPTS = 5      # opening a fresh database while another worker creates its tables: retried
 GRACE_SECONDS = 40
 
 
@@ -31,12 +33,26 @@ def open_storage(url: str):
         kwargs = {"connect_args": {"timeout": 120}}   # several local workers wait for the file lock
     else:
         kwargs = {"pool_pre_ping": True}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                                          grace_period=GRACE_SECONDS)
-    except (SQLAlchemyError, ImportError, ValueError) as e:
-        raise TuneforgeError(f"--storage {redact(url)}: cannot open the study database: "
-                             f"{str(e).splitlines()[0]}") from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                              grace_period=GRACE_SECONDS)
+        except (SQLAlchemyError, ImportError, ValueError) as e:
+            if attempt + 1 < CREATE_ATTEMPTS and _lost_creation_race(e):
+                time.sleep(0.5 * (attempt + 1))   # the other worker is creating the tables: open them once it's done
+                continue
+            raise TuneforgeError(f"--storage {redact(url)}: cannot open the study database: "
+                                 f"{str(e).splitlines()[0]}") from None
+
+
+def _lost_creation_race(error: Exception) -> bool:
+    """Whether ``error`` is another process creating the same new database's tables at the same moment
+    (two workers started together on a fresh ``study.db``): a unique version row or a table that now
+    exists. A database that cannot be reached is not retried."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    text = str(error).lower()
+    return isinstance(error, IntegrityError) or (isinstance(error, OperationalError) and "already exists" in text)
 
 
 def redact(url: str) -> str:
