@@ -81,9 +81,11 @@ class CausalLMModel(TaskModel):
     head_on_targets = False  # set by head_on_targets_agrees on the loaded model: see the module docstring
 
     def _decoder_and_head(self):
-        """``(decoder, lm_head)`` when only target positions may go through the head, else None."""
+        """``(decoder, lm_head)`` of the network as it is now wrapped, or None where the decoder cannot be
+        called on its own (a prompt-learning wrapper adds virtual tokens; a compiled network's graph is
+        its whole forward)."""
         net = self.net
-        if not self.head_on_targets or self.prompt_learning or getattr(net, "_compiled_call_impl", None) is not None:
+        if self.prompt_learning or getattr(net, "_compiled_call_impl", None) is not None:
             return None
         decoder, head = net.get_decoder(), net.get_output_embeddings()
         return None if decoder is None or decoder is net or head is None else (decoder, head)
@@ -98,7 +100,7 @@ class CausalLMModel(TaskModel):
             kwargs["position_ids"] = batch["position_ids"]
         else:
             kwargs["attention_mask"] = batch["attention_mask"]
-        parts = self._decoder_and_head()
+        parts = self._decoder_and_head() if self.head_on_targets else None
         if parts is not None:
             return target_nll(parts[0](**kwargs).last_hidden_state, parts[1], batch["targets"])
         logits = self.net(**kwargs).logits
@@ -188,11 +190,10 @@ def _wrap(path, name: str, common: dict, dropout: Optional[float] = None) -> Cau
 def head_on_targets_agrees(model: CausalLMModel) -> bool:
     """Whether the LM head on the decoder's output at the target positions gives the network's own losses
     (False for a model that post-processes its logits, or whose decoder cannot be found)."""
-    model.head_on_targets = True
+    parts = model._decoder_and_head()
+    if parts is None:
+        return False
     try:
-        parts = model._decoder_and_head()
-        if parts is None:
-            return False
         ids = torch.arange(1, 9, device=next(model.net.parameters()).device).remainder(
             model.net.config.vocab_size).view(1, -1)
         mask, labels = torch.ones_like(ids), ids.clone()
@@ -202,8 +203,6 @@ def head_on_targets_agrees(model: CausalLMModel) -> bool:
         return bool(torch.allclose(full, fast, rtol=1e-4, atol=1e-4))
     except Exception:   # a decoder that wants other inputs: the full-logits path serves it
         return False
-    finally:
-        model.head_on_targets = False
 
 
 def load_saved_causal_lm(folder, source: str, meta: Optional[dict] = None) -> CausalLMModel:
