@@ -87,7 +87,7 @@ def paired(tf: dict, hf_outputs: Path) -> dict:
     import numpy as np
 
     from tuneforge.evaluation import token_metrics as tm
-    from tuneforge.runs.extras import load_outputs
+    from tuneforge.analysis.extras import load_outputs
 
     ours, targets = load_outputs(Path(tf["run_dir"]))
     theirs = np.load(hf_outputs)["outputs"]

@@ -127,7 +127,7 @@ def compare(recipe: Path = typer.Argument(..., help="recipe YAML"),
             quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Run several strategies on identical splits and seeds; print and save a leaderboard."""
     from .recipe import all_problems, load_recipe
-    from .runs.compare import compare as run_compare
+    from .modes.compare import compare as run_compare
 
     problems = all_problems(recipe, overrides or [])
     if problems:
@@ -168,7 +168,7 @@ def evaluate(run_dir: Path = typer.Argument(..., help="a finished run folder"),
              data: Path = typer.Option(..., "--data", help="file with the same columns as the run's data"),
              bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="resamples (default: the recipe's)")):
     """Evaluate a finished run's model on new data."""
-    from .runs.evaluate_run import evaluate_run
+    from .artefacts.evaluate_run import evaluate_run
 
     evaluate_run(run_dir, data, Console(), bootstrap)
 
@@ -179,7 +179,7 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
     """Print predictions (with class probabilities) of a finished run's model."""
     from rich.table import Table
 
-    from .runs.evaluate_run import predict_cells
+    from .artefacts.evaluate_run import predict_cells
 
     cells = list(predict_cells(run_dir, inputs))
     with_probs = any(probs for _, probs in cells)  # regression has no probabilities to show
@@ -209,7 +209,7 @@ def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
            tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="largest accepted |onnxruntime - "
                                            "PyTorch|, relative to the outputs' scale when they exceed 1")):
     """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model."""
-    from .runs.export_run import export_run
+    from .artefacts.export_run import export_run
 
     export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
 

@@ -125,7 +125,7 @@ def test_other_strategies_work_through_the_layer_map(speech_folder, wav2vec2_dir
 def test_evaluate_on_a_new_folder(full_run, speech_folder):
     from rich.console import Console
 
-    from tuneforge.runs.evaluate_run import evaluate_run
+    from tuneforge.artefacts.evaluate_run import evaluate_run
 
     result = evaluate_run(full_run.run_dir, speech_folder, Console(quiet=True), resamples=20)
     assert result["examples"] == 36 and set(result["test"]["per_class"]) == {"no", "yes"}

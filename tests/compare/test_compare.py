@@ -65,7 +65,7 @@ def test_run_with_folds_trains_each_fold_and_summarises(bert_dir, text_csv, tmp_
 
 def test_strategy_specs_carry_options():
     from tuneforge.errors import RecipeError
-    from tuneforge.runs.compare import parse_strategy_spec
+    from tuneforge.modes.compare import parse_strategy_spec
 
     assert parse_strategy_spec("freeze:top_blocks=2") == ("freeze", {"top_blocks": 2})
     assert parse_strategy_spec("lora:r=4:alpha=8") == ("lora", {"r": 4, "alpha": 8})

@@ -7,8 +7,8 @@ import yaml
 
 from tuneforge.cli import main
 from tuneforge.recipe.schema import EvaluateSection
-from tuneforge.runs.compare import baseline_warnings, leaderboard_cells, leaderboard_header
-from tuneforge.runs.compare_baselines import baseline_detail, display_rows, mark_rows, reference_rows
+from tuneforge.modes.compare import baseline_warnings, leaderboard_cells, leaderboard_header
+from tuneforge.modes.compare_baselines import baseline_detail, display_rows, mark_rows, reference_rows
 
 from runs.conftest import text_recipe
 

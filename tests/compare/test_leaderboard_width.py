@@ -5,7 +5,7 @@ import re
 import pytest
 from rich.console import Console
 
-from tuneforge.runs.compare import leaderboard_cells, leaderboard_header, print_leaderboard
+from tuneforge.modes.compare import leaderboard_cells, leaderboard_header, print_leaderboard
 from tuneforge.terminal import Column, fit_table, plan_columns
 
 from helpers.boards import synthetic_board as board

@@ -6,8 +6,8 @@ from rich.console import Console
 from tuneforge.evaluation.representation import linear_cka, prediction_agreement, similarity_preservation
 from tuneforge.recipe import load_recipe
 from tuneforge.runs.pipeline import prepare
-from tuneforge.runs.random_init import randomise
-from tuneforge.runs.retention import measure_retention
+from tuneforge.analysis.random_init import randomise
+from tuneforge.analysis.retention import measure_retention
 
 from runs.conftest import text_recipe
 
@@ -37,7 +37,7 @@ def test_untouched_model_retains_everything(prepared):
 
 
 def test_model_trained_to_another_task_retains_less(prepared):
-    from tuneforge.runs.retention import _pretrained_copy
+    from tuneforge.analysis.retention import _pretrained_copy
     from tuneforge.strategies import Strategy
     from tuneforge.training import Trainer
 
@@ -60,7 +60,7 @@ def test_labelled_source_data_gives_its_metric_before_and_after(prepared, text_c
 
 
 def test_random_init_replaces_every_pretrained_weight(prepared):
-    from tuneforge.runs.retention import _pretrained_copy
+    from tuneforge.analysis.retention import _pretrained_copy
     fresh = randomise(_pretrained_copy(prepared), seed=0)
     before = dict(prepared.model.net.named_parameters())
     changed = [n for n, w in fresh.net.named_parameters() if "classifier" not in n and not (w == before[n]).all()]
@@ -73,7 +73,7 @@ def test_vision_original_head_agreement_is_one_untouched_and_falls_after_trainin
     from PIL import Image
 
     from helpers.tiny import tiny_timm_cnn
-    from tuneforge.runs.retention import _pretrained_copy
+    from tuneforge.analysis.retention import _pretrained_copy
     from tuneforge.strategies import Strategy
     from tuneforge.training import Trainer
 

@@ -10,9 +10,9 @@ import pytest
 from matplotlib.colors import to_hex
 from optuna.trial import TrialState, create_trial
 
-from tuneforge.report.study_figures import intermediate_curves_figure, pareto_figure
-from tuneforge.report.study_report import write_study_report
-from tuneforge.report.study_tables import objectives, table_columns, trials_table_rows, write_trials_csv
+from tuneforge.search.study_figures import intermediate_curves_figure, pareto_figure
+from tuneforge.search.study_report import write_study_report
+from tuneforge.search.study_tables import objectives, table_columns, trials_table_rows, write_trials_csv
 
 from helpers.studies import DISTRIBUTIONS, LONG_ERROR, final_summary, single_objective_study, two_objective_study
 from report.test_report_width import CELL_PADDING_PX, CHAR_PX, CONTENT_PX

@@ -5,7 +5,7 @@ from the baseline's cache or from a freshly loaded pre-trained copy."""
 import pytest
 
 import tuneforge
-from tuneforge.runs.default_retention import MEASURE, PROBE_SIZE
+from tuneforge.analysis.default_retention import MEASURE, PROBE_SIZE
 
 from runs.conftest import text_recipe
 

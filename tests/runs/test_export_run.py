@@ -17,7 +17,7 @@ import torch
 import tuneforge
 from tuneforge.cli import main
 from tuneforge.models import load_saved_model
-from tuneforge.runs.model_card import stable_base_name
+from tuneforge.artefacts.model_card import stable_base_name
 
 from runs.conftest import text_recipe
 

@@ -60,7 +60,7 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
 
     Also: the diagnostics reuse the pipeline's outputs on the evaluation split (here validation)
     instead of predicting it a second time."""
-    import tuneforge.runs.diagnose as diagnose
+    import tuneforge.analysis.diagnose as diagnose
     import tuneforge.runs.evaluator as evaluator
     predicted, real = [], diagnose._model_outputs
     monkeypatch.setattr(diagnose, "_model_outputs", lambda p, enc, *a: predicted.append(enc) or real(p, enc, *a))

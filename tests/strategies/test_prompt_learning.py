@@ -90,7 +90,7 @@ def test_adapter_and_model_folder_load_with_peft_and_generate_what_tuneforge_doe
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tuneforge.runs.evaluate_run import predict_cells
+    from tuneforge.artefacts.evaluate_run import predict_cells
 
     run_dir = prompt_run.run_dir
     prompt = "the river is"

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 import kit
 from tuneforge.errors import RecipeError
-from tuneforge.training.head_start import HeadData, head_inputs
+from tuneforge.head.start import HeadData, head_inputs
 
 
 def _sklearn_probs(x, y, c, x_eval):

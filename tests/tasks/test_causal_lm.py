@@ -210,7 +210,7 @@ def test_merged_folder_and_adapter_generate_what_predict_prints(lora_run, llama_
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tuneforge.runs.evaluate_run import predict_cells
+    from tuneforge.artefacts.evaluate_run import predict_cells
 
     prompt = "the river is"
     shown = predict_cells(lora_run.run_dir, [prompt])[0][0]
@@ -241,7 +241,7 @@ def test_packing_run_trains_and_full_fine_tuning_is_allowed(llama_dir, tmp_path)
 
 
 def test_evaluate_scores_a_new_file_with_perplexity_and_interval(lora_run, tmp_path):
-    from tuneforge.runs.evaluate_run import evaluate_run
+    from tuneforge.artefacts.evaluate_run import evaluate_run
     path = tmp_path / "more.csv"
     _pairs(2, answer=lambda w: "good").to_csv(path, index=False)
     res = evaluate_run(lora_run.run_dir, path, resamples=100)

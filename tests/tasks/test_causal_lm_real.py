@@ -11,7 +11,7 @@ def test_smollm2_lora_steps_lower_perplexity_and_the_folder_generates(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tuneforge.data.lm_examples import prompt_text
-    from tuneforge.runs.evaluate_run import predict_cells
+    from tuneforge.artefacts.evaluate_run import predict_cells
     from tuneforge.runs.pipeline import run
 
     recipe = Recipe(task="causal-lm", model={"name": "smollm2-135m"},

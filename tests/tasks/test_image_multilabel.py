@@ -10,7 +10,7 @@ from PIL import Image
 import tuneforge
 from helpers.tiny import tiny_timm_cnn
 from tuneforge.errors import TuneforgeError
-from tuneforge.runs.evaluate_run import predict_run
+from tuneforge.artefacts.evaluate_run import predict_run
 
 COLOURS = ["blue", "green", "red"]   # label k switches channel (red, green, blue)[...] on
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import tuneforge
-from tuneforge.runs.evaluate_run import predict_run
+from tuneforge.artefacts.evaluate_run import predict_run
 
 POSITIVE = "good great happy wonderful excellent loved amazing".split()
 NEGATIVE = "bad terrible awful sad boring hated cold".split()
@@ -70,7 +70,7 @@ def test_the_threshold_is_tuned_saved_and_used(skewed_run, tmp_path):
         assert row["label"] == ("positive" if row["probabilities"]["positive"] >= d["threshold"] else "negative")
     from rich.console import Console
 
-    from tuneforge.runs.evaluate_run import evaluate_run
+    from tuneforge.artefacts.evaluate_run import evaluate_run
     again = evaluate_run(run.run_dir, data, Console(quiet=True), resamples=20)
     assert again["test"]["per_class"]["positive"]["support"] == 40
 

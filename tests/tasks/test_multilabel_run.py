@@ -72,7 +72,7 @@ def test_predict_command_reads_the_thresholds(ml_run, capsys):
 def test_evaluate_on_new_data_uses_the_saved_thresholds(ml_run, multilabel_jsonl):
     from rich.console import Console
 
-    from tuneforge.runs.evaluate_run import evaluate_run
+    from tuneforge.artefacts.evaluate_run import evaluate_run
 
     result = evaluate_run(ml_run.run_dir, multilabel_jsonl, Console(quiet=True), resamples=50)
     thresholds = json.loads((ml_run.run_dir / "model" / "thresholds.json").read_text())

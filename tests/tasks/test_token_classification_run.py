@@ -91,7 +91,7 @@ def test_predict_returns_spans_with_character_offsets(full_run, capsys):
 def test_evaluate_on_a_new_conll_file(full_run, conll):
     from rich.console import Console
 
-    from tuneforge.runs.evaluate_run import evaluate_run
+    from tuneforge.artefacts.evaluate_run import evaluate_run
 
     result = evaluate_run(full_run.run_dir, conll, Console(quiet=True), resamples=50)
     assert result["examples"] == 200 and result["test"]["entity_f1"] > 0.8

@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
-from tuneforge.training.head_solver import C_GRID, solve_head
+from tuneforge.head.solver import C_GRID, solve_head
 
 
 def data(n=240, d=12, k=3, seed=0):
@@ -106,7 +106,7 @@ def test_warm_start_scalings_keep_weights_small_on_near_constant_features(scalin
 def test_many_rows_choose_c_on_a_subsample_then_fit_all_rows():
     """A token task has tens of thousands of word rows: C is chosen on SEARCH_ROWS of them, and the head
     is then fitted on all rows at that C (the same optimum as fitting all rows at that C directly)."""
-    from tuneforge.training.head_solver import SEARCH_ROWS
+    from tuneforge.head.solver import SEARCH_ROWS
 
     rng = np.random.default_rng(0)
     n, d, k = SEARCH_ROWS * 2 + 500, 12, 4

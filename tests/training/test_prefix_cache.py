@@ -13,8 +13,8 @@ import torch
 from tuneforge.data.encode import EncodedSplit
 from tuneforge.errors import RecipeError
 from tuneforge.strategies.base import Plan, Stage
-from tuneforge.training.cache_store import RowStore
-from tuneforge.training.prefix_cache import choose_prefixes
+from tuneforge.prefix_cache.store import RowStore
+from tuneforge.prefix_cache.cache import choose_prefixes
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "strategies"))
 import kit  # noqa: E402

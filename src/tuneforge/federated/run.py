@@ -79,7 +79,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
 
 
 def _federate_in(p, options, names, parts, run_dir: Path, console, started, trainer, grid, context):
-    from ..runs.baselines import baselines_for_run
+    from ..analysis.baselines import baselines_for_run
     from ..runs.evaluator import SplitEvaluator
     from .client import client_app
     from .server import ServerRun, make_server_app
@@ -192,7 +192,7 @@ def finish(p, run_dir, console, started, metric, federated, majority, probe, dev
     """Evaluate, save and report the final global model like any run."""
     from ..models import save_task_model
     from ..runs.evaluator import SplitEvaluator
-    from ..runs.extras import evaluate_extras
+    from ..analysis.extras import evaluate_extras
     from ..runs.folder import set_status, write_json
     from ..runs.result import FinetuneResult
     from ..data.balance import split_class_counts

@@ -18,7 +18,7 @@ Two choices make the Fisher mean something and ``weight`` usable:
 * **the head it is computed through.** The run's head is new and random: gradients through
   it (and, for the sampled Fisher, labels drawn from its predictions) say nothing about
   what the pre-trained body knows. So the Fisher is computed on a copy of the model whose
-  head is first *solved* (L-BFGS, ``training/head_solver.py``) on the pre-trained features
+  head is first *solved* (L-BFGS, ``head/solver.py``) on the pre-trained features
   of the reference rows: the best linear read-out of the pre-trained body for that data.
   Where the head cannot be solved (``head_start.head_solvability`` says why) or the model
   keeps its pre-trained head (causal LM), the model's own head is used and ``note`` says so.
@@ -127,7 +127,7 @@ class EWC(Regulariser):
 def fisher_model(model, split, task, o: EWCOptions):
     """(model to compute the Fisher through, note): a copy of ``model`` whose new head is solved on the
     pre-trained features of the reference rows, or ``model`` itself (with the reason) when that can't be."""
-    from ..training.head_start import HeadData, captured_inputs, head_solvability, solve_model_head
+    from ..head.start import HeadData, captured_inputs, head_solvability, solve_model_head
 
     if not getattr(model, "new_head", True):
         return model, "the model's own pre-trained head"

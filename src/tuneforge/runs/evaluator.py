@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..evaluation import predict_outputs
-from ..training.head_start import head_linears
+from ..head.start import head_linears
 from ..tasks import TargetScaler
 from ..training.precision import autocast_dtype
 

@@ -14,7 +14,7 @@ def head_data(p, shared: bool, precision: str, device):
     features serve (extracted here when the baseline did not run); otherwise the head's
     inputs are captured with a hook.
     """
-    from ..training.head_start import HeadData, head_inputs
+    from ..head.start import HeadData, head_inputs
 
     bs, dtype = p.recipe.evaluate.batch_size, autocast_dtype(precision)
     out = {}

@@ -28,9 +28,9 @@ from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator, TrainingEvaluation
-from .extras import evaluate_extras
+from ..analysis.extras import evaluate_extras
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
-from .model_card import write_model_cards_quietly
+from ..artefacts.model_card import write_model_cards_quietly
 from .phases import PhaseClock
 from ..report import write_report_quietly
 from ..training.trackers import close_trackers, end_failed_run, tracker_callbacks
@@ -39,8 +39,8 @@ from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
 from .summary import print_summary
 from ..terminal import print_path
-from .baselines import baselines_for_run
-from .diagnose import run_diagnostics
+from ..analysis.baselines import baselines_for_run
+from ..analysis.diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
 from .head_data import head_data
@@ -155,7 +155,7 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         from ..search.race import run_race  # races the candidates, then runs the winner (docs/strategies.md)
         return run_race(recipe, console, quiet, hooks)
     if recipe.evaluate.folds and resume_dir is None:
-        from .crossval import run_folds
+        from ..modes.kfold import run_folds
         return run_folds(recipe, console, quiet)
     hooks = hooks or RunHooks()
     p = prepare(recipe, console, hooks=hooks, clock=clock)
@@ -269,7 +269,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
     if not lean:
         extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision)
     elif hooks.retention and recipe.evaluate.retention is not None:
-        from .retention import measure_retention
+        from ..analysis.retention import measure_retention
         extras = {"retention": measure_retention(p, p.model, device, console)}
     else:
         extras = {}

@@ -163,8 +163,8 @@ def summarise(ctx: SearchContext, final: Optional[dict], stop_reason: str) -> di
 
 
 def write_results(ctx: SearchContext, summary: dict) -> None:
-    from ..report.study_report import write_study_report
-    from ..report.study_tables import write_trials_csv
+    from .study_report import write_study_report
+    from .study_tables import write_trials_csv
     from ..runs.folder import write_json
 
     write_json(ctx.study_dir / "search.json", summary)

@@ -55,7 +55,7 @@ class Stage:
     kinds: Optional[list[str]] = None                     # only groups of these kinds train ("adapter"...)
     full_blocks: list[int] = field(default_factory=list)  # blocks exempt from only_no_decay and kinds
     solve_head: bool = False                              # the head is solved (L-BFGS) before this stage;
-                                                          # first stage only (see training/head_start.py)
+                                                          # first stage only (see head/start.py)
 
     def settings(self, group: ParamGroup) -> tuple[bool, float]:
         """(trains?, learning-rate scale) of a parameter group in this stage.
@@ -122,7 +122,7 @@ class Strategy:
     :mod:`tuneforge.strategies.defaults`. ``lr_factor`` scales the family's full fine-tuning
     learning rate (adapters and BitFit want ~10x); ``warm_head_default`` is what
     ``warm_head: auto`` becomes. ``head_solvable`` is set by the trainer before :meth:`plan`:
-    whether the head can be solved exactly on this model (see ``training/head_start.py``).
+    whether the head can be solved exactly on this model (see ``head/start.py``).
     """
 
     name: ClassVar[str] = ""

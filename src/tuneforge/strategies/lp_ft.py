@@ -6,7 +6,7 @@ fine-tuning everything keeps the features closer to the pre-trained ones, which 
 out of distribution.
 
 By default (``warm_head: auto`` -> true) the probe is *solved*: the head is fitted to its
-optimum on the frozen features (L-BFGS, see ``training/head_solver.py``) before step 0, and
+optimum on the frozen features (L-BFGS, see ``head/solver.py``) before step 0, and
 the whole step budget goes to fine-tuning everything at ``optimizer.lr`` (``ft_lr_scale``
 1). With ``warm_head: false``, or when ``probe_epochs`` / ``probe_fraction`` is given, a
 probe stage trains the head by SGD first (half the steps by default), then fine-tuning runs

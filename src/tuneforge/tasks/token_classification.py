@@ -173,7 +173,7 @@ class TokenClassificationTask(Task):
         return self.metrics.prior_outputs(train_targets, n, len(label_names))
 
     def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
-        from ..training.head_solver import solve_head
+        from ..head.solver import solve_head
 
         # C is chosen on a fifth of the training sentences held out (not by k-fold cross-validation over
         # words: tens of thousands of rows make that 3x slower, and words of one sentence are not independent)

@@ -28,11 +28,11 @@ from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
 from .trainer_checkpoints import CheckpointMixin
 from .faults import fault_point, poisoned_loss
-from .head_start import HeadData, head_inputs, head_solvability, solve_model_head
+from ..head.start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
 from .precision import autocast_dtype, resolve_precision
 from .prefetch import BatchWorkers, EpochBatches
-from .prefix_cache import PrefixCache
+from ..prefix_cache.cache import PrefixCache
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
 
@@ -140,7 +140,7 @@ class Trainer(CheckpointMixin):
         else:
             data = HeadData(head_inputs(self.unwrapped, self.train_data, self.recipe.evaluate.batch_size, device))
         # a head that stays as solved takes the baseline's per-feature standardisation; one that the
-        # body keeps training under needs weights without 1/std blow-ups (see training/head_solver.py)
+        # body keeps training under needs weights without 1/std blow-ups (see head/solver.py)
         scaling = "feature" if self.total_steps == 0 else "none"
         self.head_solution = solve_model_head(self.unwrapped, self.task, data, self.recipe.train.seed,
                                               scaling, warm_start=self.total_steps > 0).record

@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluation import greater_is_better
 from ..evaluation.diagnostics import RunFacts, check_below_baseline, compare_folds_to_baseline
 from ..evaluation.folds import summarise_folds
-from .summary import print_verdict_and_diagnostics
+from ..runs.summary import print_verdict_and_diagnostics
 
 
 def fold_diagnostics(per_fold: list[dict], recipe) -> dict:

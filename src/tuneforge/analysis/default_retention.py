@@ -1,6 +1,6 @@
 """Retention measured by default: how much the fine-tuned representation still looks like the pre-trained one.
 
-``evaluate.retention`` (``runs/retention.py``) measures forgetting thoroughly but costs a second
+``evaluate.retention`` (``analysis/retention.py``) measures forgetting thoroughly but costs a second
 model and several passes, so it is off unless asked. When it is unset, every run still gets one
 cheap, label-free number: the linear CKA (Kornblith et al. 2019) between the pooled features
 (the head's input) of the pre-trained and of the fine-tuned model on up to :data:`PROBE_SIZE`

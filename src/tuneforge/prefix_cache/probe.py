@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .prefix_replay import CachePoint, Segment
+from .replay import CachePoint, Segment
 
 PROBE_EXAMPLES = 4
 PROBE_ATOL, PROBE_RTOL = 1e-5, 1e-4

@@ -15,7 +15,7 @@ import torch
 from ..recipe.schema import StrategySection
 from ..strategies import Strategy
 from ..training import MetricTracker, Trainer
-from .evaluator import SplitEvaluator
+from ..runs.evaluator import SplitEvaluator
 
 
 def randomise(model, seed: int):

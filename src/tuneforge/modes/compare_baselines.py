@@ -15,8 +15,8 @@ from typing import Optional
 import numpy as np
 
 from ..evaluation.diagnostics import compare_folds_to_baseline, compare_to_baseline
-from .baselines import load_baseline_outputs
-from .extras import load_outputs
+from ..analysis.baselines import load_baseline_outputs
+from ..analysis.extras import load_outputs
 
 REFERENCES = (("probe", "baseline", "frozen baseline (linear probe)"),
               ("majority", "baseline_majority", "majority / mean predictor"))

@@ -35,8 +35,8 @@ from ..training.distributed import is_main_process
 from ..report.leaderboard import baseline_warnings, display_rows  # noqa: F401  (re-exported)
 from .compare_baselines import mark_rows, reference_rows
 from ..terminal import print_path
-from .extras import load_outputs
-from .folder import write_json
+from ..analysis.extras import load_outputs
+from ..runs.folder import write_json
 
 
 def parse_strategy_spec(spec: str) -> tuple[str, dict]:
@@ -139,7 +139,7 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     """Run every strategy, write ``leaderboard.json`` and ``report.html``; return the leaderboard."""
     from ..report import write_comparison_report
     from ..tasks import TASKS
-    from .pipeline import run
+    from ..runs.pipeline import run
 
     console = console or Console(quiet=quiet)
     root = _comparison_dir(recipe)

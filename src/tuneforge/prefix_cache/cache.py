@@ -40,8 +40,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import RecipeError
-from .prefix_probe import find_cache_point
-from .prefix_replay import WHAT, CachePoint, Segment
+from .probe import find_cache_point
+from .replay import WHAT, CachePoint, Segment
 
 
 def stage_prefixes(plan, head: int) -> list[int]:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache_store import RowStore
+from .store import RowStore
 
 # what is stored per example, by kind of cache point
 WHAT = {"rows": "the real tokens", "token0": "the first token", "pool": "the pooled features",

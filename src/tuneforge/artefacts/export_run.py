@@ -1,7 +1,7 @@
 """``tuneforge export RUN [--onnx]``: a finished run's model in the formats others load.
 
 Always (re)writes the model cards (``model/README.md``, ``adapter/README.md``; see
-:mod:`tuneforge.runs.model_card`), which also makes an older run's ``adapter/`` loadable as
+:mod:`tuneforge.artefacts.model_card`), which also makes an older run's ``adapter/`` loadable as
 documented. With ``--onnx`` it writes ``model/model.onnx`` and ``model/onnx.json`` (input names,
 dtypes and dynamic axes, the output, the opset, label names, the preprocessing and the check),
 after running onnxruntime on real examples of the run's own data (its test split, else

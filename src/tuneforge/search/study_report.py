@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from ..evaluation.diagnostics import verdict
 from . import study_figures as figs
-from .html import esc, fmt, grid, img, note, page, section, table, with_ci, write_atomically
+from ..report.html import esc, fmt, grid, img, note, page, section, table, with_ci, write_atomically
 from .study_sections import blocks_section, files_section, pareto_section, shorten, trials_section
 from .study_tables import Objective, objectives, state_name
 

@@ -13,7 +13,7 @@ import optuna
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
-from .figures import new_figure, to_data_uri
+from ..report.figures import new_figure, to_data_uri
 from .study_tables import Objective
 
 COMPLETE, PRUNED, FAILED, BEST = "#3060c0", "#9aa0ab", "#c03030", "#d08a00"

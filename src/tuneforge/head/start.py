@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .head_solver import SolvedHead, SolverKind, solve_head
+from .solver import SolvedHead, SolverKind, solve_head
 
 CHECK_EXAMPLES = 8
 
