@@ -37,7 +37,7 @@ def finetune(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Unio
     ``__`` for the dots (``optimizer__lr=3e-5``). ``data.train`` may be a pandas DataFrame, a dict of
     columns or a list of dicts as well as a path.
     """
-    from .runs.pipeline import run
+    from .modes.dispatch import run
 
     return run(load_recipe(recipe, _overrides(overrides, kwargs)), quiet=quiet)
 
@@ -91,6 +91,6 @@ def federate(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Unio
 
 def resume(run_dir: Union[str, Path], *, quiet: bool = False):
     """Continue an interrupted run from its latest checkpoint."""
-    from .runs.pipeline import resume as _resume
+    from .modes.dispatch import resume as _resume
 
     return _resume(Path(run_dir), quiet=quiet)

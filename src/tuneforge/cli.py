@@ -52,8 +52,8 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
     """Run a recipe and write a new run folder."""
     from .recipe import all_problems, load_recipe
     from .runs.phases import PhaseClock
-    from .runs.pipeline import resume as resume_run
-    from .runs.pipeline import run as run_recipe
+    from .modes.dispatch import resume as resume_run
+    from .modes.dispatch import run as run_recipe
 
     console = Console()
     if resume is not None:
@@ -110,8 +110,8 @@ def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
          overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
     """Fine-tune MiniLM-L6 on real tweets (recipes/demo.yaml) and compare with the pre-trained baseline."""
     from .recipe import load_recipe
+    from .modes.dispatch import run as run_recipe
     from .runs.phases import PhaseClock
-    from .runs.pipeline import run as run_recipe
 
     path = REPO_RECIPES / "demo.yaml"
     if not path.is_file():
@@ -192,6 +192,7 @@ def predict(run_dir: Path = typer.Argument(..., help="a finished run folder"),
 @app.command()
 def report(folder: Path = typer.Argument(..., help="a run folder or a comparison folder")):
     """Rebuild report.html from a run (or comparison) folder alone."""
+    from .continual import report as _sequence_page  # noqa: F401  (registers the continual sequence's page)
     from .report import write_comparison_report, write_run_report
 
     if not folder.is_dir():

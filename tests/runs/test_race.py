@@ -34,8 +34,8 @@ from tuneforge.recipe import load_recipe
 from tuneforge.recipe.schema import StrategySection
 from tuneforge.runs.hooks import RunHooks
 from tuneforge.runs.pipeline import run
-from tuneforge.search.race import rung_plan
-from tuneforge.search.race_report import race_cost
+from tuneforge.modes.race import rung_plan
+from tuneforge.modes.race_report import race_cost
 from tuneforge.tasks import TASKS
 
 CANDIDATES = ["linear-probe", "lp-ft", "full", "gradual-unfreezing"]
@@ -168,7 +168,7 @@ def test_a_killed_race_resumes_and_keeps_finished_rounds(bert_dir, tmp_path, mon
 
     def killed_at_third_round(recipe, *args, **kwargs):
         calls.append(recipe.strategy.name)
-        if len(calls) == 4:  # the outer run, linear-probe, lp-ft, then full is killed
+        if len(calls) == 3:  # linear-probe, lp-ft, then full is killed (the race itself is a mode above runs)
             raise KeyboardInterrupt
         return real(recipe, *args, **kwargs)
 

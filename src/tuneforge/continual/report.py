@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..report.figures import new_figure, to_data_uri
+from ..report.run_report import report_page
 from ..report.html import esc, fmt, grid, img, note, page, section, table, write_atomically
 
 DEFINITIONS = ("R[i][j]: accuracy on task j's test split after training task i (row 0: before training, the "
@@ -72,6 +73,7 @@ def curves_figure(c: dict) -> str:
     return to_data_uri(fig)
 
 
+@report_page(lambda metrics: "continual" in metrics)
 def build_sequence_report(folder: Path, metrics: dict) -> str:
     c = metrics["continual"]
     names = c["tasks"]

@@ -31,6 +31,7 @@ from ..runs.hooks import RunHooks
 from ..training.checkpoint import latest_checkpoint
 from .metrics import sequence_metrics
 from .replay import concat_splits, replay_split
+from .report import print_sequence, write_sequence_report
 from .scoring import Scorer, carry_weights, cpu_state, head_keys
 from .sequence import TaskData, load_tasks, settings, step_recipe
 
@@ -89,7 +90,6 @@ def _guarded(recipe, tasks, folder, console, quiet):
 def _continue(recipe: Recipe, tasks: list[TaskData], folder: Path, console: Console, quiet: bool):
     from ..runs import pipeline
     from ..tasks import TASKS
-    from .report import print_sequence, write_sequence_report
 
     started = time.perf_counter()
     task, cfg = TASKS.get(recipe.task), settings(recipe)

@@ -31,6 +31,11 @@ from rich.markup import escape
 
 from ..errors import RecipeError
 from ..recipe import Recipe, recipe_to_yaml
+from ..runs.finish import Finishing, analyses, assemble, complete, final_validation, finalize_model, report, \
+    save_model, test
+from ..runs.finish import finish as finish_run
+from ..runs.phases import PhaseClock
+from ..terminal import print_path
 from .check import client_recipe, prepared_problems, recipe_problems
 from .options import FederatedOptions
 from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage
@@ -48,7 +53,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     from ..training import Trainer
 
     console = console or Console(quiet=quiet)
-    started = time.perf_counter()
+    clock = PhaseClock()   # where the run's time goes, as a single run's metrics.json says it
     problems = options.problems() + recipe_problems(recipe)
     if problems:
         raise RecipeError(problems=problems)
@@ -69,7 +74,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         p.recipe = _repeatable(p.recipe, run_dir)
         write_text(run_dir / "recipe.yaml", recipe_to_yaml(p.recipe))
         set_status(run_dir, "running")
-        return _federate_in(p, options, names, parts, run_dir, console, started, trainer, grid, context)
+        return _federate_in(p, options, names, parts, run_dir, console, clock, trainer, grid, context)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted")
         raise
@@ -78,7 +83,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
         raise
 
 
-def _federate_in(p, options, names, parts, run_dir: Path, console, started, trainer, grid, context):
+def _federate_in(p, options, names, parts, run_dir: Path, console, clock, trainer, grid, context):
     from ..analysis.baselines import baselines_for_run
     from ..runs.evaluator import SplitEvaluator
     from .client import client_app
@@ -124,6 +129,7 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, started, trai
     else:  # a real deployment: this is the ServerApp, the clients are SuperNodes (see apps.py)
         server.main(grid, context)
     fl_seconds = time.perf_counter() - fl_started
+    clock.lap("training")
     load_record(p.model, server.final, names)
     rounds = _round_records(server, metric)
     with open(run_dir / "history.jsonl", "w", encoding="utf-8") as f:
@@ -134,7 +140,7 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, started, trai
                  "rows_per_client": [len(x) for x in parts], "class_counts": counts, "label_skew": skew,
                  "rounds": rounds, "bytes_total": sum(r["bytes_to_clients"] + r["bytes_from_clients"] for r in rounds),
                  "seconds": fl_seconds}
-    return finish(p, run_dir, console, started, metric, federated, majority, probe, device, precision)
+    return finish(p, run_dir, console, clock, metric, federated, majority, probe, device, precision)
 
 
 def _local(options: FederatedOptions) -> str:
@@ -188,63 +194,22 @@ def simulate(server_app, client_app, clients: int) -> None:
                        backend_config=backend)
 
 
-def finish(p, run_dir, console, started, metric, federated, majority, probe, device, precision):
-    """Evaluate, save and report the final global model like any run."""
-    from ..models import save_task_model
-    from ..runs.evaluator import SplitEvaluator
-    from ..analysis.extras import evaluate_extras
-    from ..runs.folder import set_status, write_json
-    from ..runs.result import FinetuneResult
-    from ..data.balance import split_class_counts
-    from ..report import write_report_quietly
-    from ..terminal import print_path
+def finish(p, run_dir, console, clock, metric, federated, majority, probe, device, precision):
+    """Evaluate, save and report the final global model like any run (:mod:`tuneforge.runs.finish`): what
+    differs is the ``train`` record (the clients' steps) and ``federated`` (the rounds), and the summary."""
+    train = {"seconds": federated["seconds"], "steps": sum(c["steps"] for r in federated["rounds"]
+                                                           for c in r["clients"]),
+             "trainable_parameters": federated["travelling_parameters"],
+             "total_parameters": federated["total_parameters"], "stop_reason": "completed"}
+    record = {"baseline": probe, "baseline_majority": majority, "train": train, "federated": federated}
 
-    recipe, task = p.recipe, p.task
-    save = recipe.output.save_model
-    extra_files = p.strategy.save_extra(p.model, run_dir) if save else []
-    p.model = p.strategy.finalize(p.model)
-    final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
-                               recipe.evaluate.batch_size, precision, device)
-    val_outputs = final_val.outputs(p.model)
-    validation = final_val.metrics(val_outputs)
-    decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric, evaluate=recipe.evaluate)
-    test, extras = {}, {}
-    if "test" in p.encoded:
-        test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
-                                   recipe.evaluate.batch_size, precision, device, decision=decision)
-        outputs = test_eval.outputs(p.model)
-        test = test_eval.metrics(outputs)
-        extras = evaluate_extras(p, run_dir, outputs, device, precision, console, decision)
-    if save:
-        save_task_model(p.model, run_dir / "model", p.data.label_names,
-                        {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
-                         **({"decision": decision} if decision else {})})
-        task.model_files(run_dir / "model", decision)
-    metrics = {
-        "task": recipe.task, "model": recipe.model.name,
-        "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"})},
-        "precision": precision, "monitor": metric, "columns": task.describe(), "baseline_name": task.baseline_name,
-        **({"decision": decision} if decision else {}),
-        "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
-        "train": {"seconds": federated["seconds"], "steps": sum(c["steps"] for r in federated["rounds"]
-                                                                 for c in r["clients"]),
-                  "trainable_parameters": federated["travelling_parameters"],
-                  "total_parameters": federated["total_parameters"], "stop_reason": "completed"},
-        "federated": federated,
-        "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
-                 "class_counts": split_class_counts(task, p.data), **p.data.description},
-        "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
-        "seconds_total": time.perf_counter() - started, "run_dir": str(run_dir),
-    }
-    metrics.update(extras)
-    write_json(run_dir / "metrics.json", metrics)
-    set_status(run_dir, "completed")
-    _print_summary(console, metrics, metric)
-    if recipe.evaluate.report:
-        write_report_quietly(run_dir, console)
-    print_path(console, "run folder", run_dir)
-    return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
-                          label_names=p.data.label_names, data_section=recipe.data, decision=decision)
+    def summary(console, metrics):
+        _print_summary(console, metrics, metric)
+        print_path(console, "run folder", run_dir)
+
+    f = Finishing(p, run_dir, console, device, precision, metric, record,
+                  clock=clock, save=p.recipe.output.save_model, summary=summary)
+    return finish_run(f, (finalize_model, final_validation, test, analyses, save_model, assemble, report, complete))
 
 
 def _print_summary(console, metrics: dict, metric: str) -> None:

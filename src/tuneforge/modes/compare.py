@@ -139,7 +139,7 @@ def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = No
     """Run every strategy, write ``leaderboard.json`` and ``report.html``; return the leaderboard."""
     from ..report import write_comparison_report
     from ..tasks import TASKS
-    from ..runs.pipeline import run
+    from .dispatch import run
 
     console = console or Console(quiet=quiet)
     root = _comparison_dir(recipe)

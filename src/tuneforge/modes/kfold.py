@@ -46,7 +46,7 @@ def fold_bundles(recipe: Recipe) -> list[DataBundle]:
 
 def run_folds(recipe: Recipe, console, quiet: bool = False):
     """Run every fold; return a FinetuneResult whose metrics are the cross-validation summary."""
-    from ..runs.pipeline import _train_and_report, prepare
+    from ..runs.pipeline import prepare, train_and_finish
     from ..runs.result import FinetuneResult
 
     started = time.perf_counter()
@@ -64,7 +64,7 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
         p = first if i == 0 else prepare(recipe, console, data=bundle)
         fold_dir = parent / f"fold-{i + 1}"
         fold_dir.mkdir()
-        result = _train_and_report(p, fold_dir, console, quiet, False, FinetuneResult)
+        result = train_and_finish(p, fold_dir, console, quiet, False)
         per_fold.append(result.metrics)
         fold_dirs.append(fold_dir.name)
     metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": per_fold[0]["strategy"],

@@ -86,7 +86,7 @@ def recipe_problems(recipe: Recipe) -> list[str]:
         problems.append("optimizer.lr_factor: multiplies the default learning rate, but optimizer.lr is set; "
                         "set one of them")
     if recipe.strategy.name == "auto":
-        from ..search.race import race_problems
+        from ..modes.race import race_problems
         problems += race_problems(recipe)
     from ..evaluation.checks import evaluate_problems
     problems += evaluate_problems(recipe)

@@ -1,5 +1,5 @@
 """The run report's "Strategy race" section: what ``strategy: auto`` raced, rung by rung, and why
-the winner won (from ``metrics.json`` ``race``, see :mod:`tuneforge.search.race_report`)."""
+the winner won (from ``metrics.json`` ``race``, see :mod:`tuneforge.modes.race_report`)."""
 from __future__ import annotations
 
 from .html import esc, fmt, note, section, table

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import TuneforgeError
 from . import entities, explain, sections
@@ -47,15 +47,30 @@ def _augment_names(run_dir: Path) -> list[str]:
     return [e["name"] if isinstance(e, dict) else str(e) for e in augment]
 
 
+PAGES: list = []   # (applies(metrics) -> bool, build(folder, metrics) -> html), registered by the modes
+
+
+def report_page(applies: Callable[[dict], bool]):
+    """Register ``build(folder, metrics)`` as the page of every folder whose ``metrics.json`` ``applies`` to.
+
+    A mode whose folder is not one run (a continual sequence) registers its page here, so that the
+    report (one layer below the modes) builds it without importing the mode.
+    """
+    def register(build):
+        PAGES.append((applies, build))
+        return build
+    return register
+
+
 def build_run_report(run_dir: Path) -> str:
     """The HTML text of a run's report."""
     run_dir = Path(run_dir)
     metrics = _read_json(run_dir / "metrics.json")
     if metrics is None:
         raise TuneforgeError(f"{run_dir} has no metrics.json: is it a finished tuneforge run folder?")
-    if "continual" in metrics:  # a continual sequence: its own page (tuneforge.continual.report)
-        from ..continual.report import build_sequence_report
-        return build_sequence_report(run_dir, metrics)
+    for applies, build in PAGES:  # a mode's folder with a page of its own (a continual sequence)
+        if applies(metrics):
+            return build(run_dir, metrics)
     strategy = metrics.get("strategy", {}).get("name", "?")
     title = f"{metrics.get('model', '?')} · {metrics.get('task', '?')} · {strategy}"
     subtitle = f"run folder {run_dir.name}"

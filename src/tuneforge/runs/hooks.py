@@ -9,6 +9,8 @@ A plain ``tuneforge run`` needs none of this. A search trial or a race round pas
 * add trainer callbacks (the search's pruning reporter);
 * start from other weights than the pre-trained ones (``start``: a continual step starts from the
   previous step's model) and hand the regularisers what a continual step knows (``continual``);
+* add what the mode knows to the run's record (``record``: entries of ``metrics.json``, e.g. a race's
+  rounds and why its winner won) and a comment heading the saved ``recipe.yaml`` (``recipe_note``);
 * run *lean*: train and score on validation only. The test split is never encoded or evaluated
   (the caller passes data without one), and the baselines, deeper analyses, diagnostics,
   report and saved model are skipped: a trial only needs its validation score and curve.
@@ -31,6 +33,8 @@ class RunHooks:
     features: dict = field(default_factory=dict)  # key -> {split: frozen features}
     start: Optional[Callable[[Any], None]] = None  # loads start weights into the freshly built task model
     continual: Optional[Any] = None            # a continual step's context (tuneforge.continual.StepContext)
+    record: dict = field(default_factory=dict)    # added to metrics.json as it is
+    recipe_note: str = ""                      # heads the run's recipe.yaml (a "# ..." comment block)
 
     @staticmethod
     def encoding_key(recipe) -> str:

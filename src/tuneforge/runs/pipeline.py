@@ -17,7 +17,6 @@ from ..data import load_data
 from ..data.balance import counts_line, split_class_counts
 from ..errors import RecipeError, TuneforgeError
 from ..evaluation import greater_is_better
-from ..models import save_task_model
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..report.augment_grid import write_augment_grid
 from ..regularisers import build_regularisers
@@ -28,19 +27,14 @@ from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
 from .evaluator import SplitEvaluator, TrainingEvaluation
-from ..analysis.extras import evaluate_extras
+from .finish import FULL, LEAN, Finishing, finish
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
-from ..artefacts.model_card import write_model_cards_quietly
 from .phases import PhaseClock
-from ..report import write_report_quietly
-from ..training.trackers import close_trackers, end_failed_run, tracker_callbacks
+from ..training.trackers import end_failed_run, tracker_callbacks
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
 from ..training.distributed import is_main_process, shared_value
 from .folder import new_run_dir, read_status, set_status, write_json, write_text
-from .summary import print_summary
-from ..terminal import print_path
 from ..analysis.baselines import baselines_for_run
-from ..analysis.diagnose import run_diagnostics
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
 from .head_data import head_data
@@ -139,24 +133,16 @@ def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optio
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         resume_dir: Optional[Path] = None, run_dir: Optional[Path] = None, hooks: Optional[RunHooks] = None,
         clock: Optional[PhaseClock] = None):
-    """Run one recipe; return a :class:`~tuneforge.runs.result.FinetuneResult`.
+    """Train and evaluate exactly one run of ``recipe``; return a :class:`~tuneforge.runs.result.FinetuneResult`.
+
+    This is one run and nothing else: a recipe with ``tasks``, ``evaluate.folds`` or ``strategy: auto``
+    is a mode above one run, which :mod:`tuneforge.modes.dispatch` chooses (and which calls this).
 
     ``run_dir``: an empty folder to run in (a search trial's) instead of a new one under
     ``output.dir``; ``hooks``: see :mod:`.hooks`; ``clock``: the command line's
     :meth:`~.phases.PhaseClock.from_process_start`, so that start-up counts (a new clock when None).
     """
-    from .result import FinetuneResult
-
     console = console if console is not None and is_main_process() else Console(quiet=quiet or not is_main_process())
-    if recipe.tasks:
-        from ..continual import run_sequence  # one step per task, each from the last (docs/continual.md)
-        return run_sequence(recipe, console, quiet)
-    if recipe.strategy.name == "auto" and resume_dir is None and run_dir is None:
-        from ..search.race import run_race  # races the candidates, then runs the winner (docs/strategies.md)
-        return run_race(recipe, console, quiet, hooks)
-    if recipe.evaluate.folds and resume_dir is None:
-        from ..modes.kfold import run_folds
-        return run_folds(recipe, console, quiet)
     hooks = hooks or RunHooks()
     p = prepare(recipe, console, hooks=hooks, clock=clock)
     if resume_dir is not None:  # refuse another model's checkpoint before touching the folder
@@ -166,7 +152,7 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     run_dir = resume_dir or run_dir or shared_value(lambda: new_run_dir(recipe.output.dir, name))
     try:
-        return _train_and_report(p, run_dir, console, quiet, resume_dir is not None, FinetuneResult, hooks)
+        return train_and_finish(p, run_dir, console, quiet, resume_dir is not None, hooks)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", resume=f"tuneforge run --resume {run_dir}")
         end_failed_run("KILLED")
@@ -177,10 +163,8 @@ def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         raise
 
 
-def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, result_cls,
-                      hooks: Optional[RunHooks] = None):
-    from ..search.race_report import race_record, recipe_note  # (not at the top: tuneforge.search may import this module)
-
+def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks: Optional[RunHooks] = None):
+    """Train the prepared run in ``run_dir`` (``resuming``: from its latest checkpoint), then :func:`.finish.finish` it."""
     recipe, task, clock = p.recipe, p.task, p.clock
     hooks = hooks or RunHooks()
     lean = hooks.lean
@@ -210,7 +194,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
                       regularisers=regularisers)
     recipe = p.recipe = trainer.recipe  # every unset setting now holds the strategy's default
     if not resuming:
-        write_text(run_dir / "recipe.yaml", recipe_note(run_dir) + recipe_to_yaml(recipe))
+        write_text(run_dir / "recipe.yaml", hooks.recipe_note + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
     trainer.head_data = lambda shared: head_data(p, shared, precision, device)
     clock.lap("setup")
@@ -240,94 +224,18 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         plan_rows[0]["head_solution"] = trainer.head_solution
         write_json(run_dir / "plan.json", plan_rows)
         console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
-    save = recipe.output.save_model and is_main_process() and not lean
-    extra_files = p.strategy.save_extra(p.model, run_dir) if save else []
-    finalized = p.strategy.finalize(p.model)
-    merged = finalized is not p.model or type(p.strategy).finalize is not Strategy.finalize
-    p.model = finalized
-    clock.lap("export")
-
-    if p.scaler is not None:  # from now on the model predicts original units
-        p.model.fold_target_scale(p.scaler.mean, p.scaler.std)
-    validation, decision, val_outputs = {}, None, None
-    if val_eval:
-        final_val = SplitEvaluator(task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
-                                   recipe.evaluate.batch_size, precision, device)
-        val_outputs = val_eval.final_outputs(merged)  # the last evaluation's outputs when the model is final
-        val_outputs = final_val.outputs(p.model) if val_outputs is None else val_outputs
-        validation = final_val.metrics(val_outputs)
-        decision = task.fit_decision(p.data.validation.targets, val_outputs, metric=metric,
-                                     evaluate=recipe.evaluate)   # e.g. per-label thresholds, a binary threshold
-        line = task.describe_decision(decision)
-        if line:
-            console.print(f"[dim]decision[/dim] {escape(line)}")
-    test_eval = SplitEvaluator(task, p.encoded["test"], p.data.test.targets, p.data.label_names,
-                               recipe.evaluate.batch_size, precision, device, decision=decision) \
-        if "test" in p.encoded else None
-    test_outputs = test_eval.outputs(p.model) if test_eval else None
-    test = test_eval.metrics(test_outputs) if test_eval else {}
-    if not lean:
-        extras = evaluate_extras(p, run_dir, test_outputs, device, precision, console, decision)
-    elif hooks.retention and recipe.evaluate.retention is not None:
-        from ..analysis.retention import measure_retention
-        extras = {"retention": measure_retention(p, p.model, device, console)}
-    else:
-        extras = {}
-    clock.lap("evaluation")
-    if save:
-        save_task_model(p.model, run_dir / "model", p.data.label_names,
-                        {"task": recipe.task, "recipe": recipe.model_dump(mode="json"),
-                         **({"decision": decision} if decision else {}),
-                         **({"target_scale": {"mean": float(p.scaler.mean), "std": float(p.scaler.std)}} if p.scaler else {})})
-        task.model_files(run_dir / "model", decision)
-    clock.lap("export")
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
     total = sum(par.numel() for par in p.model.net.parameters())
-    metrics = {
-        "task": recipe.task, "model": recipe.model.name,
-        "pooling": {"how": p.model.pooling, "source": p.model.pooling_source},
-        "strategy": {"name": recipe.strategy.name, **recipe.strategy.model_dump(exclude={"name"}), "plan": plan_rows},
-        "precision": precision, "monitor": metric, "columns": task.describe(),
-        "baseline_name": task.baseline_name,
-        **({"decision": decision} if decision else {}),
-        "test": test, "validation": validation, "baseline": probe, "baseline_majority": majority,
-        "train": train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
-                              train_seconds_here if resuming else None),
-        "class_balance": trainer.balance.describe(),
-        "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
-                 **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
-                 "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
-        **({"privacy": {**trainer.privacy.describe(), "baseline_private": False}} if trainer.privacy else {}),
-        "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
-        "resumed": resuming, "run_dir": str(run_dir),
-    }
-    metrics.update(extras)
-    metrics.update(lr_find_record(run_dir))
-    metrics.update(race_record(run_dir))
-    if not lean:
-        split_outputs = test_outputs if test_eval else val_outputs  # the evaluation split is not predicted twice
-        metrics.update(run_diagnostics(p, run_dir, metric, split_outputs, history.records, loss_trace.losses,
-                                       device, precision, metrics))
-        clock.lap("diagnostics")
-    metrics.update(clock.record())
-    write_json(run_dir / "metrics.json", metrics)
-    if save:
-        write_model_cards_quietly(run_dir, console)   # reads metrics.json: its time goes to "export"
-        clock.lap("export")
-    report = None
-    if recipe.evaluate.report and is_main_process() and not lean:
-        report = write_report_quietly(run_dir, console, announce=False)  # reads metrics.json: time added after
-        clock.lap("report")
-    metrics.update(clock.record())
-    write_json(run_dir / "metrics.json", metrics)
-    set_status(run_dir, "completed")
-    if not lean:
-        print_summary(console, metrics)
-    if report is not None:
-        print_path(console, "report", report)
-    close_trackers(trackers, metrics)   # after the report: it is one of the artifacts
-    return result_cls(recipe=recipe, metrics=metrics, run_dir=run_dir, model=p.model, task=task,
-                      label_names=p.data.label_names, data_section=recipe.data, decision=decision)
+    record = {"plan": plan_rows, "baseline": probe, "baseline_majority": majority,
+              "train": train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
+                                    train_seconds_here if resuming else None),
+              "class_balance": trainer.balance.describe(),
+              **({"privacy": {**trainer.privacy.describe(), "baseline_private": False}} if trainer.privacy else {}),
+              "resumed": resuming, **lr_find_record(run_dir), **hooks.record}
+    f = Finishing(p, run_dir, console, device, precision, metric, record, clock=clock,
+                  save=recipe.output.save_model and is_main_process() and not lean, retention=hooks.retention,
+                  last_evaluation=val_eval, history=history.records, losses=loss_trace.losses, trackers=trackers)
+    return finish(f, LEAN if lean else FULL)
 
 
 def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
@@ -356,22 +264,17 @@ def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
 
 
 def resume(run_dir: Path, console: Optional[Console] = None, quiet: bool = False,
-           clock: Optional[PhaseClock] = None):
-    """Continue a killed or interrupted run from its latest checkpoint (``clock``: as for :func:`run`)."""
+           clock: Optional[PhaseClock] = None, hooks: Optional[RunHooks] = None):
+    """Continue one killed or interrupted run from its latest checkpoint (``clock``, ``hooks``: as for
+    :func:`run`; :func:`tuneforge.modes.dispatch.resume` recognises the folders of the modes first)."""
     run_dir = Path(run_dir)
-    if (run_dir / "continual.json").is_file():
-        from ..continual import resume_sequence  # killed mid-sequence: finished steps are kept
-        return resume_sequence(run_dir, console or Console(quiet=quiet), quiet)
-    if not (run_dir / "recipe.yaml").is_file() and (run_dir / "race" / "recipe.yaml").is_file():
-        from ..search.race import resume_race  # killed during a strategy race: finish it
-        return resume_race(run_dir, console or Console(quiet=quiet), quiet)
     if not (run_dir / "recipe.yaml").is_file():
         raise TuneforgeError(f"--resume {run_dir}: not a run folder (no recipe.yaml)")
     if read_status(run_dir).get("state") == "completed":
         raise TuneforgeError(f"--resume {run_dir}: this run already completed; start a new one with "
                              f"`tuneforge run {run_dir}/recipe.yaml`")
     _checkpoint_to_resume(run_dir)
-    return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir, clock=clock)
+    return run(load_recipe(run_dir / "recipe.yaml"), console, quiet, resume_dir=run_dir, clock=clock, hooks=hooks)
 
 
 def _checkpoint_to_resume(run_dir: Path) -> Path:

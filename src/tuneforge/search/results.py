@@ -80,7 +80,7 @@ def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
     from ..recipe import load_recipe
     from ..runs.folder import read_status
     from ..runs.hooks import RunHooks
-    from ..runs.pipeline import run as run_recipe
+    from ..modes.dispatch import run as run_recipe
 
     tree = best_tree(ctx, trial)
     write_yaml(ctx.study_dir / "best.yaml", tree)

@@ -91,7 +91,7 @@ class TrialRunner:
     def __call__(self, trial):
         import optuna
 
-        from ..runs.pipeline import run as run_recipe
+        from ..modes.dispatch import run as run_recipe
         from .space import sample
 
         ctx = self.ctx

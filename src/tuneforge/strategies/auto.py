@@ -1,7 +1,7 @@
 """``strategy: auto``: race a few strategies on the validation split, then train the winner.
 
 This file only declares the strategy (its options, their checks, its place in
-``tuneforge list strategies``); the race itself is :mod:`tuneforge.search.race`, which a
+``tuneforge list strategies``); the race itself is :mod:`tuneforge.modes.race`, which a
 plain ``tuneforge run`` hands an ``auto`` recipe to. ``auto`` never trains a model itself,
 so it has no plan.
 

@@ -39,7 +39,7 @@ from rich.markup import escape
 from ..errors import TuneforgeError
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..recipe.schema import StrategySection
-from .race_report import print_rung, print_start, why_sentence
+from .race_report import print_rung, print_start, race_record, recipe_note, why_sentence
 
 # Cheaper first: which strategy a tie goes to (fewer trained parameters, fewer or simpler stages).
 COST_RANK = {"linear-probe": 0, "bitfit": 1, "ia3": 1, "lora": 1, "freeze": 2, "gradual-unfreezing": 2,
@@ -122,7 +122,7 @@ def run_race(recipe: Recipe, console: Console, quiet: bool = False, hooks=None, 
         console.print(f"[bold]race[/bold] winner [bold]{escape(record['winner'])}[/bold]: {escape(record['why'])}")
         final = recipe.model_copy(update={"strategy": StrategySection(**winner)})
         final_hooks = RunHooks(data=bundle, callbacks=hooks.callbacks, lean=hooks.lean, encoded=hooks.encoded,
-                               features=hooks.features)
+                               features=hooks.features, record=race_record(run_dir), recipe_note=recipe_note(run_dir))
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", phase="race", resume=f"tuneforge run --resume {run_dir}")
         raise
