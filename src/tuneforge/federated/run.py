@@ -32,7 +32,7 @@ from rich.markup import escape
 from ..errors import RecipeError
 from ..recipe import Recipe, recipe_to_yaml
 from ..runs.finish import Finishing, analyses, assemble, complete, final_validation, finalize_model, report, \
-    save_model, test
+    save_model, test, write_metrics
 from ..runs.finish import finish as finish_run
 from ..runs.phases import PhaseClock
 from ..terminal import print_path
@@ -209,7 +209,8 @@ def finish(p, run_dir, console, clock, metric, federated, majority, probe, devic
 
     f = Finishing(p, run_dir, console, device, precision, metric, record,
                   clock=clock, save=p.recipe.output.save_model, summary=summary)
-    return finish_run(f, (finalize_model, final_validation, test, analyses, save_model, assemble, report, complete))
+    return finish_run(f, (finalize_model, final_validation, test, analyses, save_model, assemble, write_metrics, report,
+                        complete))
 
 
 def _print_summary(console, metrics: dict, metric: str) -> None:
