@@ -16,6 +16,7 @@ Settings that break either are refused with one message naming what to use inste
 from __future__ import annotations
 
 from ..models.layer_map import Block, LayerMap
+from ..recipe.checks import RECIPE_CHECKS
 
 INSTEAD = "use linear-probe, freeze, lora or another single-stage strategy"
 
@@ -123,3 +124,8 @@ def model_problems(model, strategy) -> list[str]:
             "linear-probe or freeze with only blocks free of BatchNorm (frozen BatchNorm stays in eval mode), "
             "or a model with LayerNorm/GroupNorm"]
 
+
+@RECIPE_CHECKS.register("privacy", order=160)
+def _privacy(recipe, ctx) -> list[str]:
+    """Registered into :mod:`tuneforge.recipe.checks`: the refusals above, after the strategy and model checks."""
+    return privacy_problems(recipe, ctx.task, ctx.strategy, ctx.model.block_names if ctx.model is not None else None)

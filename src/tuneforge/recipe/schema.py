@@ -11,6 +11,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .duration import parse_duration
+from .hooks import hook
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, arbitrary_types_allowed=True)
@@ -86,9 +89,9 @@ class DataSection(Section):
     @field_validator("augment", mode="before")
     @classmethod
     def _augment(cls, v):
-        """Presets expanded and every option filled in (data/augment/spec.py), so the saved recipe is explicit."""
-        from ..data.augment.spec import parse_augment
-        return parse_augment(v)
+        """Presets expanded and every option filled in (the ``data.augment`` hook: data/augment/spec.py), so the
+        saved recipe is explicit."""
+        return hook("data.augment")(v)
 
     @field_validator("text_column")
     @classmethod
@@ -306,7 +309,6 @@ class SearchSection(BaseModel):
     @classmethod
     def _timeout(cls, v):
         if v is not None:
-            from ..search.budget import parse_duration
             parse_duration(v)
         return v
 
@@ -358,11 +360,11 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _task_default_strategy(self):
-        """A recipe that leaves ``strategy`` out gets its task's default strategy (``Task.default_strategy``:
-        ``lora`` for causal-lm, ``full`` elsewhere); written explicitly, so the saved recipe shows it."""
+        """A recipe that leaves ``strategy`` out gets its task's default strategy (the ``task.default_strategy``
+        hook: ``Task.default_strategy``, ``lora`` for causal-lm, ``full`` elsewhere); written explicitly, so the
+        saved recipe shows it."""
         if "strategy" not in self.model_fields_set:
-            from ..tasks import TASKS
-            default = getattr(TASKS.get(self.task), "default_strategy", "full") if self.task in TASKS else "full"
+            default = hook("task.default_strategy")(self.task)
             if default != self.strategy.name:
                 self.strategy = StrategySection(name=default)
         return self

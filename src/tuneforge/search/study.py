@@ -115,7 +115,7 @@ def prepare_search(source, overrides=(), *, trials=None, timeout=None, objective
     from ..recipe.load import recipe_tree, set_dotted
     from ..runs.hooks import RunHooks
     from ..tasks import TASKS
-    from .budget import parse_duration
+    from ..recipe.duration import parse_duration
     from .objectives import parse_objectives
     from .space import build_space
 

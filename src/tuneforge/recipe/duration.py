@@ -1,4 +1,8 @@
-"""Durations as people write them: ``90``, ``90s``, ``30m``, ``2h``, ``1h30m``."""
+"""Durations as people write them: ``90``, ``90s``, ``30m``, ``2h``, ``1h30m``.
+
+A pure function of the recipe's vocabulary: the schema checks ``search.timeout`` with it and the
+search turns it into its deadline.
+"""
 from __future__ import annotations
 
 import re
