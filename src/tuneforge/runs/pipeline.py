@@ -23,7 +23,8 @@ from ..report.augment_grid import write_augment_grid
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
-from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
+from ..privacy import engine_for
+from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer, resolve
 from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
@@ -205,10 +206,12 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         reg.setup(p.model, p)
         if getattr(reg, "note", None):   # ewc: which head its Fisher was read through
             console.print(f"[dim]regulariser[/dim] {reg.name}: Fisher read through {escape(reg.note)}")
-    trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
-                      callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
-                      regularisers=regularisers)
-    recipe = p.recipe = trainer.recipe  # every unset setting now holds the strategy's default
+    engine = engine_for(recipe)   # how steps are made: DP-SGD under privacy:, else plain training
+    resolved = resolve(p.model, task, recipe, p.strategy, p.encoded["train"], engine)
+    recipe = p.recipe = resolved.recipe  # every unset setting now holds the strategy's default
+    trainer = Trainer(p.model, task, resolved, p.encoded["train"], run_dir=run_dir, callbacks=trainer_cbs,
+                      tracker=tracker if "validation" in p.encoded else None, regularisers=regularisers,
+                      engine=engine)
     if not resuming:
         write_text(run_dir / "recipe.yaml", recipe_note(run_dir) + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
@@ -297,7 +300,7 @@ def _train_and_report(p: Prepared, run_dir: Path, console, quiet, resuming, resu
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),
                  "cleaning": [r.to_dict() for r in p.data.cleaning], **p.data.description},
-        **({"privacy": {**trainer.privacy.describe(), "baseline_private": False}} if trainer.privacy else {}),
+        **({"privacy": {**trainer.engine.describe(), "baseline_private": False}} if trainer.engine.describe() else {}),
         "regularisers": [r.model_dump() for r in recipe.regularisers], "extra_outputs": extra_files,
         "resumed": resuming, "run_dir": str(run_dir),
     }
