@@ -142,6 +142,8 @@ class PrivateEngine(PlainEngine):
     :class:`PrivateTraining`, which it builds once the trainer knows its step budget."""
 
     head_unsolvable_why = "privacy: the head is trained by DP-SGD (a solve on the training data is not private)"
+    prefix_cache_blocker = ("privacy: Poisson-sampled batches do not visit every example once per epoch, "
+                            "as recording needs")
 
     def __init__(self, section):
         self.section = section

@@ -13,7 +13,8 @@ of decisions, which the trainer asks its engine for instead of testing which kin
 * :meth:`~PlainEngine.empty_batch`: what a step whose batch holds no row does;
 * :meth:`~PlainEngine.state_dict` / :meth:`~PlainEngine.load_state_dict`: what a checkpoint keeps;
 * :meth:`~PlainEngine.close` (at the end of training) and :meth:`~PlainEngine.describe` (metrics.json);
-* :attr:`~PlainEngine.head_unsolvable_why`: why the head may not be solved on the training data.
+* :attr:`~PlainEngine.head_unsolvable_why`: why the head may not be solved on the training data;
+* :attr:`~PlainEngine.prefix_cache_blocker`: why the frozen-prefix cache cannot be used.
 
 :class:`PlainEngine` is ordinary training and the default. Example::
 
@@ -34,6 +35,7 @@ class PlainEngine:
     """Ordinary training: the recipe's class balance, shuffled (or grouped) batches, whole-gradient clipping."""
 
     head_unsolvable_why: Optional[str] = None   # a reason the head may not be solved, whatever the model
+    prefix_cache_blocker: Optional[str] = None  # a reason the frozen-prefix cache cannot hold (see prefix_cache/)
 
     def start(self, n_train: int, batch_size: int, total_steps: int, seed: int) -> None:
         """Called once the trainer knows its step budget (before :meth:`wrap`)."""
