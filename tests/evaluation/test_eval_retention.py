@@ -39,11 +39,11 @@ def test_untouched_model_retains_everything(prepared):
 def test_model_trained_to_another_task_retains_less(prepared):
     from tuneforge.analysis.retention import _pretrained_copy
     from tuneforge.strategies import Strategy
-    from tuneforge.training import Trainer
+    from tuneforge.training import build_trainer
 
     model = _pretrained_copy(prepared)
     strategy = Strategy.from_section(prepared.recipe.strategy)
-    Trainer(model, prepared.task, prepared.recipe, strategy, prepared.encoded["train"]).fit()
+    build_trainer(model, prepared.task, prepared.recipe, strategy, prepared.encoded["train"]).fit()
     r = measure_retention(prepared, model, "cpu")
     assert r["score"] < 0.99 and r["mean_cka"] < 0.99
 
@@ -75,7 +75,7 @@ def test_vision_original_head_agreement_is_one_untouched_and_falls_after_trainin
     from helpers.tiny import tiny_timm_cnn
     from tuneforge.analysis.retention import _pretrained_copy
     from tuneforge.strategies import Strategy
-    from tuneforge.training import Trainer
+    from tuneforge.training import build_trainer
 
     rng = np.random.default_rng(0)
     for c, base in (("dark", 60), ("light", 190)):
@@ -91,6 +91,6 @@ def test_vision_original_head_agreement_is_one_untouched_and_falls_after_trainin
     p = prepare(recipe, Console(quiet=True))
     assert measure_retention(p, p.model, "cpu")["original_head_agreement"] == 1.0
     model = _pretrained_copy(p)
-    Trainer(model, p.task, recipe, Strategy.from_section(recipe.strategy), p.encoded["train"]).fit()
+    build_trainer(model, p.task, recipe, Strategy.from_section(recipe.strategy), p.encoded["train"]).fit()
     after = measure_retention(p, model, "cpu")
     assert after["original_head_agreement"] < 1.0 and after["score"] == after["original_head_agreement"]

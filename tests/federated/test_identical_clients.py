@@ -18,7 +18,7 @@ from tuneforge.federated.params import to_record
 from tuneforge.recipe import load_recipe
 from tuneforge.regularisers.proximal import ProximalTerm
 from tuneforge.runs.pipeline import prepare
-from tuneforge.training import Trainer
+from tuneforge.training import build_trainer
 
 
 def _setup(bert_dir, text_csv, tmp_path, clients=3, **over):
@@ -53,7 +53,7 @@ def test_fedavg_of_identical_clients_equals_one_client_equals_centralised(bert_d
 
     # centralised: the same recipe on the pooled rows, one Trainer, from the same starting model
     p = prepare(load_recipe(setup.recipe), Console(quiet=True))
-    Trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"]).fit()
+    build_trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"]).fit()
     central = dict(p.model.net.named_parameters())
     one_client = replies[0].content["arrays"]
     moved = 0.0

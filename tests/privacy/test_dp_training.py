@@ -11,12 +11,12 @@ from opacus.accountants import create_accountant
 from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 
-from tuneforge.privacy.engine import PrivateTraining, default_delta
+from tuneforge.privacy.engine import PrivateTraining, default_delta, engine_for
 from tuneforge.recipe import load_recipe
 from tuneforge.recipe.schema import PrivacySection
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Checkpointer, Trainer
+from tuneforge.training import Checkpointer, build_trainer
 
 from toy import Crash, ToySplit, toy_model
 
@@ -31,8 +31,8 @@ def make(strategy="linear-probe", run_dir=None, callbacks=(), privacy=None, **ov
             "privacy": privacy or {"epsilon": 3.0, "max_grad_norm": 1.0, "accountant": "rdp"}}  # rdp: the fastest
     r = load_recipe(base, over)
     m = toy_model()
-    return Trainer(m, TASK, r, Strategy.from_section(r.strategy), ToySplit(), run_dir=run_dir,
-                   callbacks=callbacks), m
+    return build_trainer(m, TASK, r, Strategy.from_section(r.strategy), ToySplit(), engine=engine_for(r),
+                         run_dir=run_dir, callbacks=callbacks), m
 
 
 def state(m):
@@ -77,7 +77,7 @@ def test_one_examples_gradient_moves_the_weights_at_most_lr_times_max_grad_norm(
 def test_epsilon_and_noise_are_opacus_accountants_for_the_same_settings():
     tr, _ = make(privacy={"epsilon": 3.0, "accountant": "rdp"})
     tr.fit()
-    p, n, steps = tr.privacy, len(ToySplit()), tr.state.step
+    p, n, steps = tr.engine.training, len(ToySplit()), tr.state.step
     assert steps == 3 * 6 and p.steps() == steps
     q, delta = 16 / n, default_delta(n)
     assert p.delta == delta == 1 / (10 * n)
@@ -98,7 +98,7 @@ def test_default_prv_accountant_reports_opacus_epsilon_for_a_given_noise_multipl
     assert tr.recipe.privacy.accountant == "prv"
     ref = create_accountant("prv")
     ref.history = [(1.0, 16 / 96, 6)]
-    assert tr.privacy.epsilon() == pytest.approx(ref.get_epsilon(delta=1e-3), rel=1e-6)
+    assert tr.engine.training.epsilon() == pytest.approx(ref.get_epsilon(delta=1e-3), rel=1e-6)
 
 
 def test_private_linear_probe_moves_only_the_head_and_keeps_frozen_batchnorm_statistics():
@@ -125,11 +125,11 @@ def test_freeze_strategy_trains_top_blocks_only():
 def test_empty_poisson_batches_still_take_a_noise_only_step():
     """batch_size 2 of 96: about one Poisson batch in eight is empty; each is still a step."""
     tr, m = make(**{"train.batch_size": 2, "train.epochs": 1}, privacy={"noise_multiplier": 1.0})
-    batches = tr.privacy.batches(96, 0, tr.n_batches)
+    batches = tr.engine.training.batches(96, 0, tr.n_batches)
     assert any(len(b) == 0 for b in batches) and len(batches) == 48
     before = state(m)
     tr.fit()
-    assert tr.state.step == 48 and tr.privacy.steps() == 48
+    assert tr.state.step == 48 and tr.engine.training.steps() == 48
     assert not torch.equal(before["head.weight"], state(m)["head.weight"])
 
 
@@ -144,7 +144,7 @@ def test_resume_keeps_the_accounting_and_the_weights(tmp_path, crash_at):
         first.fit()
     resumed, m_res = make(run_dir=run, callbacks=[Checkpointer(2)], privacy=privacy)
     resumed.fit(resume=True)
-    assert resumed.privacy.steps() == full.privacy.steps() == full.state.step
-    assert resumed.privacy.epsilon() == pytest.approx(full.privacy.epsilon(), rel=1e-9)
+    assert resumed.engine.training.steps() == full.engine.training.steps() == full.state.step
+    assert resumed.engine.training.epsilon() == pytest.approx(full.engine.training.epsilon(), rel=1e-9)
     a, b = state(m_full), state(m_res)
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -64,12 +64,12 @@ def test_augmentation_turns_the_cache_off_where_it_would_be_on(shades, cnn_weigh
 
     from tuneforge.recipe import load_recipe
     from tuneforge.runs.pipeline import prepare
-    from tuneforge.training import Trainer
+    from tuneforge.training import build_trainer
 
     def cache(augment):  # the cache is planned and probed when the trainer is built
         p = prepare(load_recipe(recipe(shades, cnn_weights, tmp_path, augment, name="linear-probe",
                                        warm_head=False)), Console(quiet=True))
-        return Trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"]).prefix_cache
+        return build_trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"]).prefix_cache
 
     assert cache([]).active  # the frozen body is cached without augmentation
     off = cache(["hflip"])

@@ -11,7 +11,7 @@ from tuneforge.recipe import load_recipe
 from tuneforge.recipe.schema import ModelSection
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Callback, Checkpointer, Trainer  # noqa: F401 (re-exported)
+from tuneforge.training import Callback, Checkpointer, build_trainer  # noqa: F401 (re-exported)
 
 from toy import Crash  # noqa: F401 (re-exported)
 
@@ -60,8 +60,8 @@ def trainer(model, strategy: dict, data=None, run_dir=None, callbacks=(), regula
     """A Trainer as the pipeline builds one (strategy.prepare already applied by the caller)."""
     r = recipe(model, strategy, **over)
     s = Strategy.from_section(r.strategy)
-    return Trainer(model, TASKS.get(r.task), r, s, data if data is not None else split(model), run_dir=run_dir,
-                   callbacks=callbacks, regularisers=regularisers), s
+    return build_trainer(model, TASKS.get(r.task), r, s, data if data is not None else split(model), run_dir=run_dir,
+                         callbacks=callbacks, regularisers=regularisers), s
 
 
 def params(model) -> dict[str, torch.Tensor]:

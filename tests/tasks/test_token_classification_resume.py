@@ -9,7 +9,7 @@ from tuneforge.data import encode_split, load_data
 from tuneforge.recipe import load_recipe
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Checkpointer, Trainer
+from tuneforge.training import Checkpointer, build_trainer
 
 TASK = TASKS.get("token-classification")
 
@@ -29,7 +29,7 @@ def _trainer(recipe, data, run_dir, callbacks):
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
     encoded = encode_split(data.train, model, recipe.data)
-    return Trainer(model, TASK, recipe, strategy, encoded, run_dir=run_dir, callbacks=callbacks), model
+    return build_trainer(model, TASK, recipe, strategy, encoded, run_dir=run_dir, callbacks=callbacks), model
 
 
 def _params(model):

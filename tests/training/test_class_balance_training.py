@@ -7,7 +7,7 @@ import torch
 from tuneforge.recipe import load_recipe
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Checkpointer, Trainer
+from tuneforge.training import Checkpointer, build_trainer
 
 from toy import Crash, ToySplit, toy_model
 
@@ -28,8 +28,8 @@ def make(balance, run_dir=None, callbacks=()):
                      "train": {"epochs": 3, "batch_size": 16, "seed": 0, "grad_clip": None,
                                "class_balance": balance}})
     m = toy_model()
-    return Trainer(m, TASK, r, Strategy.from_section(r.strategy), SkewedSplit(), run_dir=run_dir,
-                   callbacks=callbacks), m
+    return build_trainer(m, TASK, r, Strategy.from_section(r.strategy), SkewedSplit(), run_dir=run_dir,
+                         callbacks=callbacks), m
 
 
 def params(m):

@@ -7,7 +7,7 @@ import torch
 from tuneforge.recipe import load_recipe
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Checkpointer, Trainer
+from tuneforge.training import Checkpointer, build_trainer
 
 from toy import Crash, ToySplit, toy_model
 
@@ -18,8 +18,8 @@ def make(run_dir=None, callbacks=(), scaler=None, **train):
                      "scheduler": {"name": "constant", "warmup": 0},
                      "train": {"epochs": 2, "batch_size": 16, "seed": 0, "precision": "fp16", **train}})
     m = toy_model()
-    tr = Trainer(m, TASKS.get(r.task), r, Strategy.from_section(r.strategy), ToySplit(), run_dir=run_dir,
-                 callbacks=callbacks)
+    tr = build_trainer(m, TASKS.get(r.task), r, Strategy.from_section(r.strategy), ToySplit(), run_dir=run_dir,
+                       callbacks=callbacks)
     if scaler is not None:  # a scale that overflows and grows within a few steps, so that its state matters
         tr.scaler = torch.amp.GradScaler("cpu", **scaler)
     return tr, m

@@ -9,7 +9,7 @@ from tuneforge.recipe import load_recipe
 from tuneforge.recipe.validate import recipe_problems
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Callback, Trainer
+from tuneforge.training import Callback, build_trainer
 
 from toy import ToySplit, toy_model
 
@@ -74,7 +74,7 @@ def test_trainer_trains_on_the_smoothed_loss():
                                "class_balance": "none", "precision": "fp32", "label_smoothing": EPS}})
     m = toy_model()
     spy = FirstStep(m)
-    Trainer(m, TASKS.get(r.task), r, Strategy.from_section(r.strategy), split, callbacks=[spy]).fit()
+    build_trainer(m, TASKS.get(r.task), r, Strategy.from_section(r.strategy), split, callbacks=[spy]).fit()
     smoothed = F.cross_entropy(spy.logits, split.first_targets, label_smoothing=EPS).item()
     plain = F.cross_entropy(spy.logits, split.first_targets).item()
     assert spy.loss == pytest.approx(smoothed, rel=1e-5) and abs(smoothed - plain) > 1e-4

@@ -13,7 +13,7 @@ from tuneforge.recipe import load_recipe
 from tuneforge.strategies import Strategy
 from tuneforge.strategies.base import Plan, Stage
 from tuneforge.tasks import TASKS
-from tuneforge.training import Trainer
+from tuneforge.training import build_trainer
 from tuneforge.training.lr_curve import ema, exponential_lrs, round_lr, smooth, suggest_lr, valley_bottom
 from tuneforge.training.lr_finder import range_test
 
@@ -149,7 +149,7 @@ def sgd_recipe(**over):
 def final_loss(lr, data):
     """Mean squared error after the recipe's whole budget (2 epochs) at a constant ``lr``."""
     r, m = sgd_recipe(**{"optimizer.lr": lr, "train.nonfinite": "skip"}), linear_model()
-    Trainer(m, REGRESSION, r, Strategy.from_section(r.strategy), data).fit()
+    build_trainer(m, REGRESSION, r, Strategy.from_section(r.strategy), data).fit()
     with torch.no_grad():
         b = data.batch(range(len(data)))
         return float(((m(b).squeeze(-1) - b["targets"]) ** 2).mean())

@@ -9,7 +9,7 @@ from tuneforge.errors import TrainingError
 from tuneforge.recipe import load_recipe
 from tuneforge.strategies import Strategy
 from tuneforge.tasks import TASKS
-from tuneforge.training import Callback, Checkpointer, Trainer
+from tuneforge.training import Callback, Checkpointer, build_trainer
 
 from toy import Crash, ToySplit, toy_model
 
@@ -26,8 +26,8 @@ def recipe(**over):
 def make(strategy="full", model=None, run_dir=None, callbacks=(), **over):
     r = recipe(**{"strategy.name": strategy, **over})
     m = model or toy_model()
-    return Trainer(m, TASK, r, Strategy.from_section(r.strategy), ToySplit(), run_dir=run_dir,
-                   callbacks=callbacks), m
+    return build_trainer(m, TASK, r, Strategy.from_section(r.strategy), ToySplit(), run_dir=run_dir,
+                         callbacks=callbacks), m
 
 
 def params(m):

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..evaluation import extract_features
-from ..training.precision import autocast_dtype
+from ..models.precision import autocast_dtype
 from ..runs.folder import write_json
 
 TRAIN_SAMPLE = 2000   # training rows scored for the under-fitting check

@@ -22,7 +22,7 @@ import torch
 
 from ..evaluation import extract_features
 from ..evaluation.representation import linear_cka, similarity_preservation
-from ..training.precision import autocast_dtype
+from ..models.precision import autocast_dtype
 from .baselines import eval_split_name
 
 PROBE_SIZE = 256

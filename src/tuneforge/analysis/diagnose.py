@@ -16,7 +16,7 @@ import numpy as np
 
 from ..evaluation import greater_is_better, predict_outputs
 from ..evaluation.diagnostics import RunFacts, compare_to_baseline, diagnose
-from ..training.precision import autocast_dtype
+from ..models.precision import autocast_dtype
 from .baselines import eval_split_name, load_baseline_outputs, train_sample
 
 

@@ -14,7 +14,7 @@ import torch
 
 from ..recipe.schema import StrategySection
 from ..strategies import Strategy
-from ..training import MetricTracker, Trainer
+from ..training import MetricTracker, build_trainer
 from ..runs.evaluator import SplitEvaluator
 
 
@@ -48,8 +48,8 @@ def random_init_baseline(p, device, precision) -> dict:
     strategy = Strategy.from_section(recipe.strategy)
     metric = recipe.evaluate.metric or p.task.default_metric()
     has_val = "validation" in p.encoded
-    trainer = Trainer(model, p.task, recipe, strategy, p.encoded["train"], run_dir=None,
-                      tracker=MetricTracker(metric, greater_is_better(metric)) if has_val else None)
+    trainer = build_trainer(model, p.task, recipe, strategy, p.encoded["train"], run_dir=None,
+                            tracker=MetricTracker(metric, greater_is_better(metric)) if has_val else None)
     if has_val:
         val = SplitEvaluator(p.task, p.encoded["validation"], p.data.validation.targets, p.data.label_names,
                              recipe.evaluate.batch_size, precision, device, p.scaler)

@@ -27,6 +27,7 @@ from flwr.clientapp import ClientApp
 from rich.console import Console
 
 from ..errors import TrainingError
+from ..privacy import engine_for
 from ..recipe import Recipe
 from ..regularisers import build_regularisers
 from ..regularisers.proximal import ProximalTerm
@@ -124,7 +125,7 @@ def round_trainer(run: LocalRun, pid: int, server_round: int, mu: float = 0.0, n
     The seed moves with the round (``train.seed + round - 1``) so that rounds see different batch
     orders; it does not depend on the client, so identical clients train identically.
     """
-    from ..training import Trainer
+    from ..training import build_trainer
 
     recipe = run.recipe
     train = recipe.train.model_copy(update={"seed": recipe.train.seed + server_round - 1})
@@ -134,8 +135,8 @@ def round_trainer(run: LocalRun, pid: int, server_round: int, mu: float = 0.0, n
         prox = ProximalTerm(mu, names or [])
         prox.setup(run.p.model)
         regs.append(prox)
-    return Trainer(run.p.model, run.p.task, recipe, Strategy.from_section(recipe.strategy), run.train_rows(pid),
-                   regularisers=regs)
+    return build_trainer(run.p.model, run.p.task, recipe, Strategy.from_section(recipe.strategy),
+                         run.train_rows(pid), engine=engine_for(recipe), regularisers=regs)
 
 
 def own_names(run: LocalRun) -> list[str]:

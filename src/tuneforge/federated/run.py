@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import RecipeError
+from ..privacy import engine_for
 from ..recipe import Recipe, recipe_to_yaml
 from ..runs.finish import Finishing, analyses, assemble, complete, final_validation, finalize_model, report, \
     save_model, test, write_metrics
@@ -50,7 +51,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     the clients are then real SuperNodes instead of simulated ones.
     """
     from ..runs.pipeline import _repeatable, prepare
-    from ..training import Trainer
+    from ..training import build_trainer
 
     console = console or Console(quiet=quiet)
     clock = PhaseClock()   # where the run's time goes, as a single run's metrics.json says it
@@ -58,7 +59,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     if problems:
         raise RecipeError(problems=problems)
     p = prepare(client_recipe(recipe, options), console)
-    trainer = Trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"])
+    trainer = build_trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"], engine=engine_for(p.recipe))
     stages = trainable_by_stage(trainer)
     problems = prepared_problems(p, options, stages)
     if problems:

@@ -122,8 +122,9 @@ class PrefixCache:
     def _blocker(self, trainer) -> Optional[str]:
         if getattr(trainer.recipe.train, "compile", False):
             return "train.compile: the cache swaps module outputs per batch, which a compiled graph would re-trace"
-        if getattr(trainer, "privacy", None) is not None:
-            return "privacy: Poisson-sampled batches do not visit every example once per epoch, as recording needs"
+        engine_says = trainer.engine.prefix_cache_blocker
+        if engine_says is not None:  # under DP-SGD, Poisson-sampled batches
+            return engine_says
         if not trainer.strategy.frozen_blocks_eval:
             return "strategy.bn is 'train': frozen blocks run in train mode (BatchNorm statistics, dropout)"
         if getattr(self.data, "token_ids", None) is None and getattr(self.data, "pixels", None) is None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from ..models.layer_map import Block, LayerMap
 from ..recipe.checks import RECIPE_CHECKS
+from ..strategies.param_groups import build_param_groups
+from ..training.distributed import world_size
 
 INSTEAD = "use linear-probe, freeze, lora or another single-stage strategy"
 
@@ -25,8 +27,6 @@ def privacy_problems(recipe, task, strategy, block_names) -> list[str]:
     """Problems of ``recipe`` under ``privacy:`` (none when it has no privacy section)."""
     if recipe.privacy is None:
         return []
-    from ..training.distributed import world_size
-
     out: list[str] = []
     o = recipe.strategy
     if o.name == "auto":
@@ -100,7 +100,6 @@ def model_problems(model, strategy) -> list[str]:
     """Layers of the built model that train under the strategy's (single-stage) plan and that Opacus cannot give per-example
     gradients for (its ``GradSampleModule.validate``: a trainable layer with buffers, i.e. BatchNorm)."""
     from opacus import GradSampleModule
-    from ..strategies.param_groups import build_param_groups
 
     plan = strategy.plan(model.layer_map, 100, 1000)
     groups = build_param_groups(model.net, model.layer_map)

@@ -1,6 +1,8 @@
 """DP-SGD for the trainer, through Opacus: per-example gradients, clipping, noise, accounting.
 
-The trainer stays the same loop; under ``privacy:`` it asks this object for three things:
+The trainer stays the same loop; under ``privacy:`` the run gives it a :class:`PrivateEngine`
+(the trainer's engine protocol, :mod:`tuneforge.training.engine`; :func:`engine_for` chooses),
+which asks :class:`PrivateTraining` for three things:
 
 * :meth:`PrivateTraining.wrap`: the model becomes Opacus's ``GradSampleModule`` (per-example
   gradients of the parameters that train) and the optimizer its ``DPOptimizer`` (clips each
@@ -31,13 +33,11 @@ from typing import Optional
 
 import numpy as np
 import torch
-from opacus import GradSampleModule
-from opacus.accountants import create_accountant
-from opacus.accountants.utils import get_noise_multiplier
-from opacus.optimizers import DPOptimizer
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..data.balance import ClassBalance
 from ..data.encode import batch_order
+from ..training.engine import PlainEngine
 
 
 def default_delta(n_train: int) -> float:
@@ -49,6 +49,9 @@ class PrivateTraining:
     """The DP-SGD side of one training run (see the module docstring)."""
 
     def __init__(self, section, n_train: int, batch_size: int, total_steps: int, seed: int):
+        from opacus.accountants import create_accountant  # Opacus is imported by private runs only
+        from opacus.accountants.utils import get_noise_multiplier
+
         self.section, self.n_train, self.seed = section, n_train, seed
         self.batch_size = batch_size
         self.sample_rate = min(1.0, batch_size / max(1, n_train))
@@ -61,12 +64,15 @@ class PrivateTraining:
             self.noise_multiplier = float(get_noise_multiplier(
                 target_epsilon=section.epsilon, target_delta=self.delta, sample_rate=self.sample_rate,
                 steps=max(1, total_steps), accountant=section.accountant))
-        self.module: Optional[GradSampleModule] = None
-        self.optimizer: Optional[DPOptimizer] = None
+        self.module = None      # Opacus's GradSampleModule once wrapped
+        self.optimizer = None   # Opacus's DPOptimizer once wrapped
 
     def wrap(self, model: torch.nn.Module, optimizer):
         """Model and optimizer for DP-SGD. The parameters that train must already require grad
         (Opacus hooks only modules with trainable parameters when it wraps)."""
+        from opacus import GradSampleModule
+        from opacus.optimizers import DPOptimizer
+
         # Opacus's backward hooks on a first trained layer whose input needs no gradient (a head on frozen
         # features) make torch warn at every step; the per-example gradients are right, the warning is noise
         warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed")
@@ -129,3 +135,57 @@ class PrivateTraining:
                 "train_examples": self.n_train, "steps": self.steps(), "planned_steps": self.planned_steps,
                 "max_grad_norm": s.max_grad_norm, "accountant": s.accountant, "poisson_sampling": s.poisson_sampling,
                 "engine": "opacus"}
+
+
+class PrivateEngine(PlainEngine):
+    """The trainer's engine under ``privacy:`` (see :mod:`tuneforge.training.engine`): DP-SGD by
+    :class:`PrivateTraining`, which it builds once the trainer knows its step budget."""
+
+    head_unsolvable_why = "privacy: the head is trained by DP-SGD (a solve on the training data is not private)"
+    prefix_cache_blocker = ("privacy: Poisson-sampled batches do not visit every example once per epoch, "
+                            "as recording needs")
+
+    def __init__(self, section):
+        self.section = section
+        self.training: Optional[PrivateTraining] = None
+
+    def start(self, n_train: int, batch_size: int, total_steps: int, seed: int) -> None:
+        self.training = PrivateTraining(self.section, n_train, batch_size, total_steps, seed)
+
+    def class_balance(self, task, option: str, targets, label_names) -> ClassBalance:
+        return ClassBalance("none", "privacy: class weights and class-balanced sampling are refused (docs/privacy.md)")
+
+    def batches(self, n_examples: int, train, epoch: int, n_batches: int, lengths=None, classes=None):
+        return self.training.batches(n_examples, epoch, n_batches)  # Poisson-sampled
+
+    def wrap(self, model, optimizer, flags):
+        """One stage, whose flags hold now: Opacus hooks the layers that train (``flags`` stay as they are)."""
+        return self.training.wrap(model, optimizer)
+
+    def grad_clip(self, clip: Optional[float]) -> float:
+        return float("inf")  # DP-SGD clips per example
+
+    def freeze_batchnorm(self, net) -> None:
+        self.training.freeze_batchnorm(net)
+
+    def empty_batch(self) -> None:
+        self.training.empty_batch()
+
+    def state_dict(self) -> dict:
+        """The accountant's history: a resumed run's epsilon counts the steps before the checkpoint."""
+        return self.training.state_dict()
+
+    def load_state_dict(self, state: Optional[dict]) -> None:
+        self.training.load_state_dict(state)
+
+    def close(self) -> None:
+        self.training.close()
+
+    def describe(self) -> dict:
+        """metrics.json's ``privacy`` record."""
+        return self.training.describe()
+
+
+def engine_for(recipe) -> PlainEngine:
+    """The engine a run trains with: DP-SGD under ``privacy:``, else plain training."""
+    return PlainEngine() if recipe.privacy is None else PrivateEngine(recipe.privacy)

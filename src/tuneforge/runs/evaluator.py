@@ -9,7 +9,7 @@ import torch
 from ..evaluation import predict_outputs
 from ..head.start import head_linears
 from ..tasks import TargetScaler
-from ..training.precision import autocast_dtype
+from ..models.precision import autocast_dtype
 
 
 class SplitEvaluator:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation import extract_features
-from ..training.precision import autocast_dtype
+from ..head.start import HeadData, head_inputs
+from ..models.precision import autocast_dtype
 
 
 def head_data(p, shared: bool, precision: str, device):
@@ -14,8 +15,6 @@ def head_data(p, shared: bool, precision: str, device):
     features serve (extracted here when the baseline did not run); otherwise the head's
     inputs are captured with a hook.
     """
-    from ..head.start import HeadData, head_inputs
-
     bs, dtype = p.recipe.evaluate.batch_size, autocast_dtype(precision)
     out = {}
     for split in ("train", "validation"):

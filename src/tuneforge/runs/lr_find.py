@@ -24,6 +24,7 @@ from rich.markup import escape
 from ..errors import TuneforgeError
 from ..recipe import Recipe
 from ..recipe.schema import OptimizerSection
+from ..report.lr_find_plot import save_lr_find_png, terminal_plot
 from ..training.lr_finder import LRFindResult, range_test
 from .folder import new_run_dir, write_json
 
@@ -53,8 +54,6 @@ def sweep(p, console: Console, start: float = 1e-7, end: float = 10.0, steps: in
 
 
 def show(result: LRFindResult, console: Console) -> None:
-    from ..report.lr_find_plot import terminal_plot
-
     console.print(escape(terminal_plot(result)), highlight=False, soft_wrap=True)
     console.print(f"[dim]lr-find[/dim] {len(result.losses)} steps on stage {escape(repr(result.stage))} "
                   f"({result.trainable_parameters:,} parameters); stopped: {escape(result.stop_reason)}")
@@ -66,8 +65,6 @@ def show(result: LRFindResult, console: Console) -> None:
 
 def write_lr_find(result: LRFindResult, folder: Path) -> None:
     """``lr_find.json`` (every number and the rule) and ``lr_find.png`` into ``folder``."""
-    from ..report.lr_find_plot import save_lr_find_png
-
     folder = Path(folder)
     write_json(folder / "lr_find.json", result.to_dict())
     save_lr_find_png(result, folder / "lr_find.png")

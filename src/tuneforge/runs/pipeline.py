@@ -22,7 +22,8 @@ from ..report.augment_grid import write_augment_grid
 from ..regularisers import build_regularisers
 from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
-from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer
+from ..privacy import engine_for
+from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer, resolve
 from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
@@ -189,10 +190,12 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
         reg.setup(p.model, p)
         if getattr(reg, "note", None):   # ewc: which head its Fisher was read through
             console.print(f"[dim]regulariser[/dim] {reg.name}: Fisher read through {escape(reg.note)}")
-    trainer = Trainer(p.model, task, recipe, p.strategy, p.encoded["train"], run_dir=run_dir,
-                      callbacks=trainer_cbs, tracker=tracker if "validation" in p.encoded else None,
-                      regularisers=regularisers)
-    recipe = p.recipe = trainer.recipe  # every unset setting now holds the strategy's default
+    engine = engine_for(recipe)   # how steps are made: DP-SGD under privacy:, else plain training
+    resolved = resolve(p.model, task, recipe, p.strategy, p.encoded["train"], engine)
+    recipe = p.recipe = resolved.recipe  # every unset setting now holds the strategy's default
+    trainer = Trainer(p.model, task, resolved, p.encoded["train"], run_dir=run_dir, callbacks=trainer_cbs,
+                      tracker=tracker if "validation" in p.encoded else None, regularisers=regularisers,
+                      engine=engine)
     if not resuming:
         write_text(run_dir / "recipe.yaml", hooks.recipe_note + recipe_to_yaml(recipe))
     device, precision = trainer.accelerator.device, trainer.precision
@@ -230,7 +233,7 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
               "train": train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
                                     train_seconds_here if resuming else None),
               "class_balance": trainer.balance.describe(),
-              **({"privacy": {**trainer.privacy.describe(), "baseline_private": False}} if trainer.privacy else {}),
+              **({"privacy": {**trainer.engine.describe(), "baseline_private": False}} if trainer.engine.describe() else {}),
               "resumed": resuming, **lr_find_record(run_dir), **hooks.record}
     f = Finishing(p, run_dir, console, device, precision, metric, record, clock=clock,
                   save=recipe.output.save_model and is_main_process() and not lean, retention=hooks.retention,

@@ -2,7 +2,8 @@
 
 A recipe may leave ``optimizer.lr``, ``optimizer.head_lr``, ``strategy.warm_head`` and the
 stage lengths of staged strategies unset (``None`` / ``auto``). :func:`resolve_defaults` fills
-them in once, before training, from :meth:`Strategy.defaults`, and returns where each value
+them in once, before the trainer is built (called by :func:`tuneforge.training.resolve.resolve`,
+which first finds out whether the head can be solved), from :meth:`Strategy.defaults`, and returns where each value
 came from; the run saves the resolved recipe (so a resumed or repeated run uses the same
 values) and prints the provenance with the plan. A value the user set is never changed.
 

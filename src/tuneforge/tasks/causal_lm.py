@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, RecipeError
+from ..models.precision import autocast_dtype
 from .base import Task, register
 
 
@@ -122,7 +123,6 @@ class CausalLM(Task):
         """The pre-trained model itself: its perplexity (with interval), generations and reference perplexity."""
         from ..evaluation import predict_outputs
         from ..evaluation.perplexity import lm_intervals
-        from ..training.precision import autocast_dtype
 
         ev, dtype = p.recipe.evaluate, autocast_dtype(precision)
         if not ev.baseline:

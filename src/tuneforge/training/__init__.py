@@ -3,7 +3,9 @@ from .callbacks import Callback, Checkpointer, EarlyStopping, MetricTracker
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULERS
 from .state import TrainState
-from .trainer import Trainer
+from .engine import PlainEngine
+from .resolve import Resolved, resolve
+from .trainer import Trainer, build_trainer
 
 __all__ = ["Callback", "Checkpointer", "EarlyStopping", "MetricTracker", "OPTIMIZERS", "SCHEDULERS",
-           "TrainState", "Trainer"]
+           "PlainEngine", "Resolved", "TrainState", "Trainer", "build_trainer", "resolve"]

@@ -30,10 +30,11 @@ import numpy as np
 import torch
 
 from ..errors import TrainingError, TuneforgeError
-from ..strategies.base import freeze_feature_encoder
+from ..strategies.base import Plan, freeze_feature_encoder
 from ..strategies.param_groups import build_param_groups
 from .callbacks import Callback
 from .lr_curve import DEFAULT_BETA, RULE, exponential_lrs, round_lr, smooth, suggest_lr, valley_bottom
+from .trainer import build_trainer
 
 MIN_STEPS = 20     # fewer points than this do not make a curve
 MAX_EPOCHS = 5     # a small training set is swept several times, but not more often than this
@@ -74,7 +75,6 @@ class _LastStage:
         self.inner, self.stage = strategy, stage
 
     def plan(self, layer_map, steps_per_epoch, total_steps):
-        from ..strategies.base import Plan
         return Plan([self.stage])
 
     def __getattr__(self, name):
@@ -183,8 +183,6 @@ def range_test(model, task, recipe, strategy, train_data, start: float = 1e-7, e
     """
     if not 0 < start < end:
         raise TuneforgeError(f"lr-find: need 0 < start < end, got start={start:g}, end={end:g}")
-    from .trainer import Trainer
-
     stage, trainable = final_stage(model, recipe, strategy, len(train_data))
     n = sweep_steps(len(train_data), recipe.train, steps)
     lrs = exponential_lrs(start, end, n)
@@ -197,8 +195,8 @@ def range_test(model, task, recipe, strategy, train_data, start: float = 1e-7, e
     snapshot = _Snapshot(model)
     trainer = None
     try:
-        trainer = Trainer(model, task, sweep, _LastStage(strategy, stage), train_data, callbacks=[recorder],
-                          accelerator=accelerator)
+        trainer = build_trainer(model, task, sweep, _LastStage(strategy, stage), train_data, callbacks=[recorder],
+                                accelerator=accelerator)
         trainer.schedule = lambda step, total, warmup: float(lrs[min(step, n - 1)] / end)
         try:
             trainer.fit()

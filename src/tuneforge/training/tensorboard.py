@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from .callbacks import Callback
+from .distributed import is_main_process
 from .history import scalar_metrics
 
 
@@ -47,8 +48,6 @@ class TensorBoardLogger(Callback):
 def tensorboard_callback(run_dir: Path) -> Optional[TensorBoardLogger]:
     """A logger writing into ``run_dir/tensorboard``, or None when ``tensorboard`` is not installed
     (or in a process other than the main one of a multi-process run, which writes no files)."""
-    from .distributed import is_main_process
-
     if not is_main_process():
         return None
     try:

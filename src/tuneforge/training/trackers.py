@@ -26,7 +26,9 @@ from typing import Optional
 
 from ..registry import Registry
 from .callbacks import Callback
+from .distributed import is_main_process
 from .history import scalar_metrics
+from .tensorboard import tensorboard_callback
 
 TRACKERS: Registry[str] = Registry("tracker")  # name -> the package it needs
 TRACKERS.register("tensorboard", "TensorBoard event files in the run folder (default)")("tensorboard")
@@ -121,9 +123,6 @@ def tracker_callbacks(recipe, run_dir: Path, lean: bool) -> list[Callback]:
     """The trainer callbacks of ``output.trackers`` for this process (none outside the main process).
 
     Lean runs (search trials) write no TensorBoard files and log no MLflow artifacts."""
-    from .distributed import is_main_process
-    from .tensorboard import tensorboard_callback
-
     if not is_main_process():
         return []
     out: list[Callback] = []

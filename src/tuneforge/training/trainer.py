@@ -6,6 +6,12 @@ stage of the strategy's plan. Evaluate at each epoch end (or every N steps), che
 let callbacks react. Batch order, augmentation and stage are pure functions of
 (seed, epoch, batch, step), and the RNG states are checkpointed, so a resumed run
 continues exactly where the interrupted one stopped.
+
+The trainer takes a recipe already resolved (:mod:`.resolve`: every unset setting filled, once,
+before it is built) and never changes it, and an engine chosen by the run (:mod:`.engine`) for
+the few decisions that differ between kinds of training (batch order, class balance, what wraps
+the model and optimizer, gradient clipping). :func:`build_trainer` does both for callers that
+start from a recipe.
 """
 from __future__ import annotations
 
@@ -19,28 +25,32 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
-from ..data.balance import ClassBalance
-from ..data.encode import batch_order
-from ..errors import RecipeError, TrainingError
+from ..errors import TrainingError
+from ..head.start import HeadData, head_inputs, solve_model_head
+from ..models.precision import autocast_dtype, resolve_precision
+from ..prefix_cache.cache import PrefixCache
 from ..strategies.base import freeze_feature_encoder
-from ..strategies.defaults import DefaultsContext, resolve_defaults
 from ..strategies.param_groups import build_param_groups
 from .callbacks import CallbackList, MetricTracker
-from .trainer_checkpoints import CheckpointMixin
+from .engine import PlainEngine
 from .faults import fault_point, poisoned_loss
-from ..head.start import HeadData, head_inputs, head_solvability, solve_model_head
 from .optimizers import build_optimizer
-from .precision import autocast_dtype, resolve_precision
 from .prefetch import BatchWorkers, EpochBatches
-from ..prefix_cache.cache import PrefixCache
+from .resolve import Resolved, resolve, step_counts
+from .run_checkpoints import RunCheckpoints
 from .schedules import SCHEDULERS, warmup_steps
 from .state import TrainState
 
 
-class Trainer(CheckpointMixin):
-    def __init__(self, model, task, recipe, strategy, train_data, evaluate: Optional[Callable[[], dict]] = None,
+class Trainer:
+    def __init__(self, model, task, resolved: Resolved, train_data, evaluate: Optional[Callable[[], dict]] = None,
                  run_dir: Optional[Path] = None, callbacks=(), tracker: Optional[MetricTracker] = None,
-                 accelerator: Optional[Accelerator] = None, regularisers=()):
+                 accelerator: Optional[Accelerator] = None, regularisers=(), engine: Optional[PlainEngine] = None):
+        recipe, strategy = resolved.recipe, resolved.strategy
+        self.recipe, self.defaults = recipe, resolved.defaults  # as resolved: the trainer never changes them
+        self.head_solvable, self.head_unsolvable_why = resolved.head_solvable, resolved.head_unsolvable_why
+        self.features_are_head_inputs = resolved.features_are_head_inputs
+        self.engine = engine or PlainEngine()
         self.task, self.strategy = task, strategy
         self.train_data, self.evaluate_fn = train_data, evaluate
         self.run_dir, self.tracker = run_dir, tracker
@@ -62,14 +72,10 @@ class Trainer(CheckpointMixin):
         self.scaler = torch.amp.GradScaler(self.accelerator.device.type, enabled=self.precision == "fp16")
         set_seed(t.seed)
         self.groups = build_param_groups(model.net, model.layer_map)
-        self.n_batches = math.ceil(len(train_data) / t.batch_size)
-        self.steps_per_epoch = math.ceil(self.n_batches / t.grad_accum)
-        self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
-        recipe = self._resolve(model, recipe, strategy, train_data)
+        self.n_batches, self.steps_per_epoch, self.total_steps = step_counts(t, len(train_data))
         # class imbalance (train.class_balance): the task's loss weights, or classes sampled evenly
-        self.balance = ClassBalance.resolve(task, t.class_balance, getattr(train_data, "targets", None),
-                                            getattr(model, "label_names", None)) if recipe.privacy is None else \
-            ClassBalance("none", "privacy: class weights and class-balanced sampling are refused (docs/privacy.md)")
+        self.balance = self.engine.class_balance(task, t.class_balance, getattr(train_data, "targets", None),
+                                                 getattr(model, "label_names", None))
         self.loss_weights = None if self.balance.weights is None else \
             torch.as_tensor(self.balance.weights, dtype=torch.float32, device=self.accelerator.device)
         # passed only when set, so a task without class weights keeps its two-argument loss
@@ -84,10 +90,7 @@ class Trainer(CheckpointMixin):
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.optimizer = build_optimizer(self.groups, recipe.optimizer)
         self.unwrapped = model
-        self.privacy = None
-        if recipe.privacy is not None:  # DP-SGD (privacy/engine.py); Opacus is imported only here
-            from ..privacy.engine import PrivateTraining
-            self.privacy = PrivateTraining(recipe.privacy, len(train_data), t.batch_size, self.total_steps, t.seed)
+        self.engine.start(len(train_data), t.batch_size, self.total_steps, t.seed)
         # DDP all-reduces only the parameters that require grad when it wraps the model, so every
         # parameter some stage trains must require grad now (and no other: a LoRA base model is
         # never synchronised); each stage then sets its own flags.
@@ -96,13 +99,10 @@ class Trainer(CheckpointMixin):
         for p, _ in flags:
             p.requires_grad_(id(p) in ever)
         self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
-        if self.privacy is not None:  # one stage, whose flags hold now: Opacus hooks the layers that train
-            self.model, self.optimizer = self.privacy.wrap(self.model, self.optimizer)
-        else:
-            for p, flag in flags:
-                p.requires_grad_(flag)
+        self.model, self.optimizer = self.engine.wrap(self.model, self.optimizer, flags)
         self.schedule = SCHEDULERS.get(recipe.scheduler.name)
         self.state = TrainState()
+        self.checkpoints = RunCheckpoints(run_dir, self.accelerator, t)
         self.seconds_before = 0.0  # training seconds of earlier processes of this run (set on resume)
         self._stage = -1
         self._stop: Optional[str] = None
@@ -110,27 +110,6 @@ class Trainer(CheckpointMixin):
         self.last_metrics: dict = {}
         self.head = model.layer_map.head_index
         self.prefix_cache = PrefixCache(self)  # frozen bottom blocks computed once; off when it can't be exact
-
-    def _resolve(self, model, recipe, strategy, train_data):
-        """Fill the recipe's unset settings with the strategy's defaults (see strategies/defaults.py);
-        first find out whether the head can be solved, since some defaults depend on it."""
-        wanted = strategy.options.warm_head
-        self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = False, "warm_head: false", False
-        if recipe.privacy is not None:  # a head solved on the training features would not be private
-            self.head_unsolvable_why = "privacy: the head is trained by DP-SGD (a solve on the training data is not private)"
-        elif wanted is not False:
-            device = next(model.net.parameters()).device
-            self.head_solvable, self.head_unsolvable_why, self.features_are_head_inputs = head_solvability(
-                model, self.task, train_data, device)
-        if wanted is True and not self.head_solvable:
-            raise RecipeError(f"strategy.warm_head: true, but this head cannot be solved: "
-                              f"{self.head_unsolvable_why}; set strategy.warm_head: false")
-        strategy.head_solvable = self.head_solvable
-        ctx = DefaultsContext.for_model(model, self.steps_per_epoch, self.total_steps, self.head_solvable)
-        self.recipe, self.strategy, self.defaults = resolve_defaults(recipe, strategy, ctx)
-        if recipe.privacy is not None and "strategy.warm_head" in self.defaults:
-            self.defaults["strategy.warm_head"] = (False, self.head_unsolvable_why)
-        return self.recipe
 
     def _solve_head(self) -> None:
         """Fit the head to its optimum on the frozen features (before step 0; never on resume)."""
@@ -175,11 +154,10 @@ class Trainer(CheckpointMixin):
             pg["lr"] = base * scale * mult if trains else 0.0
 
     def _set_modes(self) -> None:
-        """Train mode, except frozen blocks stay in eval mode when the strategy says so (and, under
-        privacy, every frozen BatchNorm layer)."""
+        """Train mode, except frozen blocks stay in eval mode when the strategy says so (and what
+        the engine keeps in eval mode: under DP-SGD, every frozen BatchNorm layer)."""
         self.model.train()
-        if self.privacy is not None:
-            self.privacy.freeze_batchnorm(self.unwrapped.net)
+        self.engine.freeze_batchnorm(self.unwrapped.net)
         if not self.strategy.frozen_blocks_eval:
             return
         stage = self.plan.stages[self._stage]
@@ -222,9 +200,8 @@ class Trainer(CheckpointMixin):
         lengths = self.train_data.lengths if t.group_by_length else None
         while self.state.epoch < self.epochs and self._stop is None:
             epoch = self.state.epoch
-            batches = batch_order(len(self.train_data), t.batch_size, t.seed, epoch, lengths=lengths,
-                                  classes=self.balance.classes) if self.privacy is None else \
-                self.privacy.batches(len(self.train_data), epoch, self.n_batches)  # Poisson-sampled
+            batches = self.engine.batches(len(self.train_data), t, epoch, self.n_batches, lengths=lengths,
+                                          classes=self.balance.classes)
             if self.state.batch_in_epoch < len(batches):  # (a resume at an epoch's end keeps the last step's)
                 self._apply_stage()
             self._set_modes()
@@ -246,9 +223,8 @@ class Trainer(CheckpointMixin):
             if self.state.step >= self.total_steps:
                 break
         self.state.stop_reason = self._stop or "completed"
-        if self.privacy is not None:
-            self.privacy.close()
-        self._restore_best()
+        self.engine.close()
+        self.checkpoints.restore_best(self.unwrapped.net, self.state)
         self.prefix_cache.close()
         self.callbacks("on_train_end", self)
         return self.state
@@ -262,8 +238,8 @@ class Trainer(CheckpointMixin):
             last_micro = (bi + 1) % t.grad_accum == 0 or bi + 1 == len(batches)
             if bi % t.grad_accum == 0:  # a new optimizer step: its stage's flags must hold before forward
                 self._apply_stage()
-            if len(source.rows(bi)) == 0:  # only a Poisson-sampled (private) batch is empty: its step adds noise alone
-                self.privacy.empty_batch()
+            if len(source.rows(bi)) == 0:  # only a Poisson-sampled batch is empty: the engine steps on it
+                self.engine.empty_batch()
             elif not self._forward_backward(*source.get(bi), epoch, last_micro, world):
                 self.state.batch_in_epoch += 1
                 continue
@@ -323,8 +299,7 @@ class Trainer(CheckpointMixin):
             self._scaled_step(params)
             return
         if params:
-            clip = t.grad_clip if t.grad_clip and self.privacy is None else float("inf")  # DP clips per example
-            norm = self.accelerator.clip_grad_norm_(params, clip)
+            norm = self.accelerator.clip_grad_norm_(params, self.engine.grad_clip(t.grad_clip))
             if not torch.isfinite(torch.as_tensor(norm)):
                 self.optimizer.zero_grad(set_to_none=True)
                 self._nonfinite(f"gradient norm is {float(norm)}", idx)
@@ -382,10 +357,31 @@ class Trainer(CheckpointMixin):
             if self.tracker.improved(value, self.state.best_value):
                 self.state.best_value, self.state.best_step = value, self.state.step
                 self.state.evals_without_improvement = 0
-                self._save_best()
+                self.checkpoints.save_best(self.unwrapped.net)
             else:
                 self.state.evals_without_improvement += 1
         self.callbacks("on_evaluate", self, metrics)
+
+    # -- checkpoints (see .run_checkpoints) ----------------------------------------------------------
+    def checkpoint(self) -> None:
+        self.checkpoints.save(self.unwrapped.net, self.optimizer, self.state, self.scaler, self.engine)
+
+    def _resume(self) -> None:
+        self.state = self.checkpoints.load(self.unwrapped.net, self.optimizer, self.scaler, self.engine)
+        self.seconds_before = self.state.seconds
+        self._stage = -1
+        if self.state.step > 0:  # stage and learning rates of the last step taken, as the interrupted run had
+            self._apply_stage(self.state.step - 1)
+        self.checkpoints.trim_history(self.state.step)
+
+
+def build_trainer(model, task, recipe, strategy, train_data, engine: Optional[PlainEngine] = None,
+                  **kwargs) -> Trainer:
+    """A :class:`Trainer` for ``recipe`` as written: resolved (:func:`.resolve.resolve`), then built.
+    ``engine``: how steps are made (plain training when None); ``kwargs``: as for :class:`Trainer`."""
+    engine = engine or PlainEngine()
+    return Trainer(model, task, resolve(model, task, recipe, strategy, train_data, engine), train_data,
+                   engine=engine, **kwargs)
 
 
 def penalty_names(regularisers) -> list[str]:
