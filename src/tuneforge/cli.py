@@ -80,7 +80,7 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
     if problems:
         raise TuneforgeError(problems=problems)
     Console().print(f"[green]ok[/green] {recipe} is valid")
-    from .recipe.validate import resolved_defaults
+    from .training.resolve import resolved_defaults
     for line in resolved_defaults(recipe, overrides or []):
         Console().print(f"[dim]default[/dim] {escape(line)}")
 
@@ -225,7 +225,7 @@ def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
                                                                   "(default: a new folder in output.dir)")):
     """Learning-rate range test: loss against lr, plotted, with a suggested optimizer.lr."""
     from .recipe import all_problems, load_recipe
-    from .runs.lr_find import lr_find_command
+    from .modes.lr_find import lr_find_command
 
     problems = all_problems(recipe, overrides or [])
     if problems:

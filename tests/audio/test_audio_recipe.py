@@ -7,7 +7,7 @@ import soundfile
 from tuneforge.models import peek_model
 from tuneforge.recipe import all_problems
 from tuneforge.recipe.schema import ModelSection
-from tuneforge.recipe.validate import resolved_defaults
+from tuneforge.training.resolve import resolved_defaults
 
 
 @pytest.fixture(scope="module")

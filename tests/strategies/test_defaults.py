@@ -90,7 +90,7 @@ def test_stages_the_budget_cannot_reach_are_named_before_training(tiny_models):
 
 
 def test_validate_lists_the_resolved_defaults_without_loading_weights(bert_dir):
-    from tuneforge.recipe.validate import resolved_defaults
+    from tuneforge.training.resolve import resolved_defaults
 
     recipe = {"task": "text-classification", "model": {"name": str(bert_dir)}, "data": {"train": "x.csv"},
               "strategy": {"name": "lora"}}

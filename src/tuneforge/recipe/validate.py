@@ -39,25 +39,3 @@ def all_problems(source, overrides=()) -> list[str]:
     if recipe is not None:
         problems += [p for p in recipe_problems(recipe) if p not in problems]
     return problems
-
-
-def resolved_defaults(source, overrides=()) -> list[str]:
-    """The settings a valid recipe leaves unset and what they will be, as far as is known without
-    loading weights or data: one line each (``optimizer.lr 5e-05 (default of full for ...)``).
-
-    Values that depend on the step budget or on the head's inputs (stage lengths, whether the
-    head can be solved) are settled when training starts and printed with the plan.
-    """
-    from ..models import peek_model
-    from ..strategies import Strategy
-    from ..strategies.defaults import FEATURE_ENCODER, DefaultsContext, describe, family_group, resolve_defaults
-
-    recipe, problems = schema_problems(recipe_tree(source, overrides))
-    if recipe is None or problems:
-        return []
-    info = peek_model(recipe.model)
-    strategy = Strategy.from_section(recipe.strategy)
-    ctx = DefaultsContext(family_group(info.family, list(info.block_names)), len(info.block_names),
-                          feature_encoder=FEATURE_ENCODER in info.block_names)
-    _, _, provenance = resolve_defaults(recipe, strategy, ctx)
-    return describe(provenance)

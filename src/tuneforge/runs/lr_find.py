@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,7 +25,7 @@ from ..recipe import Recipe
 from ..recipe.schema import OptimizerSection
 from ..report.lr_find_plot import save_lr_find_png, terminal_plot
 from ..training.lr_finder import LRFindResult, range_test
-from .folder import new_run_dir, write_json
+from .folder import write_json
 
 FIND = "find"
 
@@ -95,23 +94,3 @@ def resolve_lr_find(p, console: Console) -> Recipe:
             "`tuneforge lr-find RECIPE` (try --start/--end) and set optimizer.lr to a number")
     p.lr_find = result
     return p.recipe.model_copy(update={"optimizer": p.recipe.optimizer.model_copy(update={"lr": result.suggestion})})
-
-
-def lr_find_command(recipe: Recipe, console: Console, start: float, end: float, steps: int,
-                    out: Optional[Path]) -> tuple[LRFindResult, Path]:
-    """``tuneforge lr-find``: prepare the recipe, sweep, write the folder; return the result and folder."""
-    from .pipeline import prepare
-
-    p = prepare(without_find(recipe), console)
-    result = sweep(p, console, start, end, steps)
-    if out is None:
-        name = recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}"
-        folder = new_run_dir(recipe.output.dir, f"lr-find-{name}")
-    else:
-        folder = Path(out)
-        if folder.exists() and not folder.is_dir():
-            raise TuneforgeError(f"--out {folder} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-    write_lr_find(result, folder)
-    console.print(f"[dim]lr-find[/dim] wrote {escape(str(folder / 'lr_find.png'))} and lr_find.json")
-    return result, folder

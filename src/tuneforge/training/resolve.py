@@ -21,7 +21,10 @@ from typing import Any
 
 from ..errors import RecipeError
 from ..head.start import head_solvability
-from ..strategies.defaults import DefaultsContext, resolve_defaults
+from ..models import peek_model
+from ..recipe.load import recipe_tree, schema_problems
+from ..strategies import Strategy
+from ..strategies.defaults import FEATURE_ENCODER, DefaultsContext, describe, family_group, resolve_defaults
 from .engine import PlainEngine
 
 
@@ -65,3 +68,21 @@ def resolve(model, task, recipe, strategy, train_data, engine=None) -> Resolved:
     if engine.head_unsolvable_why is not None and "strategy.warm_head" in defaults:
         defaults["strategy.warm_head"] = (False, why)
     return Resolved(recipe, strategy, defaults, solvable, why, shared)
+
+
+def resolved_defaults(source, overrides=()) -> list[str]:
+    """The settings a valid recipe leaves unset and what they will be, as far as is known without
+    loading weights or data: one line each (``optimizer.lr 5e-05 (default of full for ...)``).
+
+    Values that depend on the step budget or on the head's inputs (stage lengths, whether the
+    head can be solved) are settled when training starts and printed with the plan.
+    """
+    recipe, problems = schema_problems(recipe_tree(source, overrides))
+    if recipe is None or problems:
+        return []
+    info = peek_model(recipe.model)
+    strategy = Strategy.from_section(recipe.strategy)
+    ctx = DefaultsContext(family_group(info.family, list(info.block_names)), len(info.block_names),
+                          feature_encoder=FEATURE_ENCODER in info.block_names)
+    _, _, provenance = resolve_defaults(recipe, strategy, ctx)
+    return describe(provenance)
