@@ -35,6 +35,7 @@ class Modality:
     augments = False           # whether data.augment applies
     reads_folders = False      # whether a folder (of class sub-folders) can be a data source
     hf_example_head = ""       # transformers class with one output vector per example
+    extra: Optional[str] = None   # the pip extra its decoding needs (tuneforge.extras), checked with the recipe
 
     @property
     def model_modality(self) -> str:
@@ -145,6 +146,7 @@ class Audio(Modality):
 
     name, default_column, reads_folders = "audio", "audio", True
     hf_example_head = "AutoModelForAudioClassification"
+    extra = "audio"   # soundfile
 
     def folder_problem(self, key, path):
         return None if folder_has_audio(path) else f"{key}: {path} holds no audio files in class sub-folders"

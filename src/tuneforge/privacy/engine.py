@@ -31,13 +31,17 @@ from typing import Optional
 
 import numpy as np
 import torch
-from opacus import GradSampleModule
-from opacus.accountants import create_accountant
-from opacus.accountants.utils import get_noise_multiplier
-from opacus.optimizers import DPOptimizer
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..data.encode import batch_order
+from ..extras import require_extra
+from .checks import PRIVACY_NEEDS
+
+require_extra("privacy", PRIVACY_NEEDS)   # before Opacus's imports: a missing extra is one message, not a traceback
+from opacus import GradSampleModule  # noqa: E402
+from opacus.accountants import create_accountant  # noqa: E402
+from opacus.accountants.utils import get_noise_multiplier  # noqa: E402
+from opacus.optimizers import DPOptimizer  # noqa: E402
 
 
 def default_delta(n_train: int) -> float:
