@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from ..extras import require_extra
 from ..terminal import print_path
-from .dashboard import DASHBOARD_NEEDS
+from .dashboard import DASHBOARD_NEEDS, serve_dashboard
 from .storage import require_storage_extra
 
 
@@ -54,7 +54,6 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
         print_path(console, "study", ctx.study_dir)
     server = None
     if dashboard is not None and not worker:
-        from .dashboard import serve_dashboard
         server = serve_dashboard(ctx.storage_url, port=dashboard, block=False)
         console.print(f"[bold]dashboard[/bold] {server.url} (live while the search runs)")
     threads = torch.get_num_threads()
