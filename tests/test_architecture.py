@@ -19,7 +19,7 @@ LAYERS = [
     ("plug-ins", {"strategies", "tasks", "head", "prefix_cache"}),
     ("models and metrics", {"models", "evaluation"}),
     ("data", {"data"}),
-    ("foundation", {"recipe", "registry", "errors", "terminal"}),
+    ("foundation", {"recipe", "registry", "errors", "extras", "terminal"}),
 ]
 MAX_UPWARD = 5          # each marked on its line with a comment starting "# up:" that says why
 MAX_INSIDE_FUNCTIONS = 40

@@ -20,7 +20,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import TuneforgeError
-from ..models.onnx_export import DEFAULT_TOLERANCE, export_onnx
+from ..extras import require_extra
+from ..models.onnx_export import DEFAULT_TOLERANCE, ONNX_NEEDS, export_onnx
 from .model_card import write_model_cards
 
 ONNX_FILE, ONNX_INFO = "model.onnx", "onnx.json"
@@ -36,6 +37,8 @@ def export_run(run_dir, onnx: bool = False, opset: Optional[int] = None, toleran
 
     console = console or Console()
     run_dir = Path(run_dir)
+    if onnx:   # a missing extra is said before the run is loaded
+        require_extra("onnx", ONNX_NEEDS)
     recipe, task, model = load_finished_run(run_dir)
     if not (run_dir / "metrics.json").is_file():
         raise TuneforgeError(f"{run_dir} has no metrics.json: the run has not finished")

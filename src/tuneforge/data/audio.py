@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..extras import require_extra
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 DEFAULT_RATE = 16000   # wav2vec2, HuBERT, WavLM, Data2Vec-audio, AST all take 16 kHz
+AUDIO_NEEDS = "decoding audio clips (soundfile)"   # what names the audio extra when soundfile is missing
 
 
 @dataclass
@@ -97,6 +99,7 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
 
 def read_audio_file(path: Path, where: str) -> tuple[np.ndarray, int]:
     """(mono float32 samples in -1..1, sampling rate) of an audio file; DataError naming it when unreadable."""
+    require_extra("audio", AUDIO_NEEDS)
     import soundfile
     if not path.exists():
         raise DataError(f"{where}: audio file {path} does not exist")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import DataError
+from ..extras import extra_problem
 from ..recipe.schema import DataSection
 from .augment import AUGMENTATIONS
 from .columns import default_columns, input_columns, missing_column_message
@@ -57,7 +58,8 @@ def _columns_of(key: str, value: Any, problems: list[str], modality: str = "imag
 
 def check_data(data: DataSection, task) -> list[str]:
     """Problems with the data a recipe names for ``task`` (an empty list when none were found)."""
-    problems: list[str] = []
+    extra = MODALITIES.get(task.modality).extra
+    problems: list[str] = [p for p in [extra and extra_problem(extra, f"task {task.name!r}")] if p]
     input_key, input_col, label_col = default_columns(data, task.modality)
     for role in ("train", "validation", "test"):
         value = getattr(data, role)

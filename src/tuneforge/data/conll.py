@@ -18,7 +18,7 @@ from typing import Optional
 import pandas as pd
 
 from ..errors import DataError
-from .tables import LINES_ATTR
+from .rows import LINES_ATTR
 
 CONLL_SUFFIXES = (".conll", ".conllu", ".bio")
 TOKENS, TAGS = "tokens", "tags"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 from ..errors import DataError
-from .modalities import MODALITIES, Modality
+from .modality import MODALITIES, Modality
 
 IGNORE = -100
 Record = Union[str, tuple, list]   # text, (prompt, response), or a list of messages

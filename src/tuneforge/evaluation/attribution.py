@@ -13,6 +13,10 @@ baseline and the input), Grad-CAM shows where a CNN's last feature map looked.
 * Images: Captum's ``LayerGradCam`` on the last convolutional feature map of the network's top
   body blocks (found by running the model once), ReLU'd. Models without one (a ViT) get none.
 
+Captum comes with the ``explain`` extra. Without it the report still explains its examples by
+occlusion and says, in one note, which pip line adds the gradient view (:data:`MISSING_NOTE`): a
+default recipe asks for attributions, and a classifier should not need the extra to train.
+
 Example::
 
     a = attribute_example(model, batch, target=2)
@@ -25,13 +29,23 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..extras import extra_message, has_extra
+
 IG_STEPS = 32
+MISSING_NOTE = extra_message("explain", "Gradient attributions (integrated gradients, Grad-CAM)")
+
+
+def attribution_available() -> bool:
+    """Whether Captum (the ``explain`` extra) is installed."""
+    return has_extra("explain")
 
 
 def attribute_example(model, batch: dict, target: int, tokens: Optional[list[str]] = None,
                       special: frozenset = frozenset(), steps: int = IG_STEPS) -> Optional[dict]:
     """The gradient attribution of one example (a batch of one) for class ``target``, or None
-    when the model offers no sensible one (see the module docstring)."""
+    when the model offers no sensible one or Captum is not installed (see the module docstring)."""
+    if not attribution_available():
+        return None
     if "input_ids" in batch:
         return integrated_gradients(model, batch, target, tokens or [], special, steps)
     if "pixel_values" in batch:

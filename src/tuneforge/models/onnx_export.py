@@ -32,9 +32,11 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
+from ..extras import require_extra
 from .task_model import TaskModel
 
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+ONNX_NEEDS = "tuneforge export --onnx"   # what names the onnx extra (onnx, onnxscript, onnxruntime) when missing
 DEFAULT_TOLERANCE = 1e-4
 _MAX_SINGLE_FILE = 1.8e9  # bytes of weights that still fit in one protobuf file (limit 2 GB)
 
@@ -93,8 +95,9 @@ def export_onnx(model: TaskModel, sample: dict, check: dict, path: Path, opset: 
 
     ``sample`` and ``check`` are batches as the run's data encodes them (extra keys such as
     ``labels`` are ignored). Raises ModelError when the export fails or the outputs differ by more
-    than the tolerance (the file is then removed).
+    than the tolerance (the file is then removed); MissingExtra without the ``onnx`` extra.
     """
+    require_extra("onnx", ONNX_NEEDS)
     path = Path(path)
     model = model.eval()
     names = input_names(model, sample)

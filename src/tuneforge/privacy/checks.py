@@ -15,19 +15,21 @@ Settings that break either are refused with one message naming what to use inste
 """
 from __future__ import annotations
 
+from ..extras import extra_problem, require_extra
 from ..models.layer_map import Block, LayerMap
 from ..recipe.checks import RECIPE_CHECKS
 from ..strategies.param_groups import build_param_groups
 from ..training.distributed import world_size
 
 INSTEAD = "use linear-probe, freeze, lora or another single-stage strategy"
+PRIVACY_NEEDS = "privacy: DP-SGD (Opacus)"   # what names the privacy extra when Opacus is missing
 
 
 def privacy_problems(recipe, task, strategy, block_names) -> list[str]:
     """Problems of ``recipe`` under ``privacy:`` (none when it has no privacy section)."""
     if recipe.privacy is None:
         return []
-    out: list[str] = []
+    out: list[str] = [p for p in [extra_problem("privacy", PRIVACY_NEEDS)] if p]
     o = recipe.strategy
     if o.name == "auto":
         out.append(f"privacy: strategy 'auto' races several strategies on the training data, each spending "
@@ -99,6 +101,7 @@ def _plan_problems(strategy, block_names: list[str], solved_said: bool) -> list[
 def model_problems(model, strategy) -> list[str]:
     """Layers of the built model that train under the strategy's (single-stage) plan and that Opacus cannot give per-example
     gradients for (its ``GradSampleModule.validate``: a trainable layer with buffers, i.e. BatchNorm)."""
+    require_extra("privacy", PRIVACY_NEEDS)
     from opacus import GradSampleModule
 
     plan = strategy.plan(model.layer_map, 100, 1000)

@@ -37,7 +37,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..data.balance import ClassBalance
 from ..data.encode import batch_order
+from ..extras import require_extra
 from ..training.engine import PlainEngine
+from .checks import PRIVACY_NEEDS
 
 
 def default_delta(n_train: int) -> float:
@@ -49,6 +51,7 @@ class PrivateTraining:
     """The DP-SGD side of one training run (see the module docstring)."""
 
     def __init__(self, section, n_train: int, batch_size: int, total_steps: int, seed: int):
+        require_extra("privacy", PRIVACY_NEEDS)   # a missing extra is one message, not a traceback
         from opacus.accountants import create_accountant  # Opacus is imported by private runs only
         from opacus.accountants.utils import get_noise_multiplier
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..evaluation.attribution import MISSING_NOTE, attribution_available
 from . import figures
 from .html import esc, grid, img, note, section, table
 
@@ -26,6 +27,8 @@ def explanations(entries) -> str:
         text += (" Integrated gradients (Captum): each token's share of the predicted logit's change from a "
                  "padding-only input; the shares add up to that change. Grad-CAM (Captum): where the last "
                  "convolutional feature map drove the predicted class.")
+    elif not attribution_available():
+        text += f" {MISSING_NOTE}."
     parts, figs = [note(text)], []
     for e in entries:
         head = (f"#{e['index']}: true <b>{esc(e['label'])}</b>, predicted <b>{esc(e['predicted'])}</b> "

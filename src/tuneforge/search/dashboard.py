@@ -27,8 +27,10 @@ from typing import Callable, Optional, Union
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from ..errors import TuneforgeError
+from ..extras import require_extra
 
 _SQLITE = "sqlite:///"
+DASHBOARD_NEEDS = "the live dashboard"   # what names the dashboard extra when optuna-dashboard is missing
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -115,14 +117,12 @@ def serve_dashboard(storage: Union[str, Path], host: str = "127.0.0.1", port: in
     ``block=True`` serves until Ctrl-C and returns ``None``; ``block=False`` returns a
     :class:`DashboardServer` running in a daemon thread (``stop()`` it, or ``wait()`` for Ctrl-C). ``port=0`` picks a free port (read it
     from ``server.port``). A port already in use, a missing database or a missing
-    ``optuna-dashboard`` package end in a :class:`TuneforgeError`. ``on_ready`` is called with the
+    ``dashboard`` extra (optuna-dashboard) end in a :class:`TuneforgeError`. ``on_ready`` is called with the
     :class:`DashboardServer` once the port is open (to print its ``url``).
     """
-    try:
-        import optuna_dashboard
-    except ImportError as e:
-        raise TuneforgeError("the live dashboard needs the optuna-dashboard package: "
-                             "pip install optuna-dashboard") from e
+    require_extra("dashboard", DASHBOARD_NEEDS)
+    import optuna_dashboard
+
     url = storage_url(storage)
     _check_storage(url)
     try:

@@ -13,7 +13,10 @@ from typing import Optional, Sequence
 from rich.console import Console
 from rich.markup import escape
 
+from ..extras import require_extra
 from ..terminal import print_path
+from .dashboard import DASHBOARD_NEEDS, serve_dashboard
+from .storage import require_storage_extra
 
 
 def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] = None, timeout=None,
@@ -32,6 +35,9 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
     console = console or Console(quiet=quiet)
     if jobs < 1:
         raise TuneforgeError(f"--jobs {jobs}: give at least 1")
+    require_storage_extra(storage)   # missing extras: one message before the study folder exists
+    if dashboard is not None and not worker:
+        require_extra("dashboard", DASHBOARD_NEEDS)
     ctx = prepare_search(source, overrides, trials=trials, timeout=timeout, objectives=objectives, study=study,
                          storage=storage, console=console)
     open_study(ctx)
@@ -48,7 +54,6 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
         print_path(console, "study", ctx.study_dir)
     server = None
     if dashboard is not None and not worker:
-        from .dashboard import serve_dashboard
         server = serve_dashboard(ctx.storage_url, port=dashboard, block=False)
         console.print(f"[bold]dashboard[/bold] {server.url} (live while the search runs)")
     threads = torch.get_num_threads()

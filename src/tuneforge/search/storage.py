@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import TuneforgeError
+from ..extras import require_extra
 
 HEARTBEAT_SECONDS = 10
 CREATE_ATTEMPTS = 5      # opening a fresh database while another worker creates its tables: retried
@@ -23,11 +24,19 @@ def default_storage_url(study_dir: Path) -> str:
     return f"sqlite:///{Path(study_dir).resolve() / 'study.db'}"
 
 
+def require_storage_extra(url: Optional[str]) -> None:
+    """A ``postgresql+psycopg://`` study needs the ``postgres`` extra (psycopg): one message naming its
+    pip line, checked before the study folder is made (``run_search``) and again when the storage opens."""
+    if url and url.split("://", 1)[0].lower() == "postgresql+psycopg":
+        require_extra("postgres", f"--storage {redact(url)}")
+
+
 def open_storage(url: str):
     """An Optuna RDB storage with heartbeats; one clear error when the database cannot be reached."""
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
+    require_storage_extra(url)
     kwargs = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 120}}   # several local workers wait for the file lock

@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from ..extras import extra_problem, require_extra
 from ..registry import Registry
 from .callbacks import Callback
 from .distributed import is_main_process
@@ -35,6 +36,8 @@ TRACKERS.register("tensorboard", "TensorBoard event files in the run folder (def
 TRACKERS.register("mlflow", "an MLflow run: recipe as params, metrics per step, report and model as artifacts")(
     "mlflow")
 
+EXTRA_OF = {"mlflow": "mlflow"}   # trackers whose package comes with an extra (tuneforge.extras)
+
 RUN_ID_FILE = "mlflow_run.json"
 
 
@@ -44,9 +47,11 @@ def tracker_problems(output) -> list[str]:
     for name in output.trackers:
         if name not in TRACKERS:
             problems.append(f"output.trackers: {TRACKERS.unknown_message(name)}")
+        elif name in EXTRA_OF:
+            problems += [p for p in [extra_problem(EXTRA_OF[name], f"output.trackers: {name!r}")] if p]
         elif importlib.util.find_spec(TRACKERS.get(name)) is None:
             problems.append(f"output.trackers: {name!r} needs the {TRACKERS.get(name)} package, which is not "
-                            f"installed (pip install {'mlflow-skinny' if name == 'mlflow' else name})")
+                            f"installed (pip install {name})")
     if output.tracking_uri and "mlflow" not in output.trackers:
         problems.append("output.tracking_uri: only MLflow uses it; add mlflow to output.trackers")
     return problems
@@ -70,6 +75,7 @@ class MLflowLogger(Callback):
     order = 21
 
     def __init__(self, run_dir: Path, recipe, artifacts: bool = True):
+        require_extra("mlflow", "output.trackers: 'mlflow'")
         import mlflow
         from accelerate.tracking import MLflowTracker
 
