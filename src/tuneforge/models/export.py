@@ -187,8 +187,12 @@ def timm_preprocessing(spec: ImageSpec) -> dict:
             "crop_mode": "squash", "mean": list(spec.mean), "std": list(spec.std)}
 
 
-def load_saved_model(folder) -> TaskModel:
-    """Load a model written by :func:`save_task_model` (for prediction on a finished run)."""
+def load_saved_model(folder, tasks=None) -> TaskModel:
+    """Load a model written by :func:`save_task_model` (for prediction on a finished run).
+
+    ``tasks``: the task registry (``tasks.TASKS``, passed down by the caller since models sit below
+    tasks); the saved model's task loads the folder itself when its ``load_saved`` returns a model
+    (a causal LM with its learnt prompt)."""
     folder = Path(folder)
     meta_file = folder / TUNEFORGE_FILE
     if not meta_file.is_file():
@@ -196,8 +200,7 @@ def load_saved_model(folder) -> TaskModel:
                          "give the run's model folder")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     task = (meta.get("extra") or {}).get("task")
-    from ..tasks import TASKS
-    own = TASKS.get(task).load_saved(folder, meta) if task in TASKS else None
+    own = tasks.get(task).load_saved(folder, meta) if tasks is not None and task in tasks else None
     if own is not None:
         return own
     labels, n = meta.get("label_names"), int(meta["num_outputs"])

@@ -29,6 +29,7 @@ class CausalLM(Task):
     baseline_name = "pre-trained model (before fine-tuning)"
     bootstrap_unit = "examples"
     default_strategy = "lora"
+    learns_prompts = True
     example_mean_loss = False  # averaged over the tokens of the whole batch
     label_column_key = None
     summary_columns = ("perplexity", "nll")

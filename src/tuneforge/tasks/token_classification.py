@@ -26,6 +26,8 @@ from ..errors import DataError
 from ..registry import did_you_mean
 from .base import Task
 
+EXAMPLES_FILE = "entity_examples.json"   # test sentences with gold and predicted entities (report/entities.py)
+
 
 def parse_tags(value) -> Optional[list[str]]:
     """The tags of one cell: a list, a JSON list written as text, or text split on white space (None: missing)."""
@@ -46,6 +48,7 @@ class TokenClassificationTask(Task):
     problem_type = "single_label_classification"
     bootstrap_unit = "sentences"
     example_mean_loss = False  # averaged over the tokens of the whole batch
+    per_token_head = True
     probe_kind = "softmax"
     smooths_labels = True
     summary_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
@@ -233,8 +236,6 @@ class TokenClassificationTask(Task):
     def test_examples(self, inputs, targets, outputs, label_names, k: int = 8) -> tuple[str, list[dict]]:
         """``(file name, entries)``: up to ``k`` test sentences with entities, wrong ones first, each with its
         words and its gold and predicted entities (for the report)."""
-        from ..report.entities import EXAMPLES_FILE
-
         names = list(label_names)
         targets = self.metrics.as_sentences(targets)
         predicted = self.metrics.predicted_ids(outputs, [len(t) for t in targets], names)
