@@ -56,6 +56,7 @@ class Task:
     example_mean_loss: ClassVar[bool] = True  # loss() is a mean of per-example terms (DP-SGD needs it, docs/privacy.md)
     per_token_head: ClassVar[bool] = False  # the head reads one row per word (head_rows flattens; token tasks)
     learns_prompts: ClassVar[bool] = False  # prompt tuning / prefix tuning apply (a causal LM continuing text)
+    scores_accuracy: ClassVar[bool] = False  # single-label accuracy over named classes (what continual sequences score)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -225,10 +226,11 @@ class Task:
         """Task-specific analyses of the final model, added to ``metrics.json`` (e.g. generated samples)."""
         return {}
 
-    def input_free_loss(self, model) -> Optional[float]:
-        """The training loss of a predictor that ignores its input, when the task knows it better than its
-        metric kind does (a causal LM: log of the vocabulary size); None for the kind's default."""
-        return None
+    def input_free_loss(self, model, train_targets) -> float:
+        """The training loss of a predictor that ignores its input (what ``loss-not-falling`` compares
+        with): here 1.0, the MSE of the mean on standardised targets; classification tasks give the
+        entropy of the class frequencies, a causal LM the log of its vocabulary size."""
+        return 1.0
 
     def head_rows(self, x, y) -> tuple:
         """The head solver's rows ``(features, targets)`` of one split's head inputs ``x`` and targets ``y``;

@@ -157,7 +157,7 @@ class CausalLM(Task):
                             "change": (ref_after["perplexity"] - ref_before["perplexity"]) if ref_before else None}
         return out
 
-    def input_free_loss(self, model) -> Optional[float]:
+    def input_free_loss(self, model, train_targets) -> float:
         """A uniform guess over the vocabulary."""
         import math
         return math.log(model.net.get_input_embeddings().num_embeddings)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ..evaluation.metrics import class_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
 
@@ -144,6 +145,10 @@ class TokenClassificationTask(Task):
 
     def default_metric(self) -> str:
         return "entity_f1"
+
+    def input_free_loss(self, model, train_targets) -> float:
+        """Cross-entropy over words of predicting the tag frequencies: their entropy."""
+        return class_prior_entropy(np.concatenate([np.asarray(t) for t in train_targets]))
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
         self._names = list(label_names)
