@@ -6,6 +6,13 @@ decoded at one common size, or mono waveforms at one rate), and how raw inputs g
 ``predict`` become a split. Tasks pick a modality by name (``Task.modality``); the data
 loader, the data checks and prediction ask it instead of testing the name.
 
+It also holds the model side of its inputs, one table per modality, which the layers above
+read by a model's ``modality`` instead of testing the name: the batch keys the network reads
+(ONNX inputs), the transformers class of its preprocessor (loading, export, model cards'
+usage code), how the exported model's inputs are prepared (``export --onnx``), and whether
+the network's features are token states (distillation, explanations) or come with an
+original classifier (distillation's logits, retention's original-head agreement).
+
 Example::
 
     MODALITIES.get("image").column(recipe.data)   # ("image_column", "image")
@@ -73,6 +80,31 @@ class Modality:
         raise NotImplementedError
 
 
+    # -- the model side (see the module docstring) -----------------------------------------------------
+    model_inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")  # batch keys, ONNX order
+    preprocessor_class = "AutoTokenizer"   # the transformers class that prepares raw inputs (saved beside the model)
+    preprocessor_variable = "tokenizer"    # its name in model cards' usage code
+    card_imports: tuple[str, ...] = ()     # imports the cards' usage code needs to read an example input
+    card_call = ('inputs = tokenizer(["first text", "second text"], padding=True, truncation=True, '
+                 'return_tensors="pt")')   # cards' line preparing two example inputs
+    token_states = False        # features are token states pooled over the attention mask (distillation, explain)
+    original_classifier = False  # pre-trained models come with a classifier of their own (distillation's logits,
+                                 # retention's original-head agreement)
+
+    def card_example(self, data: dict) -> str:
+        """Cards' line preparing two example inputs of a run whose recipe ``data`` section is ``data``."""
+        return self.card_call
+
+    def onnx_preprocessing(self, preprocessor) -> dict:
+        """How inputs of an exported (ONNX) model must be prepared, in words its user can follow."""
+        return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"}
+
+    def saved_spec(self, preprocessor) -> dict:
+        """What ``tuneforge.json`` records about the preprocessing beside a saved model (image size and
+        normalisation), or nothing when the saved preprocessor holds it all."""
+        return {}
+
+
 PAIR_SEPARATOR = "|||"   # `tuneforge predict RUN "first text ||| second text"` for a text-pair run
 
 
@@ -82,6 +114,13 @@ class Text(Modality):
 
     name, default_column, drops_duplicates = "text", "text", True
     hf_example_head = "AutoModelForSequenceClassification"
+    token_states = True
+
+    def card_example(self, data):
+        if isinstance(data.get("text_column"), list):   # a text pair
+            return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
+                    'truncation=True, return_tensors="pt")')
+        return self.card_call
 
     def inputs(self, parts, column, data):
         if isinstance(column, str):
@@ -114,6 +153,18 @@ def _pair(value, columns: list[str]) -> tuple[str, str]:
 class Image(Modality):
     name, default_column, augments, reads_folders = "image", "image", True, True
     hf_example_head = "AutoModelForImageClassification"
+    model_inputs, preprocessor_class, preprocessor_variable = ("pixel_values",), "AutoImageProcessor", "processor"
+    card_imports = ("from PIL import Image",)
+    card_call = 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], return_tensors="pt")'
+    original_classifier = True
+
+    def onnx_preprocessing(self, preprocessor):
+        return {"image": {"size": preprocessor.size, "mean": list(preprocessor.mean), "std": list(preprocessor.std),
+                          "resize": "bilinear squash to size x size, no crop; RGB scaled to [0, 1], then normalised",
+                          "layout": "NCHW float32"}}
+
+    def saved_spec(self, preprocessor):
+        return {"image": {"size": preprocessor.size, "mean": list(preprocessor.mean), "std": list(preprocessor.std)}}
 
     def folder_problem(self, key, path):
         return None if folder_has_images(path) else f"{key}: {path} holds no images in class sub-folders"
@@ -145,6 +196,13 @@ class Audio(Modality):
 
     name, default_column, reads_folders = "audio", "audio", True
     hf_example_head = "AutoModelForAudioClassification"
+    model_inputs, preprocessor_class = ("input_values", "attention_mask"), "AutoFeatureExtractor"
+    preprocessor_variable = "processor"
+    card_call = ('inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
+                 'return_tensors="pt")   # waveform: a 1-D float array')
+
+    def onnx_preprocessing(self, preprocessor):
+        return {"audio": "the feature extractor in this folder (preprocessor_config.json)"}
 
     def folder_problem(self, key, path):
         return None if folder_has_audio(path) else f"{key}: {path} holds no audio files in class sub-folders"
@@ -192,3 +250,4 @@ for _m in (Text(), Image(), Audio()):
     MODALITIES.register(_m.name, f"{_m.name} inputs")(_m)
 
 from . import lm_examples  # noqa: E402,F401  (registers the lm-text modality of causal language models)
+from . import words  # noqa: E402,F401  (registers the words modality of token classification)

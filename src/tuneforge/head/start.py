@@ -40,7 +40,7 @@ class HeadData:
 
 def solver_kind(task) -> Optional[SolverKind]:
     """The convex problem of this task's head (``Task.probe_kind``: softmax, sigmoid or ridge), or None."""
-    kind = getattr(task, "probe_kind", None)
+    kind = task.probe_kind
     return kind if kind in ("softmax", "sigmoid", "ridge") else None
 
 

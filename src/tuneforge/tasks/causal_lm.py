@@ -187,7 +187,7 @@ class CausalLM(Task):
         from ..evaluation.generation import generate_for
         from ..recipe.schema import GenerateSection
 
-        settings = getattr(model, "generate_settings", None) or GenerateSection()
+        settings = model.generate_settings or GenerateSection()
         texts = generate_for(model, [(str(x), None, True) for x in inputs], settings)
         return [{"prompt": str(x), "generated": t} for x, t in zip(inputs, texts)]
 
