@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.modalities import MODALITIES
+from ..data.words import Words
 from ..models.pooling_code import CLASS_NAME, CODE_FILE
 
 def _inputs(meta: dict):
@@ -43,7 +44,7 @@ def _call(meta: dict) -> str:
     """The line preparing two example inputs (a text pair when the recipe reads two text columns)."""
     data = ((meta.get("extra") or {}).get("recipe") or {}).get("data") or {}
     if meta.get("auto_class") == "AutoModelForTokenClassification":
-        return MODALITIES.get("words").card_call
+        return Words.card_call
     return _inputs(meta).card_example(data)
 
 

@@ -250,4 +250,3 @@ for _m in (Text(), Image(), Audio()):
     MODALITIES.register(_m.name, f"{_m.name} inputs")(_m)
 
 from . import lm_examples  # noqa: E402,F401  (registers the lm-text modality of causal language models)
-from . import words  # noqa: E402,F401  (registers the words modality of token classification)
