@@ -44,22 +44,6 @@ def _model_outputs(p, encoded, device, precision) -> np.ndarray:
     return predict_outputs(p.model, encoded, p.recipe.evaluate.batch_size, device, autocast_dtype(precision))
 
 
-def _prior_loss(kind: str, targets) -> float:
-    """The training loss of a model that ignores its input: the entropy of the class frequencies
-    (cross-entropy), the mean binary entropy of the label rates (multi-label BCE), or 1.0 (MSE on
-    the standardised regression targets the trainer uses)."""
-    if kind == "token-classification":  # cross-entropy over words: the entropy of the tag frequencies
-        targets, kind = np.concatenate([np.asarray(t) for t in targets]), "classification"
-    if kind == "multilabel":
-        rate = np.clip(np.asarray(targets, dtype=np.float64).mean(0), 1e-7, 1 - 1e-7)
-        return float(np.mean(-(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))))
-    if kind != "classification":
-        return 1.0
-    _, counts = np.unique(np.asarray(targets), return_counts=True)
-    share = counts / counts.sum()
-    return float(-(share * np.log(share)).sum())
-
-
 def run_diagnostics(p, run_dir: Path, metric: str, split_outputs: Optional[np.ndarray], history: list[dict],
                     losses: list[float], device, precision: str, metrics: Optional[dict] = None) -> dict:
     """``{"diagnostics": [...], "vs_baseline": {...} | None, "train_sample": {...} | None}``.
@@ -93,8 +77,7 @@ def run_diagnostics(p, run_dir: Path, metric: str, split_outputs: Optional[np.nd
             facts.baseline_score = (metrics.get("baseline") or {}).get(metric)
             facts.score_ci = (metrics.get("test_ci") or {}).get(metric)
     facts.losses = losses or [h.get("train_loss") for h in history]
-    own_prior = task.input_free_loss(p.model)
-    facts.prior_loss = own_prior if own_prior is not None else _prior_loss(kind, p.data.train.targets)
+    facts.prior_loss = task.input_free_loss(p.model, p.data.train.targets)
     facts.validation = [h.get("validation", {}).get(metric) for h in history]
     facts.validation_epochs = [h.get("epoch", 0.0) for h in history]
     train_scores = None

@@ -61,10 +61,9 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         targets = p.data.test.targets
         save_outputs(run_dir, test_outputs, targets)
         out.update(p.task.test_statistics(targets, test_outputs, p.data.label_names, ev, seed, decision))
-        examples = getattr(p.task, "test_examples", None)   # a task's own sample of test predictions
-        if examples is not None:
-            name, entries = examples(p.data.test.inputs, targets, test_outputs, p.data.label_names)
-            write_json(run_dir / name, entries)
+        examples = p.task.test_examples(p.data.test.inputs, targets, test_outputs, p.data.label_names)
+        if examples is not None:   # a task's own sample of test predictions
+            write_json(run_dir / examples[0], examples[1])
         if ev.top_losses:
             out.update(_guarded_key(console, "top_losses", lambda: _top_losses(p, run_dir, test_outputs, decision)))
         if p.task.explains and ev.explain:

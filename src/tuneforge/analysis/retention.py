@@ -26,6 +26,7 @@ import numpy as np
 
 from ..data import encode_split
 from ..data.bundle import Split
+from ..data.modalities import MODALITIES
 from ..data.splits import stratified_split, stratified_subset
 from ..errors import ModelError
 from ..evaluation import extract_features, predict_outputs
@@ -53,7 +54,7 @@ def measure_retention(p, finetuned, device, console=None) -> dict:
     out["mean_cka"] = float(np.mean(list(out["cka"].values()))) if out["cka"] else float("nan")
     if section.data:
         out["source_task"] = _source_task(p, pretrained, finetuned, probe_split, device)
-    elif p.task.modality == "image":
+    elif MODALITIES.get(p.task.modality).original_classifier:
         agreement, why = _original_head_agreement(p, finetuned, probe_split, device)
         out["original_head_agreement"] = agreement
         if why:

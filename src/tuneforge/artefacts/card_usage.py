@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.modalities import MODALITIES
+from ..data.words import Words
 from ..models.pooling_code import CLASS_NAME, CODE_FILE
 
-# the preprocessor class and a call that prepares two example inputs, per modality
-_PREPROCESS = {
-    "text": ("AutoTokenizer", 'inputs = tokenizer(["first text", "second text"], padding=True, truncation=True, '
-                              'return_tensors="pt")'),
-    "words": ("AutoTokenizer", 'inputs = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, '
-                               'return_tensors="pt")'),
-    "image": ("AutoImageProcessor", 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], '
-                                    'return_tensors="pt")'),
-    "audio": ("AutoFeatureExtractor", 'inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
-                                      'return_tensors="pt")   # waveform: a 1-D float array'),
-}
+def _inputs(meta: dict):
+    """The saved model's modality (data/modalities.py: its preprocessor class, the call preparing two
+    example inputs, the imports that call needs); text when ``tuneforge.json`` names none."""
+    name = meta.get("modality") or "text"
+    return MODALITIES.get(name if name in MODALITIES else "text")
 
 
 def auto_class(meta: dict) -> str:
@@ -32,7 +28,6 @@ def auto_class(meta: dict) -> str:
     task = (meta.get("extra") or {}).get("task")
     if task in TASKS:
         return TASKS.get(task).hf_auto_class()
-    from ..data.modalities import MODALITIES
     return MODALITIES.get(meta.get("modality") or "text").hf_example_head
 
 
@@ -42,18 +37,15 @@ def is_language_model(meta: dict) -> bool:
 
 
 def _variable(meta: dict) -> str:
-    return "processor" if meta.get("modality") in ("image", "audio") else "tokenizer"
+    return _inputs(meta).preprocessor_variable
 
 
 def _call(meta: dict) -> str:
     """The line preparing two example inputs (a text pair when the recipe reads two text columns)."""
     data = ((meta.get("extra") or {}).get("recipe") or {}).get("data") or {}
     if meta.get("auto_class") == "AutoModelForTokenClassification":
-        return _PREPROCESS["words"][1]
-    if meta.get("modality") == "text" and isinstance(data.get("text_column"), list):
-        return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
-                'truncation=True, return_tensors="pt")')
-    return _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[1]
+        return Words.card_call
+    return _inputs(meta).card_example(data)
 
 
 def _outputs(meta: dict) -> str:
@@ -99,10 +91,10 @@ def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
         return timm_usage(meta.get("architecture", "?"), int(meta["num_outputs"]), model_dir,
                           int(spec.get("size", 224)), spec.get("mean"), spec.get("std"))
     cls, code = auto_class(meta), (model_dir / CODE_FILE).is_file()
-    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
+    pre_cls, call = _inputs(meta).preprocessor_class, _call(meta)
     trust = ", trust_remote_code=True" if code else ""
     lines = ["```python", "import torch", f"from transformers import {cls}, {pre_cls}",
-             *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
+             *_inputs(meta).card_imports, "",
              f'MODEL = "{model_dir.as_posix()}"', f"model = {cls}.from_pretrained(MODEL{trust}).eval()",
              f"{_variable(meta)} = {pre_cls}.from_pretrained(MODEL)", call, "with torch.no_grad():",
              "    " + _outputs(meta).replace("\n", "\n    "), "```"]
@@ -118,12 +110,12 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     if meta.get("kind") == "timm":
         return _timm_adapter_usage(adapter, meta, base)
     cls, code = auto_class(meta), (adapter / CODE_FILE).is_file()
-    pre_cls, call = _PREPROCESS.get(meta.get("modality") or "text", _PREPROCESS["text"])[0], _call(meta)
+    pre_cls, call = _inputs(meta).preprocessor_class, _call(meta)
     alias_note = (f"   # offline: a local copy of it (`tuneforge show model {section.get('name')}` says where)"
                   if base != section.get("name") else "")
     lines = ["```python", "import torch", "from peft import PeftModel",
              f"from transformers import AutoConfig, {cls}, {pre_cls}",
-             *(["from PIL import Image"] if meta.get("modality") == "image" else []), "",
+             *_inputs(meta).card_imports, "",
              f'BASE = "{base}"{alias_note}', f'ADAPTER = "{adapter.as_posix()}"',
              "config = AutoConfig.from_pretrained(ADAPTER)   # " + ("the fine-tuned model's config" if is_language_model(meta)
                                                              else "the task's head: num_labels, id2label, problem_type")]

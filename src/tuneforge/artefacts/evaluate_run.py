@@ -32,7 +32,7 @@ def load_finished_run(run_dir: Path):
         raise TuneforgeError(f"{run_dir} has no saved model (model/): was it run with output.save_model=false, "
                              "or has it not finished?")
     recipe = load_recipe(run_dir / "recipe.yaml")
-    return recipe, TASKS.get(recipe.task), load_saved_model(run_dir / "model")
+    return recipe, TASKS.get(recipe.task), load_saved_model(run_dir / "model", TASKS)
 
 
 def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = None) -> dict:

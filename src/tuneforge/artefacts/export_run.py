@@ -19,6 +19,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..data.modalities import MODALITIES
 from ..errors import TuneforgeError
 from ..extras import require_extra
 from ..models.onnx_export import DEFAULT_TOLERANCE, ONNX_NEEDS, export_onnx
@@ -76,12 +77,4 @@ def _real_batches(recipe, task, model) -> tuple[dict, dict]:
 
 def _preprocessing(model) -> dict:
     """How inputs must be prepared, in words a user of the ONNX file can follow."""
-    if model.modality == "image":
-        spec = model.preprocessor
-        return {"image": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std),
-                          "resize": "bilinear squash to size x size, no crop; RGB scaled to [0, 1], then normalised",
-                          "layout": "NCHW float32"}}
-    if model.modality == "audio":
-        return {"audio": "the feature extractor in this folder (preprocessor_config.json)"}
-    return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"
-                         + (", words given with is_split_into_words=True" if model.modality == "words" else "")}
+    return MODALITIES.get(model.modality).onnx_preprocessing(model.preprocessor)

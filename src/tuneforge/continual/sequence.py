@@ -58,7 +58,7 @@ def continual_problems(recipe: Recipe) -> list[str]:
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"tasks: the name {name!r} is used twice; every task needs its own name")
     task = TASKS.get(recipe.task) if recipe.task in TASKS else None
-    if task is not None and (task.metric_kind != "classification" or not task.has_classes):
+    if task is not None and not task.scores_accuracy:
         problems.append(f"tasks: continual sequences are scored by accuracy, which {recipe.task} does not have; "
                         "use a single-label classification task (text-, image- or audio-classification)")
     for key, why in (("strategy.name", recipe.strategy.name == "auto" and "a strategy race"),

@@ -9,6 +9,13 @@ loader, the data checks and prediction ask it instead of testing the name.
 The interface and its registry are in :mod:`.modality`; importing this module registers every
 modality (text, image, audio here; ``lm-text`` from :mod:`.lm_examples`).
 
+It also holds the model side of its inputs, one table per modality, which the layers above
+read by a model's ``modality`` instead of testing the name: the batch keys the network reads
+(ONNX inputs), the transformers class of its preprocessor (loading, export, model cards'
+usage code), how the exported model's inputs are prepared (``export --onnx``), and whether
+the network's features are token states (distillation, explanations) or come with an
+original classifier (distillation's logits, retention's original-head agreement).
+
 Example::
 
     MODALITIES.get("image").column(recipe.data)   # ("image_column", "image")
@@ -33,6 +40,14 @@ class Text(Modality):
 
     name, default_column, drops_duplicates = "text", "text", True
     hf_example_head = "AutoModelForSequenceClassification"
+    token_states = True
+
+    def card_example(self, data):
+        if isinstance(data.get("text_column"), list):   # a text pair
+            return ('inputs = tokenizer(["first text", "another"], ["its pair", "its pair"], padding=True, '
+                    'truncation=True, return_tensors="pt")')
+        return self.card_call
+
 
     def inputs(self, parts, column, data):
         if isinstance(column, str):
@@ -65,6 +80,19 @@ def _pair(value, columns: list[str]) -> tuple[str, str]:
 class Image(Modality):
     name, default_column, augments, reads_folders = "image", "image", True, True
     hf_example_head = "AutoModelForImageClassification"
+    model_inputs, preprocessor_class, preprocessor_variable = ("pixel_values",), "AutoImageProcessor", "processor"
+    card_imports = ("from PIL import Image",)
+    card_call = 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], return_tensors="pt")'
+    original_classifier = True
+
+    def onnx_preprocessing(self, preprocessor):
+        return {"image": {"size": preprocessor.size, "mean": list(preprocessor.mean), "std": list(preprocessor.std),
+                          "resize": "bilinear squash to size x size, no crop; RGB scaled to [0, 1], then normalised",
+                          "layout": "NCHW float32"}}
+
+    def saved_spec(self, preprocessor):
+        return {"image": {"size": preprocessor.size, "mean": list(preprocessor.mean), "std": list(preprocessor.std)}}
+
 
     def folder_problem(self, key, path):
         return None if folder_has_images(path) else f"{key}: {path} holds no images in class sub-folders"
@@ -97,6 +125,14 @@ class Audio(Modality):
     name, default_column, reads_folders = "audio", "audio", True
     hf_example_head = "AutoModelForAudioClassification"
     extra = "audio"   # soundfile
+    model_inputs, preprocessor_class = ("input_values", "attention_mask"), "AutoFeatureExtractor"
+    preprocessor_variable = "processor"
+    card_call = ('inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
+                 'return_tensors="pt")   # waveform: a 1-D float array')
+
+    def onnx_preprocessing(self, preprocessor):
+        return {"audio": "the feature extractor in this folder (preprocessor_config.json)"}
+
 
     def folder_problem(self, key, path):
         return None if folder_has_audio(path) else f"{key}: {path} holds no audio files in class sub-folders"

@@ -69,3 +69,27 @@ class Modality:
     def raw_inputs(self, values: list, data) -> Any:
         """Inputs given to ``predict`` as a split's inputs."""
         raise NotImplementedError
+
+    # -- the model side (read by the layers above instead of testing the name; see data/modalities.py) -----------------------------------------------------
+    model_inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")  # batch keys, ONNX order
+    preprocessor_class = "AutoTokenizer"   # the transformers class that prepares raw inputs (saved beside the model)
+    preprocessor_variable = "tokenizer"    # its name in model cards' usage code
+    card_imports: tuple[str, ...] = ()     # imports the cards' usage code needs to read an example input
+    card_call = ('inputs = tokenizer(["first text", "second text"], padding=True, truncation=True, '
+                 'return_tensors="pt")')   # cards' line preparing two example inputs
+    token_states = False        # features are token states pooled over the attention mask (distillation, explain)
+    original_classifier = False  # pre-trained models come with a classifier of their own (distillation's logits,
+                                 # retention's original-head agreement)
+
+    def card_example(self, data: dict) -> str:
+        """Cards' line preparing two example inputs of a run whose recipe ``data`` section is ``data``."""
+        return self.card_call
+
+    def onnx_preprocessing(self, preprocessor) -> dict:
+        """How inputs of an exported (ONNX) model must be prepared, in words its user can follow."""
+        return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"}
+
+    def saved_spec(self, preprocessor) -> dict:
+        """What ``tuneforge.json`` records about the preprocessing beside a saved model (image size and
+        normalisation), or nothing when the saved preprocessor holds it all."""
+        return {}

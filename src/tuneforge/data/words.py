@@ -76,6 +76,12 @@ class Words(Modality):
 
     name, default_column, default_label_column = "words", "tokens", "tags"
     hf_example_head = "AutoModelForTokenClassification"
+    card_call = ('inputs = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, '
+                 'return_tensors="pt")')
+
+    def onnx_preprocessing(self, preprocessor):
+        return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"
+                             ", words given with is_split_into_words=True"}
 
     @property
     def column_key(self) -> str:

@@ -17,10 +17,11 @@ Example::
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
-from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -50,8 +51,8 @@ def linear_probe_baseline(kind: Kind, train_features: np.ndarray, train_targets:
     Returns ``{eval set name: metrics dict}``.
     """
     outputs = linear_probe_outputs(kind, train_features, train_targets, eval_sets, label_names, seed)
-    return {name: compute_metrics(kind, np.asarray(t), outputs[name], label_names if kind == "classification" else None)
-            for name, (_, t) in eval_sets.items()}
+    names = label_names if _FAMILIES[kind].named_outputs else None
+    return {name: compute_metrics(kind, np.asarray(t), outputs[name], names) for name, (_, t) in eval_sets.items()}
 
 
 def linear_probe_outputs(kind: Kind, train_features: np.ndarray, train_targets: np.ndarray,
@@ -67,12 +68,7 @@ def linear_probe_outputs(kind: Kind, train_features: np.ndarray, train_targets: 
     y = np.asarray(train_targets)
     if len(x) != len(y):
         raise ValueError(f"{len(x)} training feature rows for {len(y)} targets")
-    if kind == "regression":
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(x, y.astype(np.float64))
-        return {name: model.predict(_as_features(f)) for name, (f, _) in eval_sets.items()}
-    num_classes = _num_classes(label_names, y, [t for _, t in eval_sets.values()])
-    model = _fit_probe(x, y.astype(np.int64), seed)
-    return {name: _full_logits(model, _as_features(f), num_classes) for name, (f, _) in eval_sets.items()}
+    return _FAMILIES[kind].probe(x, y, eval_sets, label_names, seed)
 
 
 def majority_baseline(kind: Kind, train_targets: np.ndarray, eval_targets: np.ndarray,
@@ -85,30 +81,52 @@ def majority_baseline(kind: Kind, train_targets: np.ndarray, eval_targets: np.nd
     the largest class id seen plus one.
     """
     _check_kind(kind)
-    y = np.asarray(train_targets)
     eval_targets = np.asarray(eval_targets)
-    dummy_x = np.zeros((len(y), 1))
-    eval_x = np.zeros((len(eval_targets), 1))
-    if kind == "regression":
-        model = DummyRegressor(strategy="mean").fit(dummy_x, y.astype(np.float64))
-        return compute_metrics(kind, eval_targets, model.predict(eval_x))
-    if num_classes is None:
-        num_classes = _num_classes(label_names, y, [eval_targets])
-    model = DummyClassifier(strategy="prior").fit(dummy_x, y.astype(np.int64))
-    return compute_metrics(kind, eval_targets, _full_logits(model, eval_x, num_classes), label_names)
+    family = _FAMILIES[kind]
+    outputs = family.majority(np.asarray(train_targets), len(eval_targets), num_classes, label_names, [eval_targets])
+    return compute_metrics(kind, eval_targets, outputs, label_names if family.named_outputs else None)
 
 
 def majority_outputs(kind: Kind, train_targets: np.ndarray, n: int, num_classes: Optional[int] = None,
                      label_names: Optional[list[str]] = None) -> np.ndarray:
     """Per-example outputs of :func:`majority_baseline` for ``n`` examples (the same row repeated)."""
     _check_kind(kind)
-    y = np.asarray(train_targets)
-    if kind == "regression":
-        return np.full(n, float(np.mean(y.astype(np.float64))))
+    return _FAMILIES[kind].majority(np.asarray(train_targets), n, num_classes, label_names, [])
+
+
+# -- the two families: classes (logistic probe, class prior) and values (ridge probe, mean) ----------
+
+def _probe_classes(x, y, eval_sets, label_names, seed) -> dict[str, np.ndarray]:
+    num_classes = _num_classes(label_names, y, [t for _, t in eval_sets.values()])
+    model = _fit_probe(x, y.astype(np.int64), seed)
+    return {name: _full_logits(model, _as_features(f), num_classes) for name, (f, _) in eval_sets.items()}
+
+
+def _probe_values(x, y, eval_sets, label_names, seed) -> dict[str, np.ndarray]:
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(x, y.astype(np.float64))
+    return {name: model.predict(_as_features(f)) for name, (f, _) in eval_sets.items()}
+
+
+def _majority_classes(y, n, num_classes, label_names, others) -> np.ndarray:
     if num_classes is None:
-        num_classes = _num_classes(label_names, y, [])
+        num_classes = _num_classes(label_names, y, others)
     model = DummyClassifier(strategy="prior").fit(np.zeros((len(y), 1)), y.astype(np.int64))
     return _full_logits(model, np.zeros((n, 1)), num_classes)
+
+
+def _majority_values(y, n, num_classes, label_names, others) -> np.ndarray:
+    return np.full(n, float(np.mean(y.astype(np.float64))))   # what DummyRegressor(strategy="mean") predicts
+
+
+@dataclass(frozen=True)
+class _Family:
+    probe: Callable[..., dict[str, np.ndarray]]
+    majority: Callable[..., np.ndarray]
+    named_outputs: bool   # whether the metrics take the label names (per-class tables)
+
+
+_FAMILIES = {"classification": _Family(_probe_classes, _majority_classes, True),
+             "regression": _Family(_probe_values, _majority_values, False)}
 
 
 def fit_linear_probe(features: np.ndarray, targets: np.ndarray, num_classes: int, seed: int = 0):

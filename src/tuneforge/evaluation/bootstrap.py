@@ -24,7 +24,8 @@ Example::
 from __future__ import annotations
 
 import warnings
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 from scipy.special import softmax
@@ -107,11 +108,42 @@ def _regression_fast(y: np.ndarray, pred: np.ndarray, w: np.ndarray) -> dict[str
     return {"mse": mse, "rmse": np.sqrt(mse), "mae": w @ np.abs(err) / n, "r2": r2}
 
 
-def _prepare(kind: str, y_true, outputs) -> tuple[np.ndarray, np.ndarray]:
-    outputs = np.asarray(outputs, dtype=np.float64)
-    if kind == "classification":
-        return np.asarray(y_true).astype(np.int64), softmax(outputs, axis=1)
+def _prepare_classes(y_true, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(y_true).astype(np.int64), softmax(outputs, axis=1)
+
+
+def _prepare_values(y_true, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(y_true, dtype=np.float64), outputs.reshape(len(outputs))
+
+
+def _one_class(name: str, y: np.ndarray, scores: np.ndarray, idx: np.ndarray, threshold: Optional[float]) -> float:
+    s = scores[idx]
+    pred = s.argmax(1) if threshold is None else (s[:, 1] >= threshold).astype(np.int64)
+    return METRICS.get(name)(y[idx], pred, s)
+
+
+def _one_value(name: str, y: np.ndarray, scores: np.ndarray, idx: np.ndarray, threshold: Optional[float]) -> float:
+    return METRICS.get(name)(y[idx], scores[idx], None)
+
+
+@dataclass(frozen=True)
+class _Family:
+    """How one metric kind is resampled: targets and scores from outputs, the vectorised metrics of
+    resample counts ``W``, and one metric on one resample's examples."""
+
+    prepare: Callable[[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    fast: Callable[..., dict[str, np.ndarray]]
+    one: Callable[..., float]
+
+
+_FAMILIES = {
+    "classification": _Family(_prepare_classes, _classification_fast, _one_class),
+    "regression": _Family(_prepare_values, lambda y, scores, w, threshold: _regression_fast(y, scores, w), _one_value),
+}
+
+
+def _prepare(kind: str, y_true, outputs) -> tuple[np.ndarray, np.ndarray]:
+    return _FAMILIES.get(kind, _FAMILIES["regression"]).prepare(y_true, np.asarray(outputs, dtype=np.float64))
 
 
 def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: int = 0,
@@ -125,11 +157,11 @@ def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: i
     y, scores = _prepare(kind, y_true, outputs)
     n = len(y)
     names = metrics or [m for m in METRICS.names() if kind in _KIND[m]]
-    fast_fn = _classification_fast if kind == "classification" else _regression_fast
+    fast_fn = _FAMILIES.get(kind, _FAMILIES["regression"]).fast
     parts: dict[str, list[np.ndarray]] = {m: [] for m in names}
     slow_done = 0
     for w in _chunks(n, resamples, seed):
-        fast = fast_fn(y, scores, w, threshold) if kind == "classification" else fast_fn(y, scores, w)
+        fast = fast_fn(y, scores, w, threshold)
         for m in names:
             if m in fast:
                 parts[m].append(fast[m])
@@ -147,11 +179,7 @@ def resampled_metrics(kind: str, y_true, outputs, resamples: int = 1000, seed: i
 def _one(kind: str, name: str, y: np.ndarray, scores: np.ndarray, counts: np.ndarray,
          threshold: Optional[float] = None) -> float:
     idx = np.repeat(np.arange(len(y)), counts.astype(np.int64))
-    if kind == "classification":
-        s = scores[idx]
-        pred = s.argmax(1) if threshold is None else (s[:, 1] >= threshold).astype(np.int64)
-        return METRICS.get(name)(y[idx], pred, s)
-    return METRICS.get(name)(y[idx], scores[idx], None)
+    return _FAMILIES.get(kind, _FAMILIES["regression"]).one(name, y, scores, idx, threshold)
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> list[float]:

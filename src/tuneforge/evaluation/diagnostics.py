@@ -213,31 +213,12 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
 
 
 def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
-    if f.outputs is None or f.y_true is None or len(f.y_true) == 0 or \
-            f.kind not in ("classification", "regression", "multilabel"):
+    collapse = _COLLAPSES.get(f.kind)   # kinds without a collapse test (token tags, language models): none
+    if f.outputs is None or f.y_true is None or len(f.y_true) == 0 or collapse is None:
         return None
-    y = np.asarray(f.y_true)
-    out = np.asarray(f.outputs, dtype=np.float64)
-    if f.kind == "multilabel":
-        what = _multilabel_collapse(y, out, f.label_names)
-        if what is None:
-            return None
-    elif f.kind == "classification":
-        pred = out.argmax(1)
-        values, counts = np.unique(pred, return_counts=True)
-        top = int(values[counts.argmax()])
-        share, true_share = counts.max() / len(pred), float(np.mean(y == top))
-        several = len(np.unique(y)) >= 2
-        if not several or not (len(values) == 1 or (share >= COLLAPSE_SHARE and true_share <= COLLAPSE_TRUE_SHARE)):
-            return None
-        name = f.label_names[top] if f.label_names and top < len(f.label_names) else str(top)
-        what = f"{share:.0%} of the predictions are the class '{name}', which is {true_share:.0%} of the true labels"
-    else:
-        spread, target_spread = float(np.std(out.reshape(len(out)))), float(np.std(y))
-        if target_spread <= 0 or spread >= CONSTANT_SPREAD * target_spread:
-            return None
-        what = (f"the predictions hardly vary (std {spread:.4g} against the targets' {target_spread:.4g}): "
-                "the model predicts about the same value for every input")
+    what = collapse(np.asarray(f.y_true), np.asarray(f.outputs, dtype=np.float64), f.label_names)
+    if what is None:
+        return None
     trend = _loss_trend(f.losses)
     if trend is not None and _is_diverging(trend):
         cause, try_ = "the training loss diverged: the learning rate is too high", _lr_down(f)
@@ -248,6 +229,29 @@ def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
                  "pre-trained body, training too short, or the classes very imbalanced")
         try_ = _lr_down(f) + (["strategy.name=lp-ft"] if f.strategy != "lp-ft" else []) + _more_epochs(f)
     return Diagnostic("collapsed", "warning", f"predictions collapsed: {what}", cause, try_)
+
+
+def _class_collapse(y: np.ndarray, out: np.ndarray, names) -> Optional[str]:
+    """One class for every prediction, or for at least COLLAPSE_SHARE of them while at most
+    COLLAPSE_TRUE_SHARE of the (varied) true labels are that class: the majority class."""
+    pred = out.argmax(1)
+    values, counts = np.unique(pred, return_counts=True)
+    top = int(values[counts.argmax()])
+    share, true_share = counts.max() / len(pred), float(np.mean(y == top))
+    several = len(np.unique(y)) >= 2
+    if not several or not (len(values) == 1 or (share >= COLLAPSE_SHARE and true_share <= COLLAPSE_TRUE_SHARE)):
+        return None
+    name = names[top] if names and top < len(names) else str(top)
+    return f"{share:.0%} of the predictions are the class '{name}', which is {true_share:.0%} of the true labels"
+
+
+def _value_collapse(y: np.ndarray, out: np.ndarray, names) -> Optional[str]:
+    """Predictions that spread less than CONSTANT_SPREAD x the targets' spread: about the mean."""
+    spread, target_spread = float(np.std(out.reshape(len(out)))), float(np.std(y))
+    if target_spread <= 0 or spread >= CONSTANT_SPREAD * target_spread:
+        return None
+    return (f"the predictions hardly vary (std {spread:.4g} against the targets' {target_spread:.4g}): "
+            "the model predicts about the same value for every input")
 
 
 def _multilabel_collapse(y: np.ndarray, logits: np.ndarray, names) -> Optional[str]:
@@ -263,6 +267,10 @@ def _multilabel_collapse(y: np.ndarray, logits: np.ndarray, names) -> Optional[s
     labels = [str(names[i]) if names and i < len(names) else str(i) for i in np.flatnonzero(top)]
     return (f"{share:.0%} of the predictions are the label set {{{', '.join(labels)}}}, which is "
             f"{true_share:.0%} of the true label sets")
+
+
+_COLLAPSES: dict[str, Callable[[np.ndarray, np.ndarray, Optional[list[str]]], Optional[str]]] = {
+    "classification": _class_collapse, "regression": _value_collapse, "multilabel": _multilabel_collapse}
 
 
 def check_diverging(f: RunFacts) -> Optional[Diagnostic]:

@@ -19,6 +19,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..data.modalities import MODALITIES
+
 IMAGE_GRID = 7
 
 
@@ -75,7 +77,7 @@ def explain_examples(model, encoded, indices, label_names: Optional[list[str]], 
 
     device = torch.device(device)
     names = label_names or [str(i) for i in range(model.num_outputs)]
-    tokenizer = model.preprocessor if model.modality == "text" else None
+    tokenizer = model.preprocessor if MODALITIES.get(model.modality).token_states else None
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     was_training = model.training
     model.eval()

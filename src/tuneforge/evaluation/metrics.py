@@ -189,8 +189,16 @@ def greater_is_better(name: str) -> bool:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in ("classification", "regression"):
+    if kind not in _SCORERS:
         raise ValueError(f"kind must be 'classification' or 'regression', got {kind!r}")
+
+
+def class_prior_entropy(targets) -> float:
+    """The entropy of the class frequencies of ``targets`` (class ids): the cross-entropy of a
+    predictor that always answers those frequencies."""
+    _, counts = np.unique(np.asarray(targets), return_counts=True)
+    share = counts / counts.sum()
+    return float(-(share * np.log(share)).sum())
 
 
 # -- all at once -------------------------------------------------------------------------------
@@ -222,9 +230,7 @@ def compute_metrics(kind: Kind, y_true: np.ndarray, outputs: np.ndarray,
         # scikit-learn's conventions (zero_division=0 and so on) without a warning each.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         warnings.simplefilter("ignore", UserWarning)
-        if kind == "classification":
-            return _classification(y_true.astype(np.int64), outputs, label_names, threshold)
-        return _regression(y_true.astype(np.float64), outputs.reshape(len(outputs), -1))
+        return _SCORERS[kind](y_true, outputs, label_names, threshold)
 
 
 def _classification(y_true: np.ndarray, logits: np.ndarray, label_names: Optional[list[str]],
@@ -261,3 +267,10 @@ def _regression(y_true: np.ndarray, outputs: np.ndarray) -> dict:
 
 def _metrics_of(kind: str):
     return [(name, METRICS.get(name)) for name in METRICS.names() if kind in _KIND[name]]
+
+
+# the kinds compute_metrics scores itself (multi-label, token and language-model metrics have their own modules)
+_SCORERS: dict[str, Callable[..., dict]] = {
+    "classification": lambda y, out, names, threshold: _classification(y.astype(np.int64), out, names, threshold),
+    "regression": lambda y, out, names, threshold: _regression(y.astype(np.float64), out.reshape(len(out), -1)),
+}

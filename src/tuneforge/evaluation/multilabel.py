@@ -227,3 +227,10 @@ for _name, _text in [("micro_f1", "multi-label: F1 of all (example, label) decis
                      ("map", "multi-label: mean over labels of the average precision of the scores")]:
     register_metric(_name, KIND, _text, _metric_fn(_name), lower_is_better=_name == "hamming_loss")
 set_default_metric(KIND, "micro_f1")
+
+
+def label_prior_entropy(targets) -> float:
+    """The mean binary entropy of the label rates of a 0/1 matrix: the BCE of a predictor that always
+    answers each label's training rate."""
+    rate = np.clip(np.asarray(targets, dtype=np.float64).mean(0), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))))

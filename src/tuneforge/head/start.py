@@ -40,7 +40,7 @@ class HeadData:
 
 def solver_kind(task) -> Optional[SolverKind]:
     """The convex problem of this task's head (``Task.probe_kind``: softmax, sigmoid or ridge), or None."""
-    kind = getattr(task, "probe_kind", None)
+    kind = task.probe_kind
     return kind if kind in ("softmax", "sigmoid", "ridge") else None
 
 
@@ -74,7 +74,7 @@ def captured_inputs(model, batch: dict) -> torch.Tensor:
 
 def head_solvability(model, task, split, device="cpu") -> tuple[bool, str, bool]:
     """``(solvable, why not, features are the head's inputs)`` for ``model`` on a few rows of ``split``."""
-    if not getattr(model, "new_head", True):
+    if not model.new_head:
         return False, ("the model keeps its pre-trained head (a causal LM's LM head, tied to the input "
                        "embeddings): there is no new head to solve or warm up"), False
     if model.head_linear_name is None:
@@ -126,11 +126,8 @@ def solve_model_head(model, task, data: HeadData, seed: int = 0, scaling: str = 
     ``scaling``: ``"feature"`` for a head that stays as solved (a linear probe), ``"none"``
     for a warm start that fine-tuning continues from (see :mod:`.head_solver`); ``warm_start``:
     solve to the looser tolerance such a start needs."""
-    rows = getattr(task, "head_rows", None)   # a per-token task: one row per word
-    train, validation = data.train, data.validation
-    if rows is not None:
-        train = rows(*train)
-        validation = rows(*validation) if validation is not None else None
+    train = task.head_rows(*data.train)   # a per-token task: one row per word
+    validation = task.head_rows(*data.validation) if data.validation is not None else None
     solved = solve_head(solver_kind(task), train[0], train[1], validation=validation,
                         num_outputs=model.num_outputs, seed=seed, scaling=scaling, warm_start=warm_start)
     for lin in head_linears(model):

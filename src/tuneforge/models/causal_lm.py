@@ -79,6 +79,7 @@ class CausalLMModel(TaskModel):
     new_head = False   # the pre-trained LM head is kept: adapters do not retrain it, no head is solved
     virtual_tokens = 0  # leading logit positions of a learnt soft prompt (prompt tuning), dropped before the loss
     head_on_targets = False  # set by head_on_targets_agrees on the loaded model: see the module docstring
+    generate_settings = None  # the saved run's `generate` section (a GenerateSection), set by the task's load_saved
 
     def _decoder_and_head(self):
         """``(decoder, lm_head)`` of the network as it is now wrapped, or None where the decoder cannot be

@@ -24,6 +24,7 @@ from typing import Optional
 
 from torch import nn
 
+from ..data.modalities import MODALITIES
 from ..errors import ModelError
 from .families import build_layer_map
 from .hf_loading import feature_extractor, final_linear, hf_auto, model_pooling, new_head_modules, quiet_transformers
@@ -90,15 +91,13 @@ def save_task_model(model: TaskModel, folder: Path, label_names: Optional[list[s
     meta = {"kind": model.kind, "modality": model.modality, "source": model.source,
             "num_outputs": model.num_outputs, "label_names": label_names, "extra": extra,
             "pooling": model.pooling, "pooling_source": model.pooling_source,
-            "auto_class": getattr(model, "auto_class", None)}
+            "auto_class": model.auto_class}
     if model.kind == "hf":
         _save_hf(model, folder, label_names)
     else:
         meta["architecture"] = _save_timm(model, folder, label_names, extra)
     meta.update(model.save_parts(folder))
-    if model.modality == "image":
-        spec = model.preprocessor
-        meta["image"] = {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)}
+    meta.update(MODALITIES.get(model.modality).saved_spec(model.preprocessor))   # image size and normalisation
     (folder / TUNEFORGE_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
 
 
@@ -117,10 +116,8 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
         delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
-        if model.modality != "image":  # the tokenizer (text, word lists, causal LMs) or the audio feature extractor
-            model.preprocessor.save_pretrained(folder)
-        else:
-            _image_processor(model).save_pretrained(folder)
+        # the tokenizer (text, word lists, causal LMs), the audio feature extractor, or the image processor
+        _SAVED_PREPROCESSOR.get(MODALITIES.get(model.modality).preprocessor_class, _own)(model).save_pretrained(folder)
     (folder / CODE_FILE).unlink(missing_ok=True)
     if own and not _native_pools_so(net, choice.how):
         import transformers
@@ -135,6 +132,10 @@ def _native_pools_so(net: nn.Module, how: str) -> bool:
     if how == "pooler":
         return getattr(net.base_model, "pooler", None) is not None
     return how == "last" and text_role(net) == "decoder"
+
+
+def _own(model: TaskModel):
+    return model.preprocessor
 
 
 def _image_processor(model: TaskModel):
@@ -187,8 +188,36 @@ def timm_preprocessing(spec: ImageSpec) -> dict:
             "crop_mode": "squash", "mean": list(spec.mean), "std": list(spec.std)}
 
 
-def load_saved_model(folder) -> TaskModel:
-    """Load a model written by :func:`save_task_model` (for prediction on a finished run)."""
+def _saved_tokenizer(folder: Path, meta: dict, net):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
+
+
+def _saved_feature_extractor(folder: Path, meta: dict, net):
+    return feature_extractor(str(folder), str(folder), {"local_files_only": True}), None, {}
+
+
+def _saved_image_processor(folder: Path, meta: dict, net):
+    from transformers import AutoImageProcessor
+    processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+    pre = _spec(meta)
+    native = getattr(net.config, "image_size", pre.size)
+    return pre, processor, ({"interpolate_pos_encoding": True} if native != pre.size else {})
+
+
+# what a saved model's preprocessing is written as and read back from, by the transformers class of its
+# modality's preprocessor (data/modalities.py); the tokenizer and the feature extractor save themselves
+_SAVED_PREPROCESSOR = {"AutoImageProcessor": _image_processor}
+_LOAD_PREPROCESSOR = {"AutoTokenizer": _saved_tokenizer, "AutoFeatureExtractor": _saved_feature_extractor,
+                      "AutoImageProcessor": _saved_image_processor}
+
+
+def load_saved_model(folder, tasks=None) -> TaskModel:
+    """Load a model written by :func:`save_task_model` (for prediction on a finished run).
+
+    ``tasks``: the task registry (``tasks.TASKS``, passed down by the caller since models sit below
+    tasks); the saved model's task loads the folder itself when its ``load_saved`` returns a model
+    (a causal LM with its learnt prompt)."""
     folder = Path(folder)
     meta_file = folder / TUNEFORGE_FILE
     if not meta_file.is_file():
@@ -196,33 +225,23 @@ def load_saved_model(folder) -> TaskModel:
                          "give the run's model folder")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     task = (meta.get("extra") or {}).get("task")
-    from ..tasks import TASKS
-    own = TASKS.get(task).load_saved(folder, meta) if task in TASKS else None
+    own = tasks.get(task).load_saved(folder, meta) if tasks is not None and task in tasks else None
     if own is not None:
         return own
     labels, n = meta.get("label_names"), int(meta["num_outputs"])
     if meta["kind"] == "timm":
         return _load_timm(folder, meta)
-    from transformers import AutoTokenizer
     auto = hf_auto(meta["modality"])
     if meta.get("auto_class"):  # a task whose model is not a per-example head (token classification)
         import transformers
         auto = getattr(transformers, meta["auto_class"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
         net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
-        if meta["modality"] in ("text", "words"):   # a tokenizer: text, and the word lists of token tasks
-            pre, processor, kwargs = AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
-        elif meta["modality"] == "audio":
-            pre, processor, kwargs = feature_extractor(str(folder), str(folder), {"local_files_only": True}), None, {}
-        else:
-            from transformers import AutoImageProcessor
-            processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
-            pre = _spec(meta)
-            native = getattr(net.config, "image_size", pre.size)
-            kwargs = {"interpolate_pos_encoding": True} if native != pre.size else {}
+        inputs = MODALITIES.get(meta["modality"])
+        pre, processor, kwargs = _LOAD_PREPROCESSOR[inputs.preprocessor_class](folder, meta, net)
     head = new_head_modules(net)
     source = meta.get("source", str(folder))
-    recorded = meta.get("pooling") if meta["modality"] in ("text", "words") else None
+    recorded = meta.get("pooling") if inputs.preprocessor_class == "AutoTokenizer" else None
     choice = model_pooling(net, head, meta["modality"], source, recorded if recorded in POOLINGS else "auto", folder)
     model = TaskModel(net, build_layer_map(net, "hf"), "hf", meta["modality"], pre, source,
                       n, head_linear=final_linear(net, head) if head else None, label_names=labels,

@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..data.modalities import MODALITIES
 from ..errors import ModelError
 from .families import build_layer_map
 from .pooling import Pooling, resolve_image_pooling, resolve_text_pooling
@@ -101,7 +102,6 @@ def hf_modality(config) -> Optional[str]:
 def hf_auto(modality: Optional[str]):
     """The transformers class with one output vector per example for ``modality`` (text when unknown)."""
     import transformers
-    from ..data.modalities import MODALITIES
     name = MODALITIES.get(modality).hf_example_head if modality else "AutoModelForSequenceClassification"
     return getattr(transformers, name)
 
@@ -209,16 +209,8 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
         reinit_head(net, head)
     choice = model_pooling(net, head, modality, name, pooling, path, pooler_in_checkpoint=not pooler_missing)
 
-    preprocessor, image_processor, forward_kwargs = None, None, {}
-    if modality == "text":
-        preprocessor = _tokenizer(path, name, net, common)
-    elif modality == "audio":
-        preprocessor = feature_extractor(path, name, common)
-    else:
-        preprocessor, image_processor = _image_spec(path, net.config, image_size, common)
-        native = getattr(net.config, "image_size", None)
-        if native and preprocessor.size != native and _accepts(net, "interpolate_pos_encoding"):
-            forward_kwargs["interpolate_pos_encoding"] = True
+    preprocessor, image_processor, forward_kwargs = _PREPROCESSORS[MODALITIES.get(modality).preprocessor_class](
+        path, name, net, image_size, common)
     final = final_linear(net, head) if head else None
     names = [net.config.id2label[i] for i in range(num_outputs)] if not regression else None
     model = TaskModel(net, build_layer_map(net, "hf"), "hf", modality, preprocessor, name, num_outputs,
@@ -228,19 +220,54 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     return model
 
 
+def _tokenizer_inputs(path: str, name: str, net: nn.Module, image_size: Optional[int], common: dict):
+    return _tokenizer(path, name, net, common), None, {}
+
+
+def _feature_extractor_inputs(path: str, name: str, net: nn.Module, image_size: Optional[int], common: dict):
+    return feature_extractor(path, name, common), None, {}
+
+
+def _image_inputs(path: str, name: str, net: nn.Module, image_size: Optional[int], common: dict):
+    preprocessor, image_processor = _image_spec(path, net.config, image_size, common)
+    native = getattr(net.config, "image_size", None)
+    forward_kwargs = {}
+    if native and preprocessor.size != native and _accepts(net, "interpolate_pos_encoding"):
+        forward_kwargs["interpolate_pos_encoding"] = True
+    return preprocessor, image_processor, forward_kwargs
+
+
+# (preprocessor, HF image processor or None, forward kwargs) of a loaded network, by the transformers class of
+# its modality's preprocessor (data/modalities.py)
+_PREPROCESSORS = {"AutoTokenizer": _tokenizer_inputs, "AutoFeatureExtractor": _feature_extractor_inputs,
+                  "AutoImageProcessor": _image_inputs}
+
+
+def _frame_pooling(net: nn.Module, requested: str, name: str) -> Pooling:
+    """wav2vec2/HuBERT heads average the frames the attention mask keeps."""
+    return resolve_image_pooling(requested, "mean", f"{type(net).__name__}'s own pooling (mean over frames)", name)
+
+
+def _image_pooling(net: nn.Module, requested: str, name: str) -> Pooling:
+    own = "cls" if type(net).__name__ in ("ViTForImageClassification", "DeiTForImageClassification") else "model"
+    source = (f"{type(net).__name__} reads the first token" if own == "cls"
+              else f"{type(net).__name__}'s own pooling")
+    return resolve_image_pooling(requested, own, source, name)
+
+
+# the pooling of networks that pool themselves, by the transformers class of their modality's preprocessor;
+# token states (text) are pooled as model.pooling says (models/pooling.py)
+_OWN_POOLING = {"AutoFeatureExtractor": _frame_pooling, "AutoImageProcessor": _image_pooling}
+
+
 def model_pooling(net: nn.Module, head: list[str], modality: str, name: str, requested: str, path=None,
                   pooler_in_checkpoint: Optional[bool] = None) -> Pooling:
     """Resolve ``model.pooling`` for a loaded network; drop a pooler the pooling does not read."""
     if type(net).__name__.endswith("ForTokenClassification"):  # one output per token: nothing is pooled
         return Pooling("tokens", "a token-classification head reads every token's state")
-    if modality == "audio":  # wav2vec2/HuBERT heads average the frames the attention mask keeps
-        return resolve_image_pooling(requested, "mean", f"{type(net).__name__}'s own pooling (mean over frames)",
-                                     name)
-    if modality == "image":
-        own = "cls" if type(net).__name__ in ("ViTForImageClassification", "DeiTForImageClassification") else "model"
-        source = (f"{type(net).__name__} reads the first token" if own == "cls"
-                  else f"{type(net).__name__}'s own pooling")
-        return resolve_image_pooling(requested, own, source, name)
+    own_pooling = _OWN_POOLING.get(MODALITIES.get(modality).preprocessor_class)
+    if own_pooling is not None:   # audio and image heads: the network's own pooling
+        return own_pooling(net, requested, name)
     folder = path if path is not None and os.path.isdir(str(path)) else _cached_snapshot(path)
     choice = resolve_text_pooling(requested, net, head, name, folder, pooler_in_checkpoint)
     if choice.own and choice.how != "pooler" and getattr(net.base_model, "pooler", None) is not None:

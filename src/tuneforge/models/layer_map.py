@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# the block name of a speech encoder's conv stack (wav2vec2, HuBERT), which strategy.freeze_feature_encoder keeps frozen
+FEATURE_ENCODER = "feature_encoder"
+
 
 @dataclass
 class Block:

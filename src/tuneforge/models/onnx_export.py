@@ -31,11 +31,12 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..data.modalities import MODALITIES
 from ..errors import ModelError
 from ..extras import require_extra
 from .task_model import TaskModel
 
-TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TOKEN_INPUTS = MODALITIES.get("text").model_inputs   # ("input_ids", "attention_mask", "token_type_ids")
 ONNX_NEEDS = "tuneforge export --onnx"   # what names the onnx extra (onnx, onnxscript, onnxruntime) when missing
 DEFAULT_TOLERANCE = 1e-4
 _MAX_SINGLE_FILE = 1.8e9  # bytes of weights that still fit in one protobuf file (limit 2 GB)
@@ -70,17 +71,11 @@ class _Positional(nn.Module):
 
 def input_names(model: TaskModel, batch: dict) -> list[str]:
     """The batch keys the model reads, in a fixed order."""
-    if getattr(model, "auto_class", None) == "AutoModelForCausalLM" or type(model.net).__name__.endswith("ForCausalLM"):
+    if model.auto_class == "AutoModelForCausalLM" or type(model.net).__name__.endswith("ForCausalLM"):
         raise ModelError("tuneforge export --onnx: causal language models are not exported; generation needs a "
                          "key/value cache loop that one forward graph does not hold (use Hugging Face Optimum: "
                          "optimum-cli export onnx --model RUN/model OUT)")
-    if model.modality == "image":
-        names = ["pixel_values"]
-    elif model.modality == "audio":
-        names = ["input_values", "attention_mask"]
-    else:
-        names = list(TOKEN_INPUTS)
-    return [n for n in names if n in batch]
+    return [n for n in MODALITIES.get(model.modality).model_inputs if n in batch]
 
 
 def _dynamic_axes(name: str) -> dict[int, str]:

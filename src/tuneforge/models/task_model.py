@@ -44,6 +44,7 @@ class TaskModel(nn.Module):
     """
 
     new_head = True   # the head is new (random); False where the pre-trained head is kept (causal LM)
+    auto_class: Optional[str] = None   # the transformers class a saved folder reloads as, when not the modality's
 
     def __init__(self, net: nn.Module, layer_map: LayerMap, kind: Literal["hf", "timm"],
                  modality: Literal["text", "image", "audio"], preprocessor: Any, source: str, num_outputs: int,

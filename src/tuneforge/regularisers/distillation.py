@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from ..data.modalities import MODALITIES
 from ..errors import TuneforgeError
 from .base import REGULARISERS, Regulariser, RegulariserOptions
 
@@ -57,7 +58,8 @@ class Distillation(Regulariser):
         o = self.options
         self.teacher, self.original_head = None, None
         continual = getattr(context, "continual", None) is not None  # teacher: the previous step's model
-        if o.target in ("auto", "logits") and model.modality == "image" and not continual:
+        inputs = MODALITIES.get(model.modality)   # image models come with their original classifier
+        if o.target in ("auto", "logits") and inputs.original_classifier and not continual:
             self.teacher = _original_model(model, context, o.original_outputs)
             if self.teacher is None and o.target == "logits":
                 raise TuneforgeError("regularisers[distillation].target: 'logits' needs the model's original "
@@ -70,8 +72,8 @@ class Distillation(Regulariser):
         self.teacher.eval().requires_grad_(False)
         self._captured: Optional[torch.Tensor] = None
         self._teacher_captured: Optional[torch.Tensor] = None
-        self._hooks = [_capture(model, self, "_captured", text=model.modality == "text"),
-                       _capture(self.teacher, self, "_teacher_captured", text=model.modality == "text")]
+        self._hooks = [_capture(model, self, "_captured", text=inputs.token_states),
+                       _capture(self.teacher, self, "_teacher_captured", text=inputs.token_states)]
 
     def penalty(self, model, batch, outputs):
         student = self._captured
@@ -83,7 +85,7 @@ class Distillation(Regulariser):
         with torch.no_grad():
             self.teacher(batch)
         teacher = self._teacher_captured.detach()
-        if model.modality == "text":
+        if MODALITIES.get(model.modality).token_states:   # mean over the tokens the attention mask keeps
             mask = batch["attention_mask"].unsqueeze(-1).to(student.dtype)
             student = (student * mask).sum(1) / mask.sum(1).clamp_min(1.0)
             teacher = (teacher * mask).sum(1) / mask.sum(1).clamp_min(1.0)

@@ -129,7 +129,7 @@ def fisher_model(model, split, task, o: EWCOptions):
     pre-trained features of the reference rows, or ``model`` itself (with the reason) when that can't be."""
     from ..head.start import HeadData, captured_inputs, head_solvability, solve_model_head
 
-    if not getattr(model, "new_head", True):
+    if not model.new_head:
         return model, "the model's own pre-trained head"
     device = next(model.net.parameters()).device
     ok, why, _ = head_solvability(model, task, split, device)

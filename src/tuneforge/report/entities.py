@@ -9,9 +9,8 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
+from ..tasks.token_classification import EXAMPLES_FILE
 from .html import esc, note, section, table
-
-EXAMPLES_FILE = "entity_examples.json"
 
 
 def per_type(metrics: dict) -> str:

@@ -33,7 +33,7 @@ def print_plan(console, rows, trainer) -> None:
 def plan_notes(trainer) -> list[str]:
     """What the user should know before training: stages that won't run, a head that can't be solved."""
     notes = list(trainer.plan.notes)
-    if not getattr(trainer.unwrapped, "new_head", True):
+    if not trainer.unwrapped.new_head:
         net = trainer.unwrapped.net
         tied = bool(getattr(getattr(net, "config", None), "tie_word_embeddings", False))
         notes.append("the model keeps its pre-trained LM head" + (" (tied to the input embeddings, so it trains "

@@ -65,7 +65,7 @@ class AdapterStrategy(Strategy):
             raise RecipeError(f"strategy.target_modules: no default target modules for model family "
                               f"{model.layer_map.family!r}; name the module suffixes to adapt")
         old_map, old_names = model.layer_map, [n for n, _ in model.net.named_parameters()]
-        head = [model.head_linear_name] if getattr(model, "new_head", True) else []  # a kept LM head stays frozen
+        head = [model.head_linear_name] if model.new_head else []  # a kept LM head stays frozen
         self._trains_head = bool(head)
         self.peft_model = get_peft_model(model.net, self.peft_config(targets, head))
         model.layer_map = remap_layer_map(old_map, old_names, model.net)

@@ -21,8 +21,7 @@ from typing import Any, ClassVar, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RecipeError
-from ..models.families.wav2vec2 import FEATURE_ENCODER  # the block name of a speech model's conv stack
-from ..models.layer_map import LayerMap
+from ..models.layer_map import FEATURE_ENCODER, LayerMap
 from ..registry import Registry, did_you_mean
 from .param_groups import ParamGroup
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..models.families.wav2vec2 import FEATURE_ENCODER  # the block name of a speech model's conv stack
+from ..models.layer_map import FEATURE_ENCODER  # noqa: F401  (also read by recipe/validate.py)
 
 FULL_LR = {"transformer": 5e-5, "decoder": 2e-5, "cnn": 5e-4}
 GROUP_WORDS = {"transformer": "transformer encoders", "decoder": "decoder language models", "cnn": "CNNs"}
@@ -53,7 +53,7 @@ class DefaultsContext:
         names = model.layer_map.names()
         return cls(family_group(model.layer_map.family, names), len(model.layer_map.blocks),
                    steps_per_epoch, total_steps, head_solvable, FEATURE_ENCODER in names,
-                   getattr(model, "new_head", True))
+                   model.new_head)
 
 
 def family_group(family: str, block_names: list[str]) -> str:

@@ -35,6 +35,7 @@ from pydantic import Field
 
 from ..errors import RecipeError
 from ..models.layer_map import Block, LayerMap
+from ..tasks import TASKS
 from .base import Plan, Stage, Strategy, StrategyOptions
 
 BASE_PREFIX = "base_model."
@@ -72,7 +73,7 @@ class PromptLearningStrategy(Strategy):
         """What this strategy cannot do with ``recipe``, one message per setting (found by ``tuneforge validate``)."""
         name, problems = self.name, []
         tasks = [t.task for t in recipe.tasks] if recipe.tasks else [recipe.task]
-        if any(t != "causal-lm" for t in tasks):
+        if not all(t in TASKS and TASKS.get(t).learns_prompts for t in tasks):
             problems.append(f"strategy.name: {name!r} learns a prompt for a causal language model and needs "
                             f"task: causal-lm (not {recipe.task!r}); use lora or another adapter for this task")
         if recipe.tasks:
@@ -104,7 +105,7 @@ class PromptLearningStrategy(Strategy):
     def prepare(self, model):
         from peft import get_peft_model
 
-        if getattr(model, "new_head", True) or not hasattr(model, "virtual_tokens"):
+        if model.new_head:   # only a causal LM keeps its pre-trained (LM) head
             raise RecipeError(f"strategy.name: {self.name!r} needs task: causal-lm (a causal language model)")
         old_map = model.layer_map
         self.peft_model = get_peft_model(model.net, self.peft_config(model))

@@ -54,6 +54,9 @@ class Task:
     baseline_name: ClassVar[str] = "pre-trained, linear probe"  # what metrics.json's `baseline` is, in words
     default_strategy: ClassVar[str] = "full"  # the strategy a recipe without a `strategy` section gets
     example_mean_loss: ClassVar[bool] = True  # loss() is a mean of per-example terms (DP-SGD needs it, docs/privacy.md)
+    per_token_head: ClassVar[bool] = False  # the head reads one row per word (head_rows flattens; token tasks)
+    learns_prompts: ClassVar[bool] = False  # prompt tuning / prefix tuning apply (a causal LM continuing text)
+    scores_accuracy: ClassVar[bool] = False  # single-label accuracy over named classes (what continual sequences score)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -223,9 +226,20 @@ class Task:
         """Task-specific analyses of the final model, added to ``metrics.json`` (e.g. generated samples)."""
         return {}
 
-    def input_free_loss(self, model) -> Optional[float]:
-        """The training loss of a predictor that ignores its input, when the task knows it better than its
-        metric kind does (a causal LM: log of the vocabulary size); None for the kind's default."""
+    def input_free_loss(self, model, train_targets) -> float:
+        """The training loss of a predictor that ignores its input (what ``loss-not-falling`` compares
+        with): here 1.0, the MSE of the mean on standardised targets; classification tasks give the
+        entropy of the class frequencies, a causal LM the log of its vocabulary size."""
+        return 1.0
+
+    def head_rows(self, x, y) -> tuple:
+        """The head solver's rows ``(features, targets)`` of one split's head inputs ``x`` and targets ``y``;
+        a per-token task flattens sentences to one row per word (see ``per_token_head``)."""
+        return x, y
+
+    def test_examples(self, inputs, targets, outputs, label_names) -> Optional[tuple[str, list[dict]]]:
+        """``(file name, entries)``: a task's own sample of test predictions written beside the run
+        (token classification's entity examples for the report), or None."""
         return None
 
     def retention_targets(self, targets: np.ndarray) -> Optional[np.ndarray]:

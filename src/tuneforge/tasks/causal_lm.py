@@ -30,6 +30,7 @@ class CausalLM(Task):
     baseline_name = "pre-trained model (before fine-tuning)"
     bootstrap_unit = "examples"
     default_strategy = "lora"
+    learns_prompts = True
     example_mean_loss = False  # averaged over the tokens of the whole batch
     label_column_key = None
     summary_columns = ("perplexity", "nll")
@@ -156,7 +157,7 @@ class CausalLM(Task):
                             "change": (ref_after["perplexity"] - ref_before["perplexity"]) if ref_before else None}
         return out
 
-    def input_free_loss(self, model) -> Optional[float]:
+    def input_free_loss(self, model, train_targets) -> float:
         """A uniform guess over the vocabulary."""
         import math
         return math.log(model.net.get_input_embeddings().num_embeddings)
@@ -186,7 +187,7 @@ class CausalLM(Task):
         from ..evaluation.generation import generate_for
         from ..recipe.schema import GenerateSection
 
-        settings = getattr(model, "generate_settings", None) or GenerateSection()
+        settings = model.generate_settings or GenerateSection()
         texts = generate_for(model, [(str(x), None, True) for x in inputs], settings)
         return [{"prompt": str(x), "generated": t} for x, t in zip(inputs, texts)]
 

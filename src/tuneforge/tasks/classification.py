@@ -15,12 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ..evaluation.metrics import class_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
 
 
 class ClassificationTask(Task):
     metric_kind = "classification"
+    scores_accuracy = True
     problem_type = "single_label_classification"
     probe_kind = "softmax"
     explains = True
@@ -137,6 +139,10 @@ class ClassificationTask(Task):
         return (f"threshold {decision['threshold']:.2f} on P(second class), tuned on validation for "
                 f"{decision['metric']} ({decision['validation']:.4f}; {decision['validation_at_0.5']:.4f} at 0.5); "
                 f"{decision['why']}")
+
+    def input_free_loss(self, model, train_targets) -> float:
+        """Cross-entropy of predicting the training class frequencies: their entropy."""
+        return class_prior_entropy(train_targets)
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
         from ..evaluation.metrics import compute_metrics

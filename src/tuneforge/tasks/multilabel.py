@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ..evaluation.multilabel import label_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
 
@@ -133,6 +134,10 @@ class MultiLabelTask(Task):
 
     def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
         return {"thresholds": self.metrics.tune_thresholds(targets, outputs).tolist()}
+
+    def input_free_loss(self, model, train_targets) -> float:
+        """BCE of predicting each label's training rate: the mean binary entropy of the rates."""
+        return label_prior_entropy(train_targets)
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
         return self.metrics.multilabel_metrics(targets, outputs, label_names, _thresholds(decision))

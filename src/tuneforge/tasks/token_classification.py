@@ -23,8 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ..evaluation.metrics import class_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
+
+EXAMPLES_FILE = "entity_examples.json"   # test sentences with gold and predicted entities (report/entities.py)
 
 
 def parse_tags(value) -> Optional[list[str]]:
@@ -46,6 +49,7 @@ class TokenClassificationTask(Task):
     problem_type = "single_label_classification"
     bootstrap_unit = "sentences"
     example_mean_loss = False  # averaged over the tokens of the whole batch
+    per_token_head = True
     probe_kind = "softmax"
     smooths_labels = True
     summary_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
@@ -142,6 +146,10 @@ class TokenClassificationTask(Task):
     def default_metric(self) -> str:
         return "entity_f1"
 
+    def input_free_loss(self, model, train_targets) -> float:
+        """Cross-entropy over words of predicting the tag frequencies: their entropy."""
+        return class_prior_entropy(np.concatenate([np.asarray(t) for t in train_targets]))
+
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
         self._names = list(label_names)
         return self.metrics.token_metrics(targets, outputs, label_names)
@@ -233,8 +241,6 @@ class TokenClassificationTask(Task):
     def test_examples(self, inputs, targets, outputs, label_names, k: int = 8) -> tuple[str, list[dict]]:
         """``(file name, entries)``: up to ``k`` test sentences with entities, wrong ones first, each with its
         words and its gold and predicted entities (for the report)."""
-        from ..report.entities import EXAMPLES_FILE
-
         names = list(label_names)
         targets = self.metrics.as_sentences(targets)
         predicted = self.metrics.predicted_ids(outputs, [len(t) for t in targets], names)

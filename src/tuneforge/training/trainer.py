@@ -124,7 +124,7 @@ class Trainer:
         self.head_solution = solve_model_head(self.unwrapped, self.task, data, self.recipe.train.seed,
                                               scaling, warm_start=self.total_steps > 0).record
         # the validation features are the head's inputs: step 0's evaluation applies the head to them
-        per_token = getattr(self.task, "head_rows", None) is not None
+        per_token = self.task.per_token_head
         shared = self.head_data is not None and self.features_are_head_inputs and not per_token
         self.solved_validation_inputs = data.validation[0] if shared and data.validation is not None else None
 

@@ -18,10 +18,8 @@ from typing import Optional
 
 from torch import nn
 
-from ..layer_map import LayerMap
+from ..layer_map import FEATURE_ENCODER, LayerMap
 from .base import assemble, base_prefix, find_module, join, params_under
-
-FEATURE_ENCODER = "feature_encoder"
 
 
 def wav2vec2_layer_map(net: nn.Module) -> Optional[LayerMap]:
