@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "tuneforge"
 LAYERS = [
     ("entry", {"__init__", "cli", "cli_usage", "api", "discover", "listing_cache", "plugins"}),
     ("modes", {"modes", "continual", "search", "federated"}),
-    ("one run", {"runs", "analysis", "artefacts", "report"}),
+    ("one run", {"runs"}),
+    ("after a run", {"analysis", "artefacts", "report"}),
     ("training", {"training", "privacy", "regularisers"}),
     ("plug-ins", {"strategies", "tasks", "head", "prefix_cache"}),
     ("models and metrics", {"models", "evaluation"}),

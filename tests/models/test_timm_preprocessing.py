@@ -14,7 +14,7 @@ from timm.data import create_transform, resolve_data_config
 
 from tuneforge.models import load_task_model, save_task_model
 from tuneforge.recipe.schema import DataSection, ModelSection
-from tuneforge.runs.result import predict_raw
+from tuneforge.artefacts.result import predict_raw
 from tuneforge.tasks import TASKS
 
 LABELS = [str(d) for d in range(10)]

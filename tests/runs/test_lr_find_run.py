@@ -7,7 +7,7 @@ import yaml
 
 import tuneforge
 from tuneforge.cli import main
-from tuneforge.runs.folder import set_status
+from tuneforge.training.run_folder import set_status
 
 from runs.conftest import sentiment_table, text_recipe
 

@@ -61,7 +61,7 @@ def test_resumed_cli_run_records_its_phases_and_labels_which_process_each_time_c
     Also: the diagnostics reuse the pipeline's outputs on the evaluation split (here validation)
     instead of predicting it a second time."""
     import tuneforge.analysis.diagnose as diagnose
-    import tuneforge.runs.evaluator as evaluator
+    import tuneforge.training.evaluator as evaluator
     predicted, real = [], diagnose._model_outputs
     monkeypatch.setattr(diagnose, "_model_outputs", lambda p, enc, *a: predicted.append(enc) or real(p, enc, *a))
     passes, predict = [], evaluator.predict_outputs
@@ -109,7 +109,7 @@ def test_step_zero_validation_applies_the_solved_head_to_the_features_it_was_sol
     """The head is solved on the frozen body's validation features, which are its inputs: step 0's
     evaluation is one matrix product on them (checked on a few rows), not a second pass over the split,
     and it scores what the pass would have."""
-    import tuneforge.runs.evaluator as evaluator
+    import tuneforge.training.evaluator as evaluator
     passes, predict = [], evaluator.predict_outputs
 
     def spy(m, enc, *a, rows=None, **k):
@@ -181,7 +181,7 @@ def _trainer(step, best_step, restore_best):
 ])
 def test_final_validation_reuses_the_last_evaluation_only_when_the_model_is_unchanged(step, best_step, restore_best,
                                                                                     merged, scaler, reused):
-    from tuneforge.runs.evaluator import TrainingEvaluation
+    from tuneforge.training.evaluator import TrainingEvaluation
 
     evaluator = _Evaluator()
     evaluator.scaler = scaler

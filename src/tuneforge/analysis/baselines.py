@@ -15,7 +15,7 @@ import numpy as np
 
 from ..evaluation import extract_features
 from ..models.precision import autocast_dtype
-from ..runs.folder import write_json
+from ..training.run_folder import write_json
 
 TRAIN_SAMPLE = 2000   # training rows scored for the under-fitting check
 

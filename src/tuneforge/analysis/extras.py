@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation.explain import explain_examples, pick_examples
-from ..runs.folder import write_json
+from ..training.run_folder import write_json
 
 
 def save_outputs(run_dir: Path, outputs: np.ndarray, targets: np.ndarray) -> None:

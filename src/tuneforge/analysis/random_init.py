@@ -15,7 +15,7 @@ import torch
 from ..recipe.schema import StrategySection
 from ..strategies import Strategy
 from ..training import MetricTracker, build_trainer
-from ..runs.evaluator import SplitEvaluator
+from ..training.evaluator import SplitEvaluator
 
 
 def randomise(model, seed: int):

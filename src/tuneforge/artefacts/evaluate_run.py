@@ -42,7 +42,7 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
 
     from ..data import load_data
     from ..evaluation import predict_outputs
-    from ..runs.folder import write_json
+    from ..training.run_folder import write_json
 
     console = console or Console()
     run_dir = Path(run_dir)
@@ -93,7 +93,7 @@ def predict_cells(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[
 
 def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
     """Predictions for raw inputs (texts, or image file paths) with class probabilities."""
-    from ..runs.result import predict_raw
+    from .result import predict_raw
 
     recipe, task, model = load_finished_run(Path(run_dir))
     if not inputs:

@@ -26,7 +26,7 @@ from rich.console import Console
 from ..data.bundle import DataBundle
 from ..errors import TuneforgeError
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
-from ..runs.folder import new_run_dir, read_status, set_status, write_json, write_text
+from ..training.run_folder import new_run_dir, read_status, set_status, write_json, write_text
 from ..runs.hooks import RunHooks
 from ..training.checkpoint import latest_checkpoint
 from .metrics import sequence_metrics
@@ -52,7 +52,7 @@ class StepContext:
 
 
 def run_sequence(recipe: Recipe, console: Console, quiet: bool = False):
-    """Train ``recipe.tasks`` in order; return a :class:`~tuneforge.runs.result.FinetuneResult` of the sequence."""
+    """Train ``recipe.tasks`` in order; return a :class:`~tuneforge.artefacts.result.FinetuneResult` of the sequence."""
     check_recipe(recipe)
     tasks = load_tasks(recipe)  # every problem of every task before the folder exists
     name = recipe.output.name or recipe.name or f"continual-{recipe.strategy.name}"
@@ -143,7 +143,7 @@ def _continue(recipe: Recipe, tasks: list[TaskData], folder: Path, console: Cons
         write_sequence_report(folder, console)
     model = scorer.model_for(len(tasks) - 1)
     carry_weights(state, model, with_head=True)
-    from ..runs.result import FinetuneResult
+    from ..artefacts.result import FinetuneResult
     return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=folder, model=model, task=task,
                           label_names=tasks[-1].labels, data_section=tasks[-1].section)
 

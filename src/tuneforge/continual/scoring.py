@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from ..runs.evaluator import SplitEvaluator
+from ..training.evaluator import SplitEvaluator
 from .sequence import TaskData
 
 

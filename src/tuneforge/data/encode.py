@@ -27,6 +27,7 @@ from .balance import balanced_rows
 from .bundle import Split
 from .audio import Clips, at_rate, audio_batch
 from .images import as_pipeline, image_batch
+from .padding import pad_id
 from .words import WordSequences, encode_words
 
 CHARS_PER_TOKEN_BOUND = 128
@@ -116,14 +117,6 @@ def view_seeds(view: int, rows: np.ndarray) -> list[int]:
     return [int(np.random.SeedSequence([int(view), int(r)]).generate_state(1, np.uint64)[0] >> 1) for r in rows]
 
 
-def _pad_id(tokenizer) -> int:
-    for attr in ("pad_token_id", "eos_token_id"):
-        value = getattr(tokenizer, attr, None)
-        if isinstance(value, int):
-            return value
-    return 0
-
-
 def encode_split(split: Split, model, data: DataSection,
                  targets_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> EncodedSplit:
     """Tokenise (text), keep the pixels (images) or the clips at the model's rate (audio) of ``split``
@@ -164,7 +157,7 @@ def encode_split(split: Split, model, data: DataSection,
         token_ids.extend(list(ids) for ids in encoded["input_ids"])
         if type_ids is not None:
             type_ids.extend(list(t) for t in encoded["token_type_ids"])
-    return EncodedSplit(targets, token_ids=token_ids, pad_id=_pad_id(tokenizer), token_type_ids=type_ids)
+    return EncodedSplit(targets, token_ids=token_ids, pad_id=pad_id(tokenizer), token_type_ids=type_ids)
 
 
 def _cut(order: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -32,6 +32,7 @@ import torch
 
 from ..errors import DataError, ModelError
 from .modalities import MODALITIES, Modality
+from .padding import pad_id
 
 IGNORE = -100
 _WORD = re.compile(r"\S+")
@@ -216,8 +217,7 @@ def encode_words(split, model, data, label_names: Optional[list[str]] = None) ->
             token_ids.append(ids)
             sub_labels.append(labels)
             word_starts.append(starts)
-    from .encode import _pad_id   # (encode imports this module)
-    return TokenEncodedSplit(split.targets, token_ids, sub_labels, word_starts, _pad_id(tokenizer), lost)
+    return TokenEncodedSplit(split.targets, token_ids, sub_labels, word_starts, pad_id(tokenizer), lost)
 
 
 def _b_to_i(names: Optional[list[str]]) -> np.ndarray:

@@ -93,7 +93,7 @@ _LOCK = threading.Lock()
 
 def local_run(setup: ClientSetup) -> LocalRun:
     """This process's :class:`LocalRun` for ``setup`` (built on first use)."""
-    from ..runs.evaluator import SplitEvaluator
+    from ..training.evaluator import SplitEvaluator
     from ..runs.pipeline import prepare
 
     key = setup.key()

@@ -68,7 +68,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     names = ordered(p.model, stages[0])
     parts = partition(p.data.train.targets, options.clients, options.split, p.recipe.train.seed)
 
-    from ..runs.folder import new_run_dir, set_status, write_text
+    from ..training.run_folder import new_run_dir, set_status, write_text
     name = (recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}") + "-federated"
     run_dir = new_run_dir(recipe.output.dir, name)
     try:
@@ -86,7 +86,7 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
 
 def _federate_in(p, options, names, parts, run_dir: Path, console, clock, trainer, grid, context):
     from ..analysis.baselines import baselines_for_run
-    from ..runs.evaluator import SplitEvaluator
+    from ..training.evaluator import SplitEvaluator
     from .client import client_app
     from .server import ServerRun, make_server_app
 
@@ -115,7 +115,7 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, clock, traine
                       f"{metrics.get(metric, float('nan')):.4f}")
         return metrics
 
-    from ..runs.folder import write_json
+    from ..training.run_folder import write_json
     from ..runs.plan_lines import print_plan
     plan_rows = trainer.plan.to_dict(p.model.layer_map, trainer.groups)
     write_json(run_dir / "plan.json", plan_rows)

@@ -36,7 +36,7 @@ from ..report.leaderboard import baseline_warnings, display_rows  # noqa: F401  
 from .compare_baselines import mark_rows, reference_rows
 from ..terminal import print_path
 from ..analysis.extras import load_outputs
-from ..runs.folder import write_json
+from ..training.run_folder import write_json
 
 
 def parse_strategy_spec(spec: str) -> tuple[str, dict]:

@@ -50,7 +50,7 @@ def mode_of(recipe: Recipe, run_dir: Optional[Path] = None) -> str:
 
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False, run_dir: Optional[Path] = None,
         hooks: Optional[RunHooks] = None, clock: Optional[PhaseClock] = None):
-    """Run ``recipe`` in its mode; return a :class:`~tuneforge.runs.result.FinetuneResult`.
+    """Run ``recipe`` in its mode; return a :class:`~tuneforge.artefacts.result.FinetuneResult`.
 
     ``run_dir``, ``hooks``, ``clock``: as for :func:`tuneforge.runs.pipeline.run` (a search trial's folder
     and shared data, the command line's process clock).

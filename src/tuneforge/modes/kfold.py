@@ -18,7 +18,7 @@ from ..data.splits import stratified_split
 from ..evaluation.folds import kfold_indices, summarise_folds
 from ..recipe import Recipe, check_recipe, recipe_to_yaml
 from ..tasks import TASKS
-from ..runs.folder import new_run_dir, set_status, write_json, write_text
+from ..training.run_folder import new_run_dir, set_status, write_json, write_text
 from .fold_diagnostics import fold_diagnostics, print_folds_table
 
 
@@ -47,7 +47,7 @@ def fold_bundles(recipe: Recipe) -> list[DataBundle]:
 def run_folds(recipe: Recipe, console, quiet: bool = False):
     """Run every fold; return a FinetuneResult whose metrics are the cross-validation summary."""
     from ..runs.pipeline import prepare, train_and_finish
-    from ..runs.result import FinetuneResult
+    from ..artefacts.result import FinetuneResult
 
     started = time.perf_counter()
     check_recipe(recipe)

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from ..errors import TuneforgeError
 from ..recipe import Recipe
-from ..runs.folder import new_run_dir
+from ..training.run_folder import new_run_dir
 from ..runs.lr_find import sweep, without_find, write_lr_find
 from ..runs.pipeline import prepare
 from ..training.lr_finder import LRFindResult

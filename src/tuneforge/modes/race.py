@@ -89,7 +89,7 @@ def run_race(recipe: Recipe, console: Console, quiet: bool = False, hooks=None, 
     """
     from ..data import load_data
     from ..evaluation import greater_is_better
-    from ..runs.folder import new_run_dir, set_status, write_json, write_text
+    from ..training.run_folder import new_run_dir, set_status, write_json, write_text
     from ..runs.hooks import RunHooks
     from ..runs.pipeline import _repeatable, run
     from ..strategies import Strategy
@@ -205,7 +205,7 @@ def _round(recipe, index, label, section, rung, budget, metric, run_dir, hooks, 
 
 
 def _completed(folder: Path) -> bool:
-    from ..runs.folder import read_status
+    from ..training.run_folder import read_status
     return read_status(folder).get("state") == "completed"
 
 

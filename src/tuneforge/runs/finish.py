@@ -29,10 +29,10 @@ from ..strategies import Strategy
 from ..terminal import print_path
 from ..training.distributed import is_main_process
 from ..training.trackers import close_trackers
-from .evaluator import SplitEvaluator
-from .folder import set_status, write_json
+from ..training.evaluator import SplitEvaluator
+from ..training.run_folder import set_status, write_json
 from .phases import PhaseClock
-from .result import FinetuneResult
+from ..artefacts.result import FinetuneResult
 from .summary import print_summary
 
 
@@ -213,7 +213,7 @@ LEAN = (finalize_model, final_validation, test, lean_analyses, save_model, assem
 
 
 def finish(f: Finishing, steps=FULL) -> FinetuneResult:
-    """Run ``steps`` in order on ``f``; return the run's :class:`~tuneforge.runs.result.FinetuneResult`."""
+    """Run ``steps`` in order on ``f``; return the run's :class:`~tuneforge.artefacts.result.FinetuneResult`."""
     for step in steps:
         step(f)
     p = f.p

@@ -25,7 +25,7 @@ from ..recipe import Recipe
 from ..recipe.schema import OptimizerSection
 from ..report.lr_find_plot import save_lr_find_png, terminal_plot
 from ..training.lr_finder import LRFindResult, range_test
-from .folder import write_json
+from ..training.run_folder import write_json
 
 FIND = "find"
 

@@ -27,14 +27,14 @@ from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer, reso
 from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
-from .evaluator import SplitEvaluator, TrainingEvaluation
+from ..training.evaluator import SplitEvaluator, TrainingEvaluation
 from .finish import FULL, LEAN, Finishing, finish
 from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from .phases import PhaseClock
 from ..training.trackers import end_failed_run, tracker_callbacks
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
 from ..training.distributed import is_main_process, shared_value
-from .folder import new_run_dir, read_status, set_status, write_json, write_text
+from ..training.run_folder import new_run_dir, read_status, set_status, write_json, write_text
 from ..analysis.baselines import baselines_for_run
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
@@ -134,7 +134,7 @@ def _evaluator(p: Prepared, split: str, precision: str, device, scaler) -> Optio
 def run(recipe: Recipe, console: Optional[Console] = None, quiet: bool = False,
         resume_dir: Optional[Path] = None, run_dir: Optional[Path] = None, hooks: Optional[RunHooks] = None,
         clock: Optional[PhaseClock] = None):
-    """Train and evaluate exactly one run of ``recipe``; return a :class:`~tuneforge.runs.result.FinetuneResult`.
+    """Train and evaluate exactly one run of ``recipe``; return a :class:`~tuneforge.artefacts.result.FinetuneResult`.
 
     This is one run and nothing else: a recipe with ``tasks``, ``evaluate.folds`` or ``strategy: auto``
     is a mode above one run, which :mod:`tuneforge.modes.dispatch` chooses (and which calls this).

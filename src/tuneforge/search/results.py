@@ -78,7 +78,7 @@ def importances(ctx: SearchContext) -> dict:
 def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
     """Run the best recipe once in full (test split included) in ``best-NNNN/``; reuse a finished one."""
     from ..recipe import load_recipe
-    from ..runs.folder import read_status
+    from ..training.run_folder import read_status
     from ..runs.hooks import RunHooks
     from ..modes.dispatch import run as run_recipe
 
@@ -165,7 +165,7 @@ def summarise(ctx: SearchContext, final: Optional[dict], stop_reason: str) -> di
 def write_results(ctx: SearchContext, summary: dict) -> None:
     from .study_report import write_study_report
     from .study_tables import write_trials_csv
-    from ..runs.folder import write_json
+    from ..training.run_folder import write_json
 
     write_json(ctx.study_dir / "search.json", summary)
     write_trials_csv(ctx.study, ctx.study_dir / "trials.csv")

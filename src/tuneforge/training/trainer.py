@@ -62,7 +62,7 @@ class Trainer:
         t = recipe.train
         self.head_data: Optional[Callable[[bool], HeadData]] = None  # the pipeline shares its features here
         self.head_solution: Optional[dict] = None
-        self.solved_validation_inputs = None   # set by _solve_head, taken by the step-0 evaluation (runs/evaluator.py)
+        self.solved_validation_inputs = None   # set by _solve_head, taken by the step-0 evaluation (training/evaluator.py)
         # Under DDP, stages freeze and thaw parameters: some receive no gradient in a given step.
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from ..training.distributed import is_main_process
+from .distributed import is_main_process
 
 
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
