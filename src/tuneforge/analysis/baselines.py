@@ -16,6 +16,7 @@ import numpy as np
 from ..evaluation import extract_features
 from ..models.precision import autocast_dtype
 from ..training.run_folder import write_json
+from ..training.distributed import is_main_process
 
 TRAIN_SAMPLE = 2000   # training rows scored for the under-fitting check
 
@@ -73,7 +74,6 @@ def baselines_for_run(p, run_dir: Path, resuming: bool, precision: str, device) 
 
 
 def save_baseline_outputs(run_dir: Path, arrays: dict) -> None:
-    from ..training.distributed import is_main_process
 
     if is_main_process():
         np.savez_compressed(Path(run_dir) / "baseline_outputs.npz",

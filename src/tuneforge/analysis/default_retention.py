@@ -24,6 +24,7 @@ from ..evaluation import extract_features
 from ..evaluation.representation import linear_cka, similarity_preservation
 from ..models.precision import autocast_dtype
 from .baselines import eval_split_name
+from .retention import _pretrained_copy
 
 PROBE_SIZE = 256
 MEASURE = "linear CKA of the pooled features, pre-trained vs fine-tuned"
@@ -41,7 +42,6 @@ def representation_retention(p, finetuned, device, precision: str) -> Optional[d
     rows = np.sort(np.random.default_rng(p.recipe.train.seed).permutation(len(enc))[:PROBE_SIZE])
     before = p.features.get(split)
     if before is None:
-        from .retention import _pretrained_copy
         pretrained = _pretrained_copy(p).to(device)
         before = _features(pretrained, enc, rows, bs, device, dtype)
         del pretrained

@@ -26,6 +26,9 @@ import numpy as np
 
 from ..evaluation.explain import explain_examples, pick_examples
 from ..training.run_folder import write_json
+from .random_init import random_init_baseline
+from .retention import measure_retention
+from .default_retention import representation_retention
 
 
 def save_outputs(run_dir: Path, outputs: np.ndarray, targets: np.ndarray) -> None:
@@ -69,15 +72,12 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         if p.task.explains and ev.explain:
             out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
     if ev.random_init:
-        from .random_init import random_init_baseline
         console.print("[dim]baseline[/dim] training the same architecture from random weights")
         out["baseline_random_init"] = random_init_baseline(p, device, precision)
     out.update(p.task.extra_evaluation(p, run_dir, device, console))
     if ev.retention is not None and "retention" not in out:
-        from .retention import measure_retention
         out["retention"] = _guarded(console, "retention", lambda: measure_retention(p, p.model, device, console))
     elif "retention" not in out:
-        from .default_retention import representation_retention
         measured = _guarded(console, "retention", lambda: representation_retention(p, p.model, device, precision))
         if measured is not None:
             out["retention"] = measured

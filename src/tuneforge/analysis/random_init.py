@@ -16,6 +16,8 @@ from ..recipe.schema import StrategySection
 from ..strategies import Strategy
 from ..training import MetricTracker, build_trainer
 from ..training.evaluator import SplitEvaluator
+from ..evaluation import greater_is_better
+from .retention import _pretrained_copy
 
 
 def randomise(model, seed: int):
@@ -40,8 +42,6 @@ def randomise(model, seed: int):
 
 def random_init_baseline(p, device, precision) -> dict:
     """Test metrics of the architecture trained from scratch (``p`` is the pipeline's ``Prepared``)."""
-    from ..evaluation import greater_is_better
-    from .retention import _pretrained_copy
 
     recipe = p.recipe.model_copy(update={"strategy": StrategySection(name="full")})
     model = randomise(_pretrained_copy(p), recipe.train.seed)

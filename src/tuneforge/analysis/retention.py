@@ -34,6 +34,9 @@ from ..evaluation.baseline import fit_linear_probe
 from ..evaluation.representation import (block_features, block_modules, linear_cka, prediction_agreement,
                                          similarity_preservation)
 from ..tasks.classification import classification_task_for
+from ..data import load_data
+from ..recipe.schema import DataSection
+from ..models.loading import resolve
 
 
 def measure_retention(p, finetuned, device, console=None) -> dict:
@@ -90,8 +93,6 @@ def _pretrained_copy(p, keep_head: bool = False, num_outputs: Optional[int] = No
 def _probe_split(p, section) -> tuple[Split, str]:
     seed = p.recipe.train.seed
     if section.data:
-        from ..data import load_data
-        from ..recipe.schema import DataSection
         data = DataSection(train=section.data, validation=None, test=None, text_column=section.text_column,
                            image_column=section.image_column, label_column=section.label_column,
                            max_train_samples=2 * section.probe_size, max_length=p.recipe.data.max_length,
@@ -124,7 +125,6 @@ def _source_task(p, pretrained, finetuned, split: Split, device) -> dict:
 
 
 def _original_head_size(p) -> Optional[int]:
-    from ..models.loading import resolve
     spec, _ = resolve(p.recipe.model)
     if spec.kind == "timm":
         import timm

@@ -12,6 +12,8 @@ from pathlib import Path
 from ..data.modalities import MODALITIES
 from ..data.words import Words
 from ..models.pooling_code import CLASS_NAME, CODE_FILE
+from ..tasks import TASKS
+from ..models.export import timm_usage
 
 def _inputs(meta: dict):
     """The saved model's modality (data/modalities.py: its preprocessor class, the call preparing two
@@ -24,7 +26,6 @@ def auto_class(meta: dict) -> str:
     """The transformers class the saved model is built as (``tuneforge.json``, else the run's task)."""
     if meta.get("auto_class"):
         return meta["auto_class"]
-    from ..tasks import TASKS
     task = (meta.get("extra") or {}).get("task")
     if task in TASKS:
         return TASKS.get(task).hf_auto_class()
@@ -86,7 +87,6 @@ def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
     if meta.get("prompt_adapter"):
         return _prompt_model_usage(model_dir, meta)
     if meta.get("kind") == "timm":
-        from ..models.export import timm_usage
         spec = meta.get("image") or {}
         return timm_usage(meta.get("architecture", "?"), int(meta["num_outputs"]), model_dir,
                           int(spec.get("size", 224)), spec.get("mean"), spec.get("std"))

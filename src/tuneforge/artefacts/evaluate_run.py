@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import TuneforgeError
+from ..models import load_saved_model
+from ..recipe import load_recipe
+from ..tasks import TASKS
+from ..data import load_data
+from ..evaluation import predict_outputs
+from ..training.run_folder import write_json
+from ..terminal import print_path
+from .result import predict_raw
 
 
 def load_finished_run(run_dir: Path):
     """(recipe, task, model) of a run folder that has a saved model."""
-    from ..models import load_saved_model
-    from ..recipe import load_recipe
-    from ..tasks import TASKS
 
     run_dir = Path(run_dir)
     if not (run_dir / "recipe.yaml").is_file():
@@ -40,9 +45,6 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
     import torch
     from rich.console import Console
 
-    from ..data import load_data
-    from ..evaluation import predict_outputs
-    from ..training.run_folder import write_json
 
     console = console or Console()
     run_dir = Path(run_dir)
@@ -81,7 +83,6 @@ def _print(console, result: dict, names, path: Path) -> None:
         ci = result["test_ci"].get(name)
         table.add_row(name, f"{result['test'][name]:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
     console.print(table)
-    from ..terminal import print_path
     print_path(console, "written to", path)
 
 
@@ -93,7 +94,6 @@ def predict_cells(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[
 
 def predict_run(run_dir, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
     """Predictions for raw inputs (texts, or image file paths) with class probabilities."""
-    from .result import predict_raw
 
     recipe, task, model = load_finished_run(Path(run_dir))
     if not inputs:

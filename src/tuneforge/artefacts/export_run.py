@@ -24,6 +24,9 @@ from ..errors import TuneforgeError
 from ..extras import require_extra
 from ..models.onnx_export import DEFAULT_TOLERANCE, ONNX_NEEDS, export_onnx
 from .model_card import write_model_cards
+from ..terminal import print_path
+from .evaluate_run import load_finished_run
+from ..data import load_data
 
 ONNX_FILE, ONNX_INFO = "model.onnx", "onnx.json"
 
@@ -33,8 +36,6 @@ def export_run(run_dir, onnx: bool = False, opset: Optional[int] = None, toleran
     """Write the cards (and the ONNX model); returns ``{"cards": [...], "onnx": {...} or None}``."""
     from rich.console import Console
 
-    from ..terminal import print_path
-    from .evaluate_run import load_finished_run
 
     console = console or Console()
     run_dir = Path(run_dir)
@@ -62,7 +63,6 @@ def export_run(run_dir, onnx: bool = False, opset: Optional[int] = None, toleran
 
 def _real_batches(recipe, task, model) -> tuple[dict, dict]:
     """Two batches of the run's own examples: 2 to trace the graph, up to 6 others to check it."""
-    from ..data import load_data
 
     bundle = load_data(recipe.data, task, recipe.train.seed)
     split = next((s for s in (bundle.test, bundle.validation, bundle.train) if s is not None and len(s)), None)

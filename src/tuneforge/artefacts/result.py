@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ..data.bundle import Split
+from ..data.encode import encode_split
+from ..data.modalities import MODALITIES
+from ..evaluation import predict_outputs
 
 
 @dataclass
@@ -32,9 +35,6 @@ class FinetuneResult:
 
 def predict_raw(model, task, label_names, data_section, inputs: Sequence, batch_size: int = 64,
                 decision: Optional[dict] = None) -> list[dict]:
-    from ..data.encode import encode_split
-    from ..data.modalities import MODALITIES
-    from ..evaluation import predict_outputs
 
     inputs = list(inputs)
     own = task.raw_predictions(model, inputs, data_section, batch_size)

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..report.figures import new_figure, to_data_uri
 from ..report.run_report import report_page
 from ..report.html import esc, fmt, grid, img, note, page, section, table, write_atomically
+from ..terminal import print_path
 
 DEFINITIONS = ("R[i][j]: accuracy on task j's test split after training task i (row 0: before training, the "
                "pre-trained model with untrained heads). Average accuracy: mean of the last row. BWT (backward "
@@ -103,7 +104,6 @@ def write_sequence_report(folder: Path, console: Console) -> None:
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         path = folder / "report.html"
         write_atomically(path, build_sequence_report(folder, metrics))
-        from ..terminal import print_path
         print_path(console, "report", path)
     except Exception as e:
         console.print(f"[yellow]warning[/yellow] report.html could not be written ({e!r}); "

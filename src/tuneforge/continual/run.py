@@ -34,6 +34,9 @@ from .replay import concat_splits, replay_split
 from .report import print_sequence, write_sequence_report
 from .scoring import Scorer, carry_weights, cpu_state, head_keys
 from .sequence import TaskData, load_tasks, settings, step_recipe
+from ..runs import pipeline
+from ..tasks import TASKS
+from ..artefacts.result import FinetuneResult
 
 PROGRESS, STATE = "continual.json", "continual_state.pt"
 
@@ -88,8 +91,6 @@ def _guarded(recipe, tasks, folder, console, quiet):
 
 
 def _continue(recipe: Recipe, tasks: list[TaskData], folder: Path, console: Console, quiet: bool):
-    from ..runs import pipeline
-    from ..tasks import TASKS
 
     started = time.perf_counter()
     task, cfg = TASKS.get(recipe.task), settings(recipe)
@@ -143,7 +144,6 @@ def _continue(recipe: Recipe, tasks: list[TaskData], folder: Path, console: Cons
         write_sequence_report(folder, console)
     model = scorer.model_for(len(tasks) - 1)
     carry_weights(state, model, with_head=True)
-    from ..artefacts.result import FinetuneResult
     return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=folder, model=model, task=task,
                           label_names=tasks[-1].labels, data_section=tasks[-1].section)
 

@@ -21,6 +21,10 @@ from ..data.packaged import packaged_classes
 from ..errors import RecipeError, TuneforgeError
 from ..recipe.schema import ContinualSection, DataSection, Recipe
 from ..registry import did_you_mean
+from ..regularisers import build_regularisers
+from ..tasks import TASKS
+from ..data import check_data, load_data
+from ..runs.hooks import _key
 
 
 @dataclass
@@ -45,8 +49,6 @@ def task_section(recipe: Recipe, i: int) -> DataSection:
 
 def continual_problems(recipe: Recipe) -> list[str]:
     """What makes a continual recipe impossible, found without loading data or weights."""
-    from ..regularisers import build_regularisers
-    from ..tasks import TASKS
 
     if not recipe.tasks:
         return ["continual: settings without tasks; list the tasks to train in order under tasks:"] \
@@ -105,9 +107,6 @@ def continual_problems(recipe: Recipe) -> list[str]:
 
 def load_tasks(recipe: Recipe) -> list[TaskData]:
     """Every task's data, filtered to its classes, with targets in its head's label ids (all problems at once)."""
-    from ..data import check_data, load_data
-    from ..runs.hooks import _key
-    from ..tasks import TASKS
 
     problems = continual_problems(recipe)
     if problems:

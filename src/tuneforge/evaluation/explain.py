@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..data.modalities import MODALITIES
+from .attribution import attribute_example
 
 IMAGE_GRID = 7
 
@@ -73,7 +74,6 @@ def explain_examples(model, encoded, indices, label_names: Optional[list[str]], 
     With ``attribution``, also ``attribution``: the gradient view of the same prediction
     (integrated gradients over tokens, or Grad-CAM; see :mod:`.attribution`), where the model has one.
     """
-    from .attribution import attribute_example
 
     device = torch.device(device)
     names = label_names or [str(i) for i in range(model.num_outputs)]

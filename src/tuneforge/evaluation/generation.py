@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from ..data.lm_examples import prompt_text
+from ..data.packaged import resolve_source
+from ..data.bundle import Split
+from ..data.lm_encode import encode_lm_split
+from .perplexity import lm_metrics
+from .predict import predict_outputs
 
 REFERENCE_TEXT = Path(__file__).resolve().parent.parent / "data" / "reference_text.txt"
 
@@ -36,7 +42,6 @@ def held_out_prompts(inputs: list, n: int) -> list[tuple[str, Optional[str], boo
 
 
 def generate_for(model, prompts: list[tuple[str, Optional[str], bool]], settings) -> list[str]:
-    from ..data.lm_examples import prompt_text
     texts = [prompt_text(p, model.preprocessor) if instruction else p for p, _, instruction in prompts]
     return model.generate(texts, settings)
 
@@ -56,7 +61,6 @@ def exact_match(generated: list[str], references: list[Optional[str]]) -> Option
 def reference_texts(retention) -> tuple[list[str], str]:
     """(paragraphs, where from): ``evaluate.retention.data`` (its text column) or the shipped text."""
     if retention is not None and retention.data:
-        from ..data.packaged import resolve_source
         df, source, _ = resolve_source(retention.data)
         column = retention.text_column or "text"
         return [str(t) for t in df[column].dropna().tolist()][:retention.probe_size], source
@@ -66,10 +70,6 @@ def reference_texts(retention) -> tuple[list[str], str]:
 
 def reference_perplexity(model, retention, data_section, batch_size: int, device, dtype=None) -> dict:
     """Perplexity of ``model`` on the reference text (every token a target, one example per paragraph)."""
-    from ..data.bundle import Split
-    from ..data.lm_encode import encode_lm_split
-    from .perplexity import lm_metrics
-    from .predict import predict_outputs
 
     texts, source = reference_texts(retention)
     split = Split(texts, np.zeros(len(texts), dtype=np.float32))

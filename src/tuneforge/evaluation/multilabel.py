@@ -32,6 +32,7 @@ from scipy.special import expit, logit
 
 from .bootstrap import _chunks, _safe_div, percentile_interval
 from .metrics import register_metric, set_default_metric
+from ..errors import TrainingError
 
 KIND = "multilabel"
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)   # candidates tried per label
@@ -100,7 +101,6 @@ def _check(y, outputs) -> tuple[np.ndarray, np.ndarray]:
 def multilabel_metrics(y_true, outputs, label_names: Optional[list[str]] = None,
                        thresholds: Optional[np.ndarray] = None) -> dict:
     """Every multi-label metric of one split from logits, plus ``per_label`` precision/recall/F1/support/threshold."""
-    from ..errors import TrainingError
 
     y, logits = _check(y_true, outputs)
     if not np.isfinite(logits).all():

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 from torch import nn
+from ..data.encode import batch_order
 
 Device = Union[torch.device, str]
 
@@ -69,7 +70,6 @@ class _Rows:
 
 def _batch_order(n: int, batch_size: int, lengths: Optional[np.ndarray]) -> list[np.ndarray]:
     """Deterministic, length-grouped batches (imported lazily: features alone need no data layer)."""
-    from ..data.encode import batch_order
 
     return batch_order(n, batch_size, seed=0, epoch=0, shuffle=False, lengths=lengths)
 

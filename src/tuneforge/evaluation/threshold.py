@@ -21,6 +21,7 @@ import numpy as np
 from scipy.special import softmax
 
 from .metrics import METRICS
+from .metrics import greater_is_better
 
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
 PROBABILITY_ONLY = {"roc_auc", "pr_auc", "log_loss", "ece"}   # metrics a threshold cannot change
@@ -40,7 +41,6 @@ def tune_threshold(y_true, logits, metric: str, grid: np.ndarray = GRID) -> dict
 
     Returns ``{"threshold", "metric", "validation": best value, "validation_at_0.5": value at 0.5}``.
     """
-    from .metrics import greater_is_better
 
     y = np.asarray(y_true).astype(np.int64)
     probs = softmax(np.asarray(logits, dtype=np.float64), axis=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+from .bootstrap import paired_bootstrap
 
 
 def compare_to_baseline(kind: str, metric: str, greater: bool, y_true, outputs, baseline_outputs,
@@ -29,7 +30,6 @@ def compare_to_baseline(kind: str, metric: str, greater: bool, y_true, outputs, 
 
     Returns ``{"metric", "difference", "ci", "p_value", "significant", "better", "worse", "method"}``.
     """
-    from .bootstrap import paired_bootstrap
 
     if paired is None:
         paired = lambda *a: paired_bootstrap(kind, *a)  # noqa: E731

@@ -26,6 +26,8 @@ from flwr.app import Context
 
 from .client import client_app
 from .options import FederatedOptions
+from ..recipe import load_recipe
+from .run import federate
 
 __all__ = ["server_app", "client_app", "options_from_run_config"]
 
@@ -48,8 +50,6 @@ def options_from_run_config(run_config) -> FederatedOptions:
 
 @server_app.main()
 def _main(grid: Grid, context: Context) -> None:
-    from ..recipe import load_recipe
-    from .run import federate
 
     federate(load_recipe(str(context.run_config["recipe"])), options_from_run_config(context.run_config),
              grid=grid, context=context)

@@ -35,6 +35,9 @@ from ..strategies import Strategy
 from .options import FederatedOptions
 from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage
 from .split import partition
+from ..training.evaluator import SplitEvaluator
+from ..runs.pipeline import prepare
+from ..training import build_trainer
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,6 @@ _LOCK = threading.Lock()
 
 def local_run(setup: ClientSetup) -> LocalRun:
     """This process's :class:`LocalRun` for ``setup`` (built on first use)."""
-    from ..training.evaluator import SplitEvaluator
-    from ..runs.pipeline import prepare
 
     key = setup.key()
     with _LOCK:
@@ -125,7 +126,6 @@ def round_trainer(run: LocalRun, pid: int, server_round: int, mu: float = 0.0, n
     The seed moves with the round (``train.seed + round - 1``) so that rounds see different batch
     orders; it does not depend on the client, so identical clients train identically.
     """
-    from ..training import build_trainer
 
     recipe = run.recipe
     train = recipe.train.model_copy(update={"seed": recipe.train.seed + server_round - 1})

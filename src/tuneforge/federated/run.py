@@ -41,6 +41,16 @@ from .check import client_recipe, prepared_problems, recipe_problems
 from .options import FederatedOptions
 from .params import frozen_digest, load_record, ordered, to_record, trainable_by_stage
 from .split import class_counts, label_skew, partition
+from ..runs.pipeline import _repeatable, prepare
+from ..training import build_trainer
+from ..training.run_folder import new_run_dir, set_status, write_text
+from ..analysis.baselines import baselines_for_run
+from ..training.evaluator import SplitEvaluator
+from .client import client_app
+from .server import ServerRun, make_server_app
+from ..training.run_folder import write_json
+from ..runs.plan_lines import print_plan
+from ..training.history import scalar_metrics
 
 
 def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Console] = None, quiet: bool = False,
@@ -50,8 +60,6 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     ``grid``/``context``: given by Flower when this runs inside a deployed ServerApp (:mod:`.apps`);
     the clients are then real SuperNodes instead of simulated ones.
     """
-    from ..runs.pipeline import _repeatable, prepare
-    from ..training import build_trainer
 
     console = console or Console(quiet=quiet)
     clock = PhaseClock()   # where the run's time goes, as a single run's metrics.json says it
@@ -68,7 +76,6 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
     names = ordered(p.model, stages[0])
     parts = partition(p.data.train.targets, options.clients, options.split, p.recipe.train.seed)
 
-    from ..training.run_folder import new_run_dir, set_status, write_text
     name = (recipe.output.name or recipe.name or f"{recipe.task}-{recipe.strategy.name}") + "-federated"
     run_dir = new_run_dir(recipe.output.dir, name)
     try:
@@ -85,10 +92,6 @@ def federate(recipe: Recipe, options: FederatedOptions, console: Optional[Consol
 
 
 def _federate_in(p, options, names, parts, run_dir: Path, console, clock, trainer, grid, context):
-    from ..analysis.baselines import baselines_for_run
-    from ..training.evaluator import SplitEvaluator
-    from .client import client_app
-    from .server import ServerRun, make_server_app
 
     device, precision = trainer.accelerator.device, trainer.precision
     p.model.to(device)
@@ -115,8 +118,6 @@ def _federate_in(p, options, names, parts, run_dir: Path, console, clock, traine
                       f"{metrics.get(metric, float('nan')):.4f}")
         return metrics
 
-    from ..training.run_folder import write_json
-    from ..runs.plan_lines import print_plan
     plan_rows = trainer.plan.to_dict(p.model.layer_map, trainer.groups)
     write_json(run_dir / "plan.json", plan_rows)
     print_plan(console, plan_rows, trainer)  # the defaults chosen and what trains, as `tuneforge run` shows them
@@ -152,7 +153,6 @@ def _local(options: FederatedOptions) -> str:
 
 def _round_records(server, metric: str) -> list[dict]:
     """One record per round (0 = the starting model): global validation metrics, clients, bytes."""
-    from ..training.history import scalar_metrics
 
     out = []
     for r in sorted(server.global_metrics):

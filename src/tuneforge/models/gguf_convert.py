@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ModelError
+from .hf_loading import quiet_transformers
 
 SOURCE_FILE = "source.json"
 
@@ -47,7 +48,6 @@ def _is_current(folder: Path, gguf_file: Path) -> bool:
 def gguf_config(gguf_file: Path):
     """The transformers config described by the GGUF metadata, without quantisation settings."""
     from transformers import AutoConfig
-    from .hf_loading import quiet_transformers
     with quiet_transformers():
         config = AutoConfig.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
     for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
@@ -64,7 +64,6 @@ def _write(gguf_file: Path, target: Path) -> None:
     """Convert ``gguf_file`` into the (new, empty) folder ``target``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from .hf_loading import quiet_transformers
 
     folder, name = str(gguf_file.parent), gguf_file.name
     config = gguf_config(gguf_file)

@@ -38,6 +38,8 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
+from .families.bert import bert_layer_map
+from .families.decoder import decoder_layer_map
 
 POOLINGS = ("cls", "mean", "pooler", "last")
 CONFIG_KEY = "tuneforge_pooling"   # config.json attribute where an exported model records its pooling
@@ -142,8 +144,6 @@ def has_pooler_keys(keys) -> bool:
 
 def text_role(net: nn.Module) -> str:
     """ "encoder" (BERT-like), "decoder" (Llama, GPT...) or "other" for a Hugging Face text network."""
-    from .families.bert import bert_layer_map
-    from .families.decoder import decoder_layer_map
     if bert_layer_map(net) is not None:
         return "encoder"
     return "decoder" if decoder_layer_map(net) is not None else "other"

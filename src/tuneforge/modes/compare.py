@@ -37,6 +37,11 @@ from .compare_baselines import mark_rows, reference_rows
 from ..terminal import print_path
 from ..analysis.extras import load_outputs
 from ..training.run_folder import write_json
+from ..strategies import STRATEGIES
+from ..report import write_comparison_report
+from ..tasks import TASKS
+from .dispatch import run
+from ..terminal import Column, fit_table
 
 
 def parse_strategy_spec(spec: str) -> tuple[str, dict]:
@@ -55,7 +60,6 @@ def parse_strategy_spec(spec: str) -> tuple[str, dict]:
 
 def strategy_variants(recipe: Recipe, strategies: Sequence[str], root: Path, folds: Optional[int]) -> dict:
     """``{strategy: recipe}``, each checked; raises one RecipeError listing every problem."""
-    from ..strategies import STRATEGIES
 
     problems, variants = [], {}
     for spec in strategies:
@@ -137,9 +141,6 @@ def _significance(rows: list[dict], best: dict, metric: str, task, recipe: Recip
 def compare(recipe: Recipe, strategies: Sequence[str], folds: Optional[int] = None,
             console: Optional[Console] = None, quiet: bool = False) -> dict:
     """Run every strategy, write ``leaderboard.json`` and ``report.html``; return the leaderboard."""
-    from ..report import write_comparison_report
-    from ..tasks import TASKS
-    from .dispatch import run
 
     console = console or Console(quiet=quiet)
     root = _comparison_dir(recipe)
@@ -203,7 +204,6 @@ def leaderboard_priority(board: dict, header: str) -> int:
 
 
 def print_leaderboard(console: Console, board: dict) -> None:
-    from ..terminal import Column, fit_table
 
     columns = [Column(h, leaderboard_priority(board, h), justify="left" if i == 0 else "right")
                for i, h in enumerate(leaderboard_header(board))]

@@ -13,11 +13,12 @@ from ..evaluation import greater_is_better
 from ..evaluation.diagnostics import RunFacts, check_below_baseline, compare_folds_to_baseline
 from ..evaluation.folds import summarise_folds
 from ..runs.summary import print_verdict_and_diagnostics
+from ..tasks import TASKS
+from ..terminal import Column, fit_table
 
 
 def fold_diagnostics(per_fold: list[dict], recipe) -> dict:
     """The keys listed in the module docstring."""
-    from ..tasks import TASKS
 
     metric = recipe.evaluate.metric or TASKS.get(recipe.task).default_metric()
     out: dict = {"monitor": metric,
@@ -47,7 +48,6 @@ def _mean_std(summary: dict, name: str) -> str:
 
 def print_folds_table(console, metrics: dict) -> None:
     """Per metric: the model's mean ± std beside the baseline's and the majority predictor's, then each fold."""
-    from ..terminal import Column, fit_table
 
     k = metrics["k"]
     columns = [Column("metric", 0, "left"), Column("fine-tuned mean ± std", 0),

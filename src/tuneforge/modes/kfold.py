@@ -20,6 +20,10 @@ from ..recipe import Recipe, check_recipe, recipe_to_yaml
 from ..tasks import TASKS
 from ..training.run_folder import new_run_dir, set_status, write_json, write_text
 from .fold_diagnostics import fold_diagnostics, print_folds_table
+from ..runs.pipeline import prepare, train_and_finish
+from ..artefacts.result import FinetuneResult
+from ..report import write_report_quietly
+from ..terminal import print_path
 
 
 def fold_bundles(recipe: Recipe) -> list[DataBundle]:
@@ -46,8 +50,6 @@ def fold_bundles(recipe: Recipe) -> list[DataBundle]:
 
 def run_folds(recipe: Recipe, console, quiet: bool = False):
     """Run every fold; return a FinetuneResult whose metrics are the cross-validation summary."""
-    from ..runs.pipeline import prepare, train_and_finish
-    from ..artefacts.result import FinetuneResult
 
     started = time.perf_counter()
     check_recipe(recipe)
@@ -78,7 +80,6 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
     set_status(parent, "completed")
     _print(console, metrics)
     if recipe.evaluate.report:
-        from ..report import write_report_quietly
         write_report_quietly(parent, console)
     return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=Path(parent), model=result.model,
                           task=result.task, label_names=result.label_names, data_section=recipe.data)
@@ -86,5 +87,4 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
 
 def _print(console, metrics: dict) -> None:
     print_folds_table(console, metrics)
-    from ..terminal import print_path
     print_path(console, "cross-validation folder", metrics["run_dir"])

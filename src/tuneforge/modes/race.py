@@ -40,6 +40,14 @@ from ..errors import TuneforgeError
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..recipe.schema import StrategySection
 from .race_report import print_rung, print_start, race_record, recipe_note, why_sentence
+from ..data import load_data
+from ..evaluation import greater_is_better
+from ..training.run_folder import new_run_dir, set_status, write_json, write_text
+from ..runs.hooks import RunHooks
+from ..runs.pipeline import _repeatable, run
+from ..strategies import Strategy
+from ..tasks import TASKS
+from ..training.run_folder import read_status
 
 # Cheaper first: which strategy a tie goes to (fewer trained parameters, fewer or simpler stages).
 COST_RANK = {"linear-probe": 0, "bitfit": 1, "ia3": 1, "lora": 1, "freeze": 2, "gradual-unfreezing": 2,
@@ -87,13 +95,6 @@ def run_race(recipe: Recipe, console: Console, quiet: bool = False, hooks=None, 
 
     ``race_dir``: the run folder of a killed race to finish (rounds already completed are kept).
     """
-    from ..data import load_data
-    from ..evaluation import greater_is_better
-    from ..training.run_folder import new_run_dir, set_status, write_json, write_text
-    from ..runs.hooks import RunHooks
-    from ..runs.pipeline import _repeatable, run
-    from ..strategies import Strategy
-    from ..tasks import TASKS
 
     check_recipe(recipe)  # every candidate, the data, the model, race_problems: before any folder exists
     hooks = hooks or RunHooks()
@@ -205,7 +206,6 @@ def _round(recipe, index, label, section, rung, budget, metric, run_dir, hooks, 
 
 
 def _completed(folder: Path) -> bool:
-    from ..training.run_folder import read_status
     return read_status(folder).get("state") == "completed"
 
 

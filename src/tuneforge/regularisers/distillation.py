@@ -38,6 +38,7 @@ from pydantic import Field
 from ..data.modalities import MODALITIES
 from ..errors import TuneforgeError
 from .base import REGULARISERS, Regulariser, RegulariserOptions
+from ..models import load_task_model
 
 
 class DistillationOptions(RegulariserOptions):
@@ -127,7 +128,6 @@ def _original_model(model, context, outputs: Optional[int]):
         outputs = cfg.get("num_classes") if model.kind == "timm" else None
     if not outputs:
         return None
-    from ..models import load_task_model
 
     try:
         return load_task_model(context.recipe.model, model.modality, outputs, None, regression=False,

@@ -54,6 +54,8 @@ from pydantic import Field
 from ..errors import RecipeError, TuneforgeError
 from .anchors import anchored_names, on_device, snapshot, weighted_distance
 from .base import REGULARISERS, Regulariser, RegulariserOptions
+from ..head.start import HeadData, captured_inputs, head_solvability, solve_model_head
+from ..data import encode_split, load_data
 
 
 class EWCOptions(RegulariserOptions):
@@ -101,7 +103,6 @@ class EWC(Regulariser):
 
     def _reference(self, model, context):
         o = self.options
-        from ..data import encode_split, load_data
 
         step = getattr(context, "continual", None)
         if o.data is None and step is not None:
@@ -127,7 +128,6 @@ class EWC(Regulariser):
 def fisher_model(model, split, task, o: EWCOptions):
     """(model to compute the Fisher through, note): a copy of ``model`` whose new head is solved on the
     pre-trained features of the reference rows, or ``model`` itself (with the reason) when that can't be."""
-    from ..head.start import HeadData, captured_inputs, head_solvability, solve_model_head
 
     if not model.new_head:
         return model, "the model's own pre-trained head"

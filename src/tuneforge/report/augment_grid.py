@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from .html import note, section
+from ..data.encode import epoch_view
+from .figures import new_figure
 
 GRID_FILE = "augment_grid.png"
 GRID_IMAGES = 8
@@ -51,8 +53,6 @@ def write_augment_grid(encoded, run_dir: Path, seed: int, label_names: Optional[
     """Save ``run_dir/augment_grid.png`` for an augmented image split; None (nothing written) otherwise."""
     if not getattr(encoded, "augment", None) or getattr(encoded, "pixels", None) is None or len(encoded) == 0:
         return None
-    from ..data.encode import epoch_view
-    from .figures import new_figure
 
     idx = np.unique(np.linspace(0, len(encoded) - 1, min(n, len(encoded))).astype(np.int64))
     plain = encoded.batch(idx, train=False)

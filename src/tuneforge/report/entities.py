@@ -9,7 +9,6 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
-from ..tasks.token_classification import EXAMPLES_FILE
 from .html import esc, note, section, table
 
 

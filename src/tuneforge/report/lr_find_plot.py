@@ -9,11 +9,11 @@ import math
 from pathlib import Path
 
 import numpy as np
+from .figures import new_figure
 
 
 def save_lr_find_png(result, path: Path) -> Path:
     """Write ``lr_find.png``: raw and smoothed loss against lr (log x), the suggestion marked."""
-    from .figures import new_figure
 
     fig = new_figure(6.0, 3.8)
     ax = fig.add_subplot()

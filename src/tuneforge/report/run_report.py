@@ -23,6 +23,7 @@ from .race_section import race
 from .generation import generation
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
+from ..terminal import print_path
 
 
 def _read_json(path: Path, default=None):
@@ -120,6 +121,5 @@ def write_report_quietly(run_dir, console, announce: bool = True) -> Optional[Pa
                       f"try `tuneforge report {run_dir}`")
         return None
     if announce:
-        from ..terminal import print_path
         print_path(console, "report", path)
     return path

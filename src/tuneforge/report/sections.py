@@ -10,6 +10,7 @@ from typing import Optional
 
 from . import figures
 from .html import esc, grid, img, note, section, table, with_ci
+from .generation import reference_retention
 
 def headline_metrics(metrics: dict) -> list[str]:
     """The metrics the run's task puts first (``metrics["columns"]["headline"]``).
@@ -127,7 +128,6 @@ def retention(r: Optional[dict]) -> str:
                             f"{r.get('probe_source')}. Set evaluate.retention to measure forgetting per block and "
                             "on a source task."), anchor="retention")
     if "measure" in r:   # a causal LM's: perplexity on a reference text
-        from .generation import reference_retention
         return reference_retention(r)
     rows = [["headline score (1 = nothing forgotten)", r.get("score")],
             ["embedding similarity preserved (Spearman)", r.get("embedding_spearman")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..evaluation.diagnostics import verdict
 from .html import esc, section
+from .html import table
 
 CSS = ("<style>.diag{border-left:4px solid #d08a00;background:#fff8e6;padding:8px 12px;margin:8px 0;"
        "border-radius:4px}.diag code{background:#f1f3f6;padding:1px 4px;border-radius:3px}"
@@ -33,7 +34,6 @@ def verdict_html(metrics: dict) -> str:
 
 def folds_beside_baseline(metrics: dict) -> str:
     """Cross-validation: per metric, the model's mean ± std beside the baseline's and the majority's."""
-    from .html import table
 
     folds = metrics.get("folds") or {}
     if not folds:

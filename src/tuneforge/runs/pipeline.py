@@ -41,6 +41,9 @@ from .hooks import RunHooks
 from .head_data import head_data
 from .plan_lines import head_solution_line, plan_notes, print_plan
 from .train_record import train_record
+from ..privacy import model_problems
+from ..data.packaged import DATASETS
+from ..data.tables import as_table
 
 
 @dataclass
@@ -90,7 +93,6 @@ def prepare(recipe: Recipe, console: Console, data=None, hooks: Optional[RunHook
     strategy = Strategy.from_section(recipe.strategy)
     model = strategy.prepare(model)
     if recipe.privacy is not None:  # layers Opacus cannot give per-example gradients for, before any folder
-        from ..privacy import model_problems
         problems = model_problems(model, strategy)
         if problems:
             raise RecipeError(problems=problems)
@@ -243,8 +245,6 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
 
 def _repeatable(recipe: Recipe, run_dir: Path) -> Recipe:
     """The recipe with data paths made absolute and in-memory tables saved into the run folder."""
-    from ..data.packaged import DATASETS
-    from ..data.tables import as_table
 
     changes = {}
     for key in ("train", "validation", "test"):

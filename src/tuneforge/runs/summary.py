@@ -8,6 +8,7 @@ from rich.table import Table
 from ..evaluation.diagnostics import verdict
 from ..terminal import print_path, print_segments
 from .phases import phases_line
+from ..report.privacy_section import privacy_lines
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -51,7 +52,6 @@ def print_summary(console: Console, metrics: dict) -> None:
     if metrics.get("phases"):
         console.print(f"[dim]time[/dim] {escape(phases_line(metrics['phases']))}", highlight=False)
     if metrics.get("privacy"):
-        from ..report.privacy_section import privacy_lines
         head, caveats = privacy_lines(metrics["privacy"])
         console.print(f"[bold]privacy[/bold] {escape(head)}; " + escape("; ".join(caveats)))
     retention = retention_line(metrics.get("retention"))

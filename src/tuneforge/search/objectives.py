@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import RecipeError
 from ..evaluation import greater_is_better
+from ..registry import did_you_mean
 
 TRAIN_KEYS = ("seconds", "samples_per_second", "peak_memory_mb", "trainable_parameters", "steps", "samples")
 
@@ -60,12 +61,10 @@ def parse_objectives(texts: list[str], monitor: str, metric_names: list[str]) ->
         section, _, key = name.partition(".")
         if section == "validation":
             if key not in metric_names:
-                from ..registry import did_you_mean
                 raise RecipeError(f"search.objectives: {key!r} is not a validation metric of this task"
                                   f"{did_you_mean(key, metric_names)}; choose from {', '.join(metric_names)}")
         elif section == "train":
             if key not in TRAIN_KEYS:
-                from ..registry import did_you_mean
                 raise RecipeError(f"search.objectives: train.{key} is not measured{did_you_mean(key, TRAIN_KEYS)}; "
                                   f"choose from {', '.join('train.' + k for k in TRAIN_KEYS)}")
         elif name != "retention":

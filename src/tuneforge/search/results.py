@@ -21,6 +21,17 @@ from rich.markup import escape
 
 from ..terminal import Column, fit_table, print_path
 from .study import SearchContext, counted
+from ..recipe import load_recipe
+from ..recipe.load import set_dotted
+from ..training.run_folder import read_status
+from ..runs.hooks import RunHooks
+from ..modes.dispatch import run as run_recipe
+from .study import _alive
+from .trial import worker_name
+from .storage import redact
+from .study_report import write_study_report
+from .study_tables import write_trials_csv
+from ..training.run_folder import write_json
 
 REPRODUCE_TOLERANCE = 0.01   # |final validation - trial validation| above this is reported
 
@@ -41,8 +52,6 @@ def best_trial(ctx: SearchContext):
 
 def best_tree(ctx: SearchContext, trial) -> dict:
     """The recipe that repeats ``trial``: the base recipe, its values, no ``search`` section."""
-    from ..recipe import load_recipe
-    from ..recipe.load import set_dotted
 
     tree = json.loads(json.dumps(ctx.base, default=str))
     tree.pop("search", None)
@@ -77,10 +86,6 @@ def importances(ctx: SearchContext) -> dict:
 
 def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
     """Run the best recipe once in full (test split included) in ``best-NNNN/``; reuse a finished one."""
-    from ..recipe import load_recipe
-    from ..training.run_folder import read_status
-    from ..runs.hooks import RunHooks
-    from ..modes.dispatch import run as run_recipe
 
     tree = best_tree(ctx, trial)
     write_yaml(ctx.study_dir / "best.yaml", tree)
@@ -112,8 +117,6 @@ def final_run(ctx: SearchContext, trial, quiet: bool) -> Optional[dict]:
 def _claim(folder: Path) -> bool:
     """Whether this process may run the final run in ``folder``: it created it, or the worker that
     did (on this machine) is gone and left it unfinished (then it starts again)."""
-    from .study import _alive
-    from .trial import worker_name
 
     owner_file = folder / ".owner"
     try:
@@ -141,7 +144,6 @@ def summarise(ctx: SearchContext, final: Optional[dict], stop_reason: str) -> di
     trials = ctx.study.get_trials(deepcopy=False)
     state = lambda s: sum(t.state == s for t in trials)  # noqa: E731
     best = best_trial(ctx)
-    from .storage import redact
     return {
         "study": ctx.study_dir.name, "storage": redact(ctx.storage_url),
         "objectives": [o.label for o in ctx.objectives], "trials_total": ctx.trials, "stop_reason": stop_reason,
@@ -163,9 +165,6 @@ def summarise(ctx: SearchContext, final: Optional[dict], stop_reason: str) -> di
 
 
 def write_results(ctx: SearchContext, summary: dict) -> None:
-    from .study_report import write_study_report
-    from .study_tables import write_trials_csv
-    from ..training.run_folder import write_json
 
     write_json(ctx.study_dir / "search.json", summary)
     write_trials_csv(ctx.study, ctx.study_dir / "trials.csv")

@@ -17,6 +17,10 @@ from ..extras import require_extra
 from ..terminal import print_path
 from .dashboard import DASHBOARD_NEEDS, serve_dashboard
 from .storage import require_storage_extra
+from ..errors import TuneforgeError
+from .results import best_trial, final_run, print_results, summarise, write_results
+from .study import counted, open_study, prepare_search, requeue_interrupted
+from .worker import start_local_workers, stop_workers, work
 
 
 def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] = None, timeout=None,
@@ -27,10 +31,6 @@ def run_search(source, overrides: Sequence[str] = (), *, trials: Optional[int] =
     import torch
     from optuna.trial import TrialState
 
-    from ..errors import TuneforgeError
-    from .results import best_trial, final_run, print_results, summarise, write_results
-    from .study import counted, open_study, prepare_search, requeue_interrupted
-    from .worker import start_local_workers, stop_workers, work
 
     console = console or Console(quiet=quiet)
     if jobs < 1:

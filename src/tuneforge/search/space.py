@@ -25,6 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..errors import RecipeError
+from ..registry import did_you_mean
+from .spaces import shipped_space
+from ..recipe.schema import SearchSection
+from ..recipe.schema import Recipe
+from ..errors import TuneforgeError
+from ..recipe.load import load_recipe, set_dotted
+from ..strategies import Strategy
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "choice")
 BLOCKS = "blocks"
@@ -101,7 +108,6 @@ def parse_dimension(key: str, spec: Any) -> Dimension:
     kinds = [k for k in spec if k in DISTRIBUTIONS]
     unknown = [k for k in spec if k not in DISTRIBUTIONS]
     if unknown or len(kinds) != 1:
-        from ..registry import did_you_mean
         hint = did_you_mean(unknown[0], DISTRIBUTIONS) if unknown else ""
         raise SpaceError(f"{where}: give exactly one of {', '.join(DISTRIBUTIONS)} (plus optional when, step, log)"
                          + (f"; unknown key {unknown[0]!r}{hint}" if unknown else ""))
@@ -147,13 +153,10 @@ def space_entries(section) -> dict[str, Any]:
 
 def build_space(section, task_name: str) -> list[Dimension]:
     """The dimensions of a recipe's search: the shipped space (if any) updated by the recipe's entries."""
-    from .spaces import shipped_space
 
     entries = space_entries(section)
     bad = [k for k in entries if "." not in k]
     if bad:
-        from ..registry import did_you_mean
-        from ..recipe.schema import SearchSection
         raise SpaceError(f"search.{bad[0]}: unknown key{did_you_mean(bad[0], SearchSection.model_fields)}; "
                          f"settings: {', '.join(SearchSection.model_fields)}; a search dimension is a dotted "
                          "recipe key such as optimizer.lr_factor")
@@ -200,7 +203,6 @@ def sample(trial, dims: list[Dimension], base: dict, blocks: Optional[int]) -> d
 
 def _defaults(key: str):
     """The schema's default of a key the recipe does not write (e.g. strategy.name -> full)."""
-    from ..recipe.schema import Recipe
 
     model = Recipe
     parts = key.split(".")
@@ -218,9 +220,6 @@ def _defaults(key: str):
 def space_problems(recipe_tree: dict, section, task_name: str, blocks: Optional[int]) -> list[str]:
     """Every problem of a search space, for ``tuneforge validate``: unreadable dimensions, keys that are not
     recipe settings, values a recipe would refuse (each choice, both ends of each range), conflicts."""
-    from ..errors import TuneforgeError
-    from ..recipe.load import load_recipe, set_dotted
-    from ..strategies import Strategy
 
     try:
         dims = build_space(section, task_name)

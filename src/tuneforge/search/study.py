@@ -30,6 +30,17 @@ from rich.console import Console
 
 from ..errors import RecipeError, TuneforgeError
 from .objectives import Objective
+from ..data import load_data
+from ..models import peek_model
+from ..recipe import all_problems, load_recipe
+from ..recipe.load import recipe_tree, set_dotted
+from ..runs.hooks import RunHooks
+from ..tasks import TASKS
+from ..recipe.duration import parse_duration
+from .objectives import parse_objectives
+from .space import build_space
+from ..data.tables import as_table
+from .storage import default_storage_url, load_or_create, make_pruner, make_sampler, open_storage
 
 MAX_SAME_FAILURES = 3
 
@@ -58,7 +69,6 @@ class SearchContext:
         return any(o.path == "retention" for o in self.objectives)
 
     def hooks_for_trial(self, callbacks):
-        from ..runs.hooks import RunHooks
         return RunHooks(data=dataclasses.replace(self.bundle, test=None), callbacks=callbacks, lean=True,
                         encoded=self.shared.encoded, features=self.shared.features,
                         retention=self.needs_retention)
@@ -109,15 +119,6 @@ def _content_key(obj) -> str:
 def prepare_search(source, overrides=(), *, trials=None, timeout=None, objectives=None, study=None,
                    storage=None, console=None) -> SearchContext:
     """Everything checked and loaded before the first trial; a :class:`TuneforgeError` listing all problems otherwise."""
-    from ..data import load_data
-    from ..models import peek_model
-    from ..recipe import all_problems, load_recipe
-    from ..recipe.load import recipe_tree, set_dotted
-    from ..runs.hooks import RunHooks
-    from ..tasks import TASKS
-    from ..recipe.duration import parse_duration
-    from .objectives import parse_objectives
-    from .space import build_space
 
     console = console or Console()
     tree = recipe_tree(source, overrides)
@@ -165,7 +166,6 @@ def prepare_search(source, overrides=(), *, trials=None, timeout=None, objective
 
 def _tables_to_files(tree: dict, study_dir: Path) -> dict:
     """In-memory tables (Python callers) saved as Parquet in the study folder, so workers and best.yaml can read them."""
-    from ..data.tables import as_table
 
     data = tree.get("data") or {}
     for key in ("train", "validation", "test"):
@@ -185,7 +185,6 @@ def open_study(ctx: SearchContext, create_folder: bool = True) -> None:
     import optuna
     import yaml
 
-    from .storage import default_storage_url, load_or_create, make_pruner, make_sampler, open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)   # the search prints its own line per trial
     if ctx.study_dir.exists() and not ctx.study_dir.is_dir():

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 from . import study_figures as figs
 from ..report.html import esc, fmt, grid, img, note, section, table
 from .study_tables import Objective, pruned_at_step, seconds, state_name
+from .dashboard import dashboard_command
 
 _ERROR_CHARS = 240
 
@@ -134,7 +135,6 @@ def files_section(study_dir: Path, summary: dict) -> str:
                                          else None)
     parts = [f"<ul>{listing}</ul>" if listing else ""]
     if storage:
-        from .dashboard import dashboard_command  # lazy: the search package imports this module
 
         parts.append(note("Browse the study interactively: " + dashboard_command(storage)))
     cost = []

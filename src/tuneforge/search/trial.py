@@ -19,6 +19,9 @@ from typing import Optional
 
 from ..errors import TuneforgeError
 from ..training.callbacks import Callback
+from ..recipe import load_recipe
+from ..modes.dispatch import run as run_recipe
+from .space import sample
 
 LEAN_SETTINGS = {"evaluate.report": False, "evaluate.baseline": False, "evaluate.random_init": False,
                  "evaluate.explain": 0, "evaluate.bootstrap": 0, "output.save_model": False}
@@ -57,7 +60,6 @@ def rss_mb() -> float:
 
 def trial_recipe(base: dict, overrides: dict, study_dir: Path, retention: bool):
     """The trial's recipe: the base recipe (without ``search``) + the trial's values + lean settings."""
-    from ..recipe import load_recipe
 
     tree = copy.deepcopy(base)
     tree.pop("search", None)
@@ -91,8 +93,6 @@ class TrialRunner:
     def __call__(self, trial):
         import optuna
 
-        from ..modes.dispatch import run as run_recipe
-        from .space import sample
 
         ctx = self.ctx
         trial.set_user_attr("worker", worker_name())

@@ -18,6 +18,7 @@ from rich.markup import escape
 from ..errors import TuneforgeError
 from .study import MAX_SAME_FAILURES, SearchContext, counted
 from .trial import TrialRunner
+from .trial import worker_name
 
 
 def work(ctx: SearchContext) -> str:
@@ -53,7 +54,6 @@ def work(ctx: SearchContext) -> str:
 
 
 def _me() -> str:
-    from .trial import worker_name
     return worker_name()
 
 

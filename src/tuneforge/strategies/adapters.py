@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import RecipeError
 from ..models.layer_map import Block, LayerMap
 from .base import Plan, Stage, Strategy, StrategyOptions
+from ..models.families import build_layer_map
 
 
 # per family, the names of modules an adapter targets by default: the first set whose names all
@@ -88,7 +89,6 @@ class AdapterStrategy(Strategy):
 
     def finalize(self, model):
         """Merge the adapter into the weights; the model becomes a plain network again."""
-        from ..models.families import build_layer_map
 
         if self.peft_model is None:
             return model

@@ -24,6 +24,7 @@ from ..errors import RecipeError
 from ..models.layer_map import FEATURE_ENCODER, LayerMap
 from ..registry import Registry, did_you_mean
 from .param_groups import ParamGroup
+from .defaults import common_defaults
 
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 
@@ -140,7 +141,6 @@ class Strategy:
 
     def defaults(self, ctx) -> dict[str, tuple[Any, str]]:
         """``{dotted key: (value, why)}`` for the settings left unset; see ``strategies/defaults.py``."""
-        from .defaults import common_defaults
         return common_defaults(self, ctx)
 
     @classmethod

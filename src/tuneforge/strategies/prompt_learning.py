@@ -37,6 +37,7 @@ from ..errors import RecipeError
 from ..models.layer_map import Block, LayerMap
 from ..tasks import TASKS
 from .base import Plan, Stage, Strategy, StrategyOptions
+from .defaults import common_defaults
 
 BASE_PREFIX = "base_model."
 ANCHORED = ("l2-sp", "ewc")   # regularisers whose penalty counts only the pre-trained weights that train   # what peft's prompt-learning wrapper puts before the base network's names
@@ -66,7 +67,6 @@ class PromptLearningStrategy(Strategy):
         (``tuneforge validate``): no head to solve, no head learning rate."""
         from dataclasses import replace
 
-        from .defaults import common_defaults
         return common_defaults(self, replace(ctx, new_head=False))
 
     def recipe_problems(self, recipe) -> list[str]:

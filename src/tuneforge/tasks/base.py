@@ -24,6 +24,14 @@ import pandas as pd
 import torch
 
 from ..registry import Registry
+from ..data.encode import encode_split
+from ..data.modalities import MODALITIES
+from ..models import load_task_model
+from ..evaluation.metrics import default_metric
+from ..evaluation.metrics import list_metrics
+from ..evaluation.metrics import compute_metrics
+from ..evaluation.bootstrap import confidence_intervals
+from ..evaluation.bootstrap import paired_bootstrap
 
 TASKS: Registry["Task"] = Registry("task")
 
@@ -95,7 +103,6 @@ class Task:
 
     def encode_split(self, split, model, data, role: str, seed: int, targets_transform=None):
         """``split`` as batches for ``model`` (``role``: train, validation or test); default: tokens or pixels."""
-        from ..data.encode import encode_split
         return encode_split(split, model, data, targets_transform=targets_transform)
 
     def empty_targets(self, n: int) -> np.ndarray:
@@ -117,14 +124,12 @@ class Task:
         Default: the modality's per-example head (sequence or image classification); a task
         with per-token outputs (NER) or a language-model head (causal LM) overrides it.
         """
-        from ..data.modalities import MODALITIES
         return MODALITIES.get(self.modality).hf_example_head
 
     def build_model(self, section, label_names: Optional[list[str]], image_size: Optional[int] = None,
                     keep_head: bool = False, num_outputs: Optional[int] = None):
         """The pre-trained model of ``section`` with this task's head (``hf_auto_class()``, or timm with
         ``num_classes``)."""
-        from ..models import load_task_model
         return load_task_model(section, self.modality, num_outputs or self.num_outputs(label_names), label_names,
                                regression=self.problem_type == "regression", image_size=image_size,
                                keep_head=keep_head, problem_type=self.problem_type,
@@ -149,12 +154,10 @@ class Task:
     # -- evaluation ----------------------------------------------------------------------------
 
     def default_metric(self) -> str:
-        from ..evaluation.metrics import default_metric
         return default_metric(self.metric_kind)
 
     def metric_names(self) -> list[str]:
         """The metrics this task reports (what ``evaluate.metric`` may monitor)."""
-        from ..evaluation.metrics import list_metrics
         return list(list_metrics(self.metric_kind))
 
     def fit_decision(self, targets: np.ndarray, outputs: np.ndarray, metric: Optional[str] = None,
@@ -171,13 +174,11 @@ class Task:
     def compute_metrics(self, targets: np.ndarray, outputs: np.ndarray, label_names: Optional[list[str]],
                         decision: Optional[dict] = None) -> dict:
         """Every metric of one split from raw model outputs (JSON-ready)."""
-        from ..evaluation.metrics import compute_metrics
         return compute_metrics(self.metric_kind, targets, outputs, label_names)
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed: int,
                         decision: Optional[dict] = None) -> dict:
         """Bootstrap intervals (``test_ci``) and any curves of the test outputs."""
-        from ..evaluation.bootstrap import confidence_intervals
         return {"test_ci": confidence_intervals(self.metric_kind, targets, outputs, evaluate.bootstrap,
                                                 evaluate.confidence, seed),
                 "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
@@ -185,7 +186,6 @@ class Task:
     def paired_bootstrap(self, targets, outputs_a, outputs_b, metric: str, resamples: int, confidence: float,
                          seed: int) -> dict:
         """Difference of ``metric`` between two models' outputs on the same examples, with a p-value."""
-        from ..evaluation.bootstrap import paired_bootstrap
         return paired_bootstrap(self.metric_kind, targets, outputs_a, outputs_b, metric, resamples, confidence,
                                 seed)
 

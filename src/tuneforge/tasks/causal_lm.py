@@ -18,6 +18,20 @@ import torch
 from ..errors import DataError, RecipeError
 from ..models.precision import autocast_dtype
 from .base import Task, register
+from ..data.cleaning import _missing, drop_rows
+from ..data.columns import missing_column_message
+from ..data.lm_examples import lm_columns
+from ..data.lm_encode import encode_lm_split
+from ..models.causal_lm import packing_problem
+from ..models.causal_lm import load_causal_lm
+from ..models.causal_lm import load_saved_causal_lm
+from ..recipe.schema import GenerateSection
+from ..evaluation.perplexity import lm_metrics
+from ..evaluation.perplexity import lm_intervals
+from ..evaluation.perplexity import lm_paired_bootstrap
+from ..evaluation import predict_outputs
+from ..evaluation.generation import exact_match, generate_for, held_out_prompts
+from ..evaluation.generation import reference_perplexity
 
 
 @register
@@ -49,9 +63,6 @@ class CausalLM(Task):
         return problems
 
     def clean_targets(self, df, label_column, data, source, lines, report):
-        from ..data.cleaning import _missing, drop_rows
-        from ..data.columns import missing_column_message
-        from ..data.lm_examples import lm_columns
 
         problems = self.check_data(data)
         if problems:
@@ -67,8 +78,6 @@ class CausalLM(Task):
         return np.zeros(len(labels), dtype=np.float32)   # the targets are the tokens themselves
 
     def encode_split(self, split, model, data, role, seed, targets_transform=None):
-        from ..data.lm_encode import encode_lm_split
-        from ..models.causal_lm import packing_problem
 
         encoded = encode_lm_split(split, model, data, pack=data.packing and role == "train", seed=seed)
         if encoded.target_tokens == 0:
@@ -85,13 +94,10 @@ class CausalLM(Task):
         return "AutoModelForCausalLM"
 
     def build_model(self, section, label_names, image_size=None, keep_head=False, num_outputs=None):
-        from ..models.causal_lm import load_causal_lm
         return load_causal_lm(section)
 
     def load_saved(self, folder, meta):
-        from ..models.causal_lm import load_saved_causal_lm
         model = load_saved_causal_lm(folder, meta.get("source", str(folder)), meta)
-        from ..recipe.schema import GenerateSection
         recipe = (meta.get("extra") or {}).get("recipe") or {}
         model.generate_settings = GenerateSection(**recipe.get("generate", {}))
         return model
@@ -105,16 +111,13 @@ class CausalLM(Task):
         return ["perplexity", "nll"]
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
-        from ..evaluation.perplexity import lm_metrics
         return lm_metrics(outputs)
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
-        from ..evaluation.perplexity import lm_intervals
         return {"test_ci": lm_intervals(outputs, evaluate.bootstrap, evaluate.confidence, seed),
                 "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
 
     def paired_bootstrap(self, targets, outputs_a, outputs_b, metric, resamples, confidence, seed) -> dict:
-        from ..evaluation.perplexity import lm_paired_bootstrap
         return lm_paired_bootstrap(outputs_a, outputs_b, metric, resamples, confidence, seed)
 
     def majority_outputs(self, train_targets, n, label_names):
@@ -122,8 +125,6 @@ class CausalLM(Task):
 
     def own_baselines(self, p, eval_split, precision, device):
         """The pre-trained model itself: its perplexity (with interval), generations and reference perplexity."""
-        from ..evaluation import predict_outputs
-        from ..evaluation.perplexity import lm_intervals
 
         ev, dtype = p.recipe.evaluate, autocast_dtype(precision)
         if not ev.baseline:
@@ -167,7 +168,6 @@ class CausalLM(Task):
         return split.inputs if split is not None else []
 
     def _generations(self, p, when: str) -> dict:
-        from ..evaluation.generation import exact_match, generate_for, held_out_prompts
 
         prompts = held_out_prompts(self._held_out(p), p.recipe.generate.samples)
         if not prompts:
@@ -178,14 +178,11 @@ class CausalLM(Task):
         return {"samples": samples, "exact_match": exact_match(texts, references)}
 
     def _reference(self, p, device, dtype) -> dict:
-        from ..evaluation.generation import reference_perplexity
         return reference_perplexity(p.model, p.recipe.evaluate.retention, p.recipe.data, p.recipe.evaluate.batch_size,
                                     device, dtype)
 
     # -- prediction ----------------------------------------------------------------------------
     def raw_predictions(self, model, inputs, data, batch_size) -> Optional[list[dict]]:
-        from ..evaluation.generation import generate_for
-        from ..recipe.schema import GenerateSection
 
         settings = model.generate_settings or GenerateSection()
         texts = generate_for(model, [(str(x), None, True) for x in inputs], settings)

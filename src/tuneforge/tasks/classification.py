@@ -18,6 +18,18 @@ from ..errors import DataError
 from ..evaluation.metrics import class_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
+from .base import TASKS
+from ..data.cleaning import label_targets
+from ..data.balance import inverse_frequency_weights
+from ..data.balance import AUTO_RATIO, imbalance_ratio
+from ..evaluation.threshold import tune_threshold
+from ..evaluation.metrics import compute_metrics
+from ..evaluation.bootstrap import confidence_intervals
+from ..evaluation.curves import classification_curves
+from ..evaluation.top_losses import most_confused, top_losses
+from ..evaluation.baseline import majority_outputs
+from ..evaluation.baseline import linear_probe_outputs
+from ..evaluation.threshold import decide
 
 
 class ClassificationTask(Task):
@@ -49,7 +61,6 @@ class ClassificationTask(Task):
         return []
 
     def clean_targets(self, df, label_column, data, source, lines, report):
-        from ..data.cleaning import label_targets
         return label_targets(df, label_column, data.clean, source, lines, report)
 
     def label_names(self, train_labels, data, own_order) -> list[str]:
@@ -90,7 +101,6 @@ class ClassificationTask(Task):
         return {n: int(c) for n, c in zip(names, np.bincount(np.asarray(targets, dtype=np.int64), minlength=k))}
 
     def loss_weights(self, train_targets, label_names) -> np.ndarray:
-        from ..data.balance import inverse_frequency_weights
         return inverse_frequency_weights(np.array(list(self.class_counts(train_targets, label_names).values())))
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights=None,
@@ -118,8 +128,6 @@ class ClassificationTask(Task):
     def fit_decision(self, targets, outputs, metric=None, evaluate=None) -> Optional[dict]:
         """Binary only: the threshold on P(second class) tuned on validation for ``metric`` when
         ``evaluate.threshold`` is ``tune``, or ``auto`` and the validation classes are imbalanced."""
-        from ..data.balance import AUTO_RATIO, imbalance_ratio
-        from ..evaluation.threshold import tune_threshold
 
         outputs = np.asarray(outputs)
         option = evaluate.threshold if evaluate is not None else "auto"
@@ -145,14 +153,11 @@ class ClassificationTask(Task):
         return class_prior_entropy(train_targets)
 
     def compute_metrics(self, targets, outputs, label_names, decision=None) -> dict:
-        from ..evaluation.metrics import compute_metrics
         return compute_metrics(self.metric_kind, targets, outputs, label_names, _threshold(decision))
 
     def test_statistics(self, targets, outputs, label_names, evaluate, seed, decision=None) -> dict:
         from scipy.special import softmax
 
-        from ..evaluation.bootstrap import confidence_intervals
-        from ..evaluation.curves import classification_curves
         out = {"test_ci": confidence_intervals(self.metric_kind, targets, outputs, evaluate.bootstrap,
                                                evaluate.confidence, seed, threshold=_threshold(decision)),
                "confidence": evaluate.confidence, "bootstrap": evaluate.bootstrap}
@@ -161,24 +166,20 @@ class ClassificationTask(Task):
         return out
 
     def top_losses(self, targets, outputs, label_names, n, decision=None):
-        from ..evaluation.top_losses import most_confused, top_losses
         threshold = _threshold(decision)
         return {"examples": top_losses(targets, outputs, label_names, n, threshold),
                 "most_confused": most_confused(targets, outputs, label_names, threshold=threshold)}
 
     def majority_outputs(self, train_targets, n, label_names):
-        from ..evaluation.baseline import majority_outputs
         return majority_outputs(self.metric_kind, train_targets, n,
                                 None if label_names is None else len(label_names), label_names)
 
     def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
-        from ..evaluation.baseline import linear_probe_outputs
         return linear_probe_outputs(self.metric_kind, train_x, train_targets, eval_sets, label_names, seed=seed)
 
     # -- prediction ----------------------------------------------------------------------------
 
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
-        from ..evaluation.threshold import decide
 
         probs = torch.softmax(torch.as_tensor(np.asarray(outputs), dtype=torch.float32), dim=-1).numpy()
         names = label_names or [str(i) for i in range(probs.shape[1])]
@@ -220,7 +221,6 @@ def _threshold(decision: Optional[dict]) -> Optional[float]:
 
 def classification_task_for(modality: str) -> ClassificationTask:
     """The registered single-label classification task of ``modality`` (labelled source data for retention)."""
-    from .base import TASKS
     for name in TASKS.names():
         task = TASKS.get(name)
         if type(task).__mro__[1] is ClassificationTask and task.modality == modality:

@@ -24,6 +24,9 @@ from ..errors import DataError
 from ..evaluation.multilabel import label_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
+from ..data.cleaning import label_string
+from ..evaluation import multilabel
+from ..data.cleaning import drop_rows
 
 THRESHOLDS_FILE = "thresholds.json"
 
@@ -34,7 +37,6 @@ def parse_labels(value, delimiter: str = "|") -> Optional[list[str]]:
     >>> parse_labels("sports | politics"), parse_labels(["a", "b"]), parse_labels("[]")
     (['sports', 'politics'], ['a', 'b'], [])
     """
-    from ..data.cleaning import label_string
 
     if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
         items = list(value)
@@ -66,7 +68,6 @@ class MultiLabelTask(Task):
     leaderboard_columns = ("micro_f1", "macro_f1", "map")
 
     def __init__(self):
-        from ..evaluation import multilabel   # registers the multi-label metrics
         self.metrics = multilabel
 
     @property
@@ -83,7 +84,6 @@ class MultiLabelTask(Task):
         return []
 
     def clean_targets(self, df, label_column, data, source, lines, report):
-        from ..data.cleaning import drop_rows
 
         parsed = df[label_column].map(lambda v: parse_labels(v, data.label_delimiter))
         df = drop_rows(df, parsed.isna(), "missing label", label_column, data.clean, source, lines, report).copy()

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from .base import TargetScaler, Task
+from ..data.cleaning import numeric_targets
+from ..evaluation.baseline import majority_outputs
+from ..evaluation.baseline import linear_probe_outputs
 
 
 class RegressionTask(Task):
@@ -28,7 +31,6 @@ class RegressionTask(Task):
         return []
 
     def clean_targets(self, df, label_column, data, source, lines, report):
-        from ..data.cleaning import numeric_targets
         return numeric_targets(df, label_column, data.clean, source, lines, report)
 
     def encode_targets(self, labels, names, declared, where) -> np.ndarray:
@@ -41,11 +43,9 @@ class RegressionTask(Task):
         return F.mse_loss(outputs.float().squeeze(-1), targets.float())
 
     def majority_outputs(self, train_targets, n, label_names):
-        from ..evaluation.baseline import majority_outputs
         return majority_outputs(self.metric_kind, train_targets, n)
 
     def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
-        from ..evaluation.baseline import linear_probe_outputs
         return linear_probe_outputs(self.metric_kind, train_x, train_targets, eval_sets, seed=seed)
 
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:

@@ -26,13 +26,20 @@ from ..errors import DataError
 from ..evaluation.metrics import class_prior_entropy
 from ..registry import did_you_mean
 from .base import Task
+from ..data.words import parse_words
+from ..evaluation import token_metrics
+from ..data.cleaning import drop_rows
+from ..data.columns import default_columns
+from ..data.tables import row_label
+from ..data.words import check_words
+from ..models import load_task_model
+from ..head.solver import solve_head
 
 EXAMPLES_FILE = "entity_examples.json"   # test sentences with gold and predicted entities (report/entities.py)
 
 
 def parse_tags(value) -> Optional[list[str]]:
     """The tags of one cell: a list, a JSON list written as text, or text split on white space (None: missing)."""
-    from ..data.words import parse_words
     tags = parse_words(value)
     return None if tags is None else [str(t).strip() for t in tags]
 
@@ -57,7 +64,6 @@ class TokenClassificationTask(Task):
     leaderboard_columns = ("entity_f1", "entity_f1_strict", "token_accuracy")
 
     def __init__(self):
-        from ..evaluation import token_metrics   # registers the token metrics
         self.metrics = token_metrics
 
     @property
@@ -78,10 +84,6 @@ class TokenClassificationTask(Task):
         return problems
 
     def clean_targets(self, df, label_column, data, source, lines, report):
-        from ..data.cleaning import drop_rows
-        from ..data.columns import default_columns
-        from ..data.tables import row_label
-        from ..data.words import check_words, parse_words
 
         _, input_column, _ = default_columns(data, self.modality)
         tags = df[label_column].map(parse_tags)
@@ -128,7 +130,6 @@ class TokenClassificationTask(Task):
 
     def build_model(self, section, label_names, image_size=None, keep_head=False, num_outputs=None):
         """A text model with a token-classification head (word sequences are read by text models)."""
-        from ..models import load_task_model
         return load_task_model(section, "text", num_outputs or len(label_names), label_names, regression=False,
                                image_size=None, keep_head=keep_head, problem_type=self.problem_type,
                                auto_class=self.hf_auto_class())
@@ -181,7 +182,6 @@ class TokenClassificationTask(Task):
         return self.metrics.prior_outputs(train_targets, n, len(label_names))
 
     def probe_outputs(self, train_x, train_targets, eval_sets, label_names, seed):
-        from ..head.solver import solve_head
 
         # C is chosen on a fifth of the training sentences held out (not by k-fold cross-validation over
         # words: tens of thousands of rows make that 3x slower, and words of one sentence are not independent)
