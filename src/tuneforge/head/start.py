@@ -1,6 +1,6 @@
 """Start training from a solved head: check it can be done exactly, gather the head's inputs, write it.
 
-The solver (``head_solver.py``) needs the exact inputs of the head's last linear layer
+The solver (``head/solver.py``) needs the exact inputs of the head's last linear layer
 (``model.head_linear()``) in eval mode. They are captured with a forward pre-hook on that
 layer, so they are right by construction. The pipeline already extracted the frozen features
 (``model.features``) for the baseline; when those equal the head's inputs (checked on a few
