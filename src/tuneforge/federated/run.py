@@ -49,7 +49,7 @@ from ..training.evaluator import SplitEvaluator
 from .client import client_app
 from .server import ServerRun, make_server_app
 from ..training.run_folder import write_json
-from ..runs.plan_lines import print_plan
+from ..runs.summary import print_plan
 from ..training.history import scalar_metrics
 
 

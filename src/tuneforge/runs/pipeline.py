@@ -38,12 +38,16 @@ from ..training.run_folder import new_run_dir, read_status, set_status, write_js
 from ..analysis.baselines import baselines_for_run
 from ..training.loss_trace import LossTrace
 from .hooks import RunHooks
-from .head_data import head_data
-from .plan_lines import head_solution_line, plan_notes, print_plan
-from .train_record import train_record
+from .summary import head_solution_line, plan_notes, print_plan
 from ..privacy import model_problems
 from ..data.packaged import DATASETS
 from ..data.tables import as_table
+import numpy as np
+from ..evaluation import extract_features
+from ..head.start import HeadData, head_inputs
+from ..models.precision import autocast_dtype
+import resource
+from ..data import batch_order, padding_fraction
 
 
 @dataclass
@@ -287,3 +291,71 @@ def _checkpoint_to_resume(run_dir: Path) -> Path:
                              "before its first one, or checkpoints/ was removed); start it again with "
                              f"`tuneforge run {run_dir}/recipe.yaml`")
     return path
+
+
+# -- the head solver's inputs: frozen features (or the head's captured inputs) and targets --------------------
+
+def head_data(p, shared: bool, precision: str, device):
+    """The head's inputs and targets on train and validation for the head solver.
+
+    ``shared``: the model's features are exactly the head's inputs, so the baseline's cached
+    features serve (extracted here when the baseline did not run); otherwise the head's
+    inputs are captured with a hook.
+    """
+    bs, dtype = p.recipe.evaluate.batch_size, autocast_dtype(precision)
+    out = {}
+    for split in ("train", "validation"):
+        if split not in p.encoded:
+            continue
+        if shared:
+            if split not in p.features:
+                p.features[split], _ = extract_features(p.model, p.encoded[split], bs, device, dtype)
+            x = p.features[split]
+        else:
+            x, _ = head_inputs(p.model, p.encoded[split], bs, device)
+        y = p.encoded["train"].targets if split == "train" else getattr(p.data, split).targets
+        if split != "train" and p.scaler is not None:
+            y = p.scaler.transform(np.asarray(y))
+        out[split] = (x, np.asarray(y))
+    return HeadData(out["train"], out.get("validation"))
+
+
+# -- metrics.json's ``train`` record: what training did and cost, counted as it ran ------------------------
+
+def train_record(state, trainer, encoded, recipe, trainable: int, total: int, device,
+                 seconds_this_process: Optional[float] = None) -> dict:
+    """Seconds (optimizer steps), samples, tokens, steps, epochs run, stops, best step, parameters and peak
+    memory. ``seconds_this_process``: after ``--resume``, the steps this process took."""
+    return {"seconds": state.seconds, "samples": state.samples, "tokens": state.tokens,
+            "samples_per_second": state.samples / state.seconds if state.seconds else 0.0,
+            **({"seconds_this_process": seconds_this_process} if seconds_this_process is not None else {}),
+            "steps": state.step, "epochs": epochs_run(state, trainer), "epochs_planned": trainer.epochs,
+            "stop_reason": state.stop_reason,
+            "skipped_batches": state.skipped_batches,
+            "best_step": state.best_step, "best_validation": state.best_value,
+            "stage_seconds": state.stage_seconds, "prefix_cache": trainer.prefix_cache.describe(),
+            "padding_fraction": _padding(encoded, recipe),
+            "trainable_parameters": trainable, "total_parameters": total,
+            "peak_memory_mb": _peak_memory_mb(device)}
+
+
+def epochs_run(state, trainer) -> float:
+    """Epochs that actually ran (early stopping, pruning or max_steps end some early): whole ones plus the
+    share of the last one's batches."""
+    return round(state.epoch + (state.batch_in_epoch / trainer.n_batches if trainer.n_batches else 0.0), 3)
+
+
+def _padding(encoded, recipe) -> Optional[float]:
+    """Share of padded token positions in the first epoch's training batches (text only)."""
+    if encoded.lengths is None:
+        return None
+    t = recipe.train
+    batches = batch_order(len(encoded), t.batch_size, t.seed, 0,
+                          lengths=encoded.lengths if t.group_by_length else None)
+    return padding_fraction(encoded.lengths, batches)
+
+
+def _peak_memory_mb(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
