@@ -153,6 +153,13 @@ def test_few_of_the_package_s_own_imports_hide_inside_functions():
     assert len(inside) <= MAX_INSIDE_FUNCTIONS, "\n".join(f"{f}:{n}" for f, n in inside)
 
 
+def test_only_the_entry_layer_imports_inside_functions():
+    """The command line and the API defer their imports so that ``--help`` and ``list`` start without torch;
+    everywhere else an import inside a function would only hide which way the code depends."""
+    below = sorted({f"{a.relative_to(ROOT)}:{n}" for a, _, n, lazy in IMPORTS if lazy and _layer(a) > 0})
+    assert below == []
+
+
 def test_the_trainer_knows_no_subsystem():
     text = (ROOT / "training" / "trainer.py").read_text(encoding="utf-8").lower()
     for word in ("privacy", "private", "search", "continual", "federated", "opacus"):

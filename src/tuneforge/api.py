@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from .recipe import Recipe, load_recipe
-from .recipe.load import parse_override
+from .errors import TuneforgeError
+from .recipe import Recipe, all_problems, load_recipe
+from .recipe.load import parse_override, recipe_tree
 
 
 def _overrides(overrides, kwargs) -> dict[str, Any]:
@@ -44,8 +45,6 @@ def finetune(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Unio
 
 def validate(recipe, overrides=None, **kwargs) -> list[str]:
     """Every problem found in a recipe (empty when it is valid), without loading any model."""
-    from .errors import TuneforgeError
-    from .recipe import all_problems
 
     try:
         return all_problems(recipe, _overrides(overrides, kwargs))
@@ -62,7 +61,6 @@ def search(recipe: Union[str, Path, Mapping, Recipe], overrides: Optional[Union[
     ``["val.macro_f1:max", "train.seconds:min"]``; ``storage`` a database URL (default: SQLite in the
     study folder).
     """
-    from .recipe.load import recipe_tree
     from .search.run import run_search
 
     return run_search(recipe_tree(recipe, _overrides(overrides, kwargs)), trials=trials, timeout=timeout,

@@ -35,7 +35,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from .cli_usage import CLICK_ERRORS, USAGE_ERRORS, show_usage_error
+from .discover import print_entry, print_listing
 from .errors import TuneforgeError
+from .recipe import all_problems, load_recipe
+from .runs.phases import PhaseClock
+from .terminal import print_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Fine-tune pre-trained models from one recipe, and know what you got.")
@@ -50,8 +54,6 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
         folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation (evaluate.folds)")):
     """Run a recipe and write a new run folder."""
-    from .recipe import all_problems, load_recipe
-    from .runs.phases import PhaseClock
     from .modes.dispatch import resume as resume_run
     from .modes.dispatch import run as run_recipe
 
@@ -74,7 +76,6 @@ def run(recipe: Optional[Path] = typer.Argument(None, help="recipe YAML (or a ru
 def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
              overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
     """Check a recipe without loading any model; list every problem."""
-    from .recipe import all_problems
 
     problems = all_problems(recipe, overrides or [])
     if problems:
@@ -90,7 +91,6 @@ def list_(what: Optional[str] = typer.Argument(None, help="models, tasks, strate
                                                           "schedulers, datasets, augmentations, trackers (default: all)"),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="each entry's options, types and defaults")):
     """What a recipe can name, one line each (every registry, grouped, without an argument)."""
-    from .discover import print_listing
 
     print_listing(Console(), what, verbose)
 
@@ -100,7 +100,6 @@ def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, tas
                                              "dataset, augmentation"),
          name: str = typer.Argument(..., help="its registered name, e.g. lora")):
     """One registered component with its options (type, default, description): tuneforge show strategy lora."""
-    from .discover import print_entry
 
     print_entry(Console(), kind, name)
 
@@ -109,9 +108,7 @@ def show(kind: str = typer.Argument(..., help="strategy, regulariser, model, tas
 def demo(quiet: bool = typer.Option(False, "--quiet", "-q"),
          overrides: Optional[List[str]] = typer.Argument(None, help="dotted.key=value overrides")):
     """Fine-tune MiniLM-L6 on real tweets (recipes/demo.yaml) and compare with the pre-trained baseline."""
-    from .recipe import load_recipe
     from .modes.dispatch import run as run_recipe
-    from .runs.phases import PhaseClock
 
     path = REPO_RECIPES / "demo.yaml"
     if not path.is_file():
@@ -126,7 +123,6 @@ def compare(recipe: Path = typer.Argument(..., help="recipe YAML"),
             folds: Optional[int] = typer.Option(None, "--folds", help="k-fold cross-validation per strategy"),
             quiet: bool = typer.Option(False, "--quiet", "-q")):
     """Run several strategies on identical splits and seeds; print and save a leaderboard."""
-    from .recipe import all_problems, load_recipe
     from .modes.compare import compare as run_compare
 
     problems = all_problems(recipe, overrides or [])
@@ -153,7 +149,6 @@ def federate(recipe: Path = typer.Argument(..., help="recipe YAML (what each cli
     """Federated fine-tuning: Flower simulates K clients with their own (non-IID) shares of the data."""
     from .federated.options import FederatedOptions
     from .federated.run import federate as run_federated
-    from .recipe import all_problems, load_recipe
 
     problems = all_problems(recipe, overrides or [])
     if problems:
@@ -198,7 +193,6 @@ def report(folder: Path = typer.Argument(..., help="a run folder or a comparison
     if not folder.is_dir():
         raise TuneforgeError(f"{folder} is not a folder")
     path = write_comparison_report(folder) if (folder / "leaderboard.json").is_file() else write_run_report(folder)
-    from .terminal import print_path
     print_path(Console(), "report", path)
 
 
@@ -224,7 +218,6 @@ def lr_find(recipe: Path = typer.Argument(..., help="recipe YAML"),
             out: Optional[Path] = typer.Option(None, "--out", help="folder for lr_find.png/json "
                                                                   "(default: a new folder in output.dir)")):
     """Learning-rate range test: loss against lr, plotted, with a suggested optimizer.lr."""
-    from .recipe import all_problems, load_recipe
     from .modes.lr_find import lr_find_command
 
     problems = all_problems(recipe, overrides or [])

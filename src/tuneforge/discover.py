@@ -25,6 +25,7 @@ from rich.table import Table
 
 from .errors import TuneforgeError
 from .listing_cache import cached_listing
+from .recipe.schema import Recipe
 from .registry import Registry, did_you_mean
 
 
@@ -96,7 +97,6 @@ def _class_options(name, cls) -> list[OptionRow]:
 
 def _section_options(section: str, applies: Callable[[str, OptionRow], bool] = lambda n, r: True):
     def options(name, obj) -> list[OptionRow]:
-        from .recipe.schema import Recipe
         model = Recipe.model_fields[section].annotation
         return [r for r in model_options(model) if applies(name, r)]
     return options
