@@ -28,11 +28,11 @@ def pair_table(n=200, seed=0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _recipe(bert_dir, path, out, task, label):
+def _recipe(bert_dir, path, out, task, label, lr=1e-2):
     return {"task": task, "model": {"name": str(bert_dir)},
             "data": {"train": str(path), "text_column": ["premise", "hypothesis"], "label_column": label,
                      "validation": 0.2, "test": 0.2, "max_length": 32},
-            "optimizer": {"lr": 1e-2}, "train": {"epochs": 4, "batch_size": 16, "seed": 0},
+            "optimizer": {"lr": lr}, "train": {"epochs": 4, "batch_size": 16, "seed": 0},
             "evaluate": {"bootstrap": 50, "explain": 1, "report": False}, "output": {"dir": str(out)}}
 
 
@@ -84,7 +84,10 @@ def test_predict_command_reads_a_pair_with_the_separator(cls_run, capsys):
 
 
 def test_pair_regression_learns_and_predicts(bert_dir, pair_csv, tmp_path):
-    run = tuneforge.finetune(_recipe(bert_dir, pair_csv, tmp_path, "text-regression", "score"))
+    # lr 5e-3: at 1e-2 the regression (its warm-start ridge head, solved unscaled on pooled features that vary
+    # by ~1e-3, starts at guessing) either learns or collapses to the mean, by the seed alone (train.seed 0-4:
+    # r2 0.03, 0.09, 0.99, -0.02, 0.97); at 5e-3 seeds 0-3 all learn (r2 0.89-0.99)
+    run = tuneforge.finetune(_recipe(bert_dir, pair_csv, tmp_path, "text-regression", "score", lr=5e-3))
     assert run.metrics["test"]["r2"] > 0.5
     values = [p["value"] for p in run.predict([("a day", "it was wonderful"), ("a day", "it was terrible")])]
     assert values[0] > values[1]

@@ -1,8 +1,10 @@
 """Frozen-prefix caching: training from the cache ends with the parameters that training without it
-gives (within atol 1e-5: re-padded batches may round the frozen compute differently), the frozen
+gives (within atol 1e-5: re-padded batches may round the frozen compute differently; attention key
+biases are compared through the outputs, see :data:`NO_GRADIENT`), the frozen
 blocks really stop running after the first epoch, the cache follows gradual unfreezing down, is off
 where it cannot be exact (augmentation, bn: train), and a crashed run resumes with it.
 The linear probes here train their head by SGD (``warm_head: false``): a solved probe takes no step."""
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +24,13 @@ import kit  # noqa: E402
 ATOL = 1e-5
 EPOCHS = 4
 N = 40  # 5 batches of 8
+# An attention key bias adds q.b to every score of a query, which the softmax cancels: its gradient is zero in
+# exact arithmetic, and what AdamW divides by its own running RMS is rounding noise, turned into steps of up to
+# lr. Re-padded batches round the frozen compute differently (CPU softmax/matmul kernels reduce in another
+# order at another width: up to 2.4e-7 in a few real tokens with AVX2, bit-identical with
+# ATEN_CPU_CAPABILITY=default), so these biases alone drift apart (measured 1.2e-4 to 5.7e-4 on a 2-core AVX2
+# machine) while the two networks still compute the same function: they are checked through the outputs.
+NO_GRADIENT = re.compile(r"attention\.self\.key\.bias$")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +48,21 @@ def train(tiny_models, family, strategy, cache, data=None, run_dir=None, callbac
 
 
 def assert_close(a, b):
-    worst = max((a[n] - b[n]).abs().max().item() for n in a)
+    worst = max((a[n] - b[n]).abs().max().item() for n in a if not NO_GRADIENT.search(n))
+    assert worst <= ATOL, worst
+
+
+def assert_same_outputs(m_a, m_b):
+    """The two trained models give the same outputs (eval mode) on the training examples."""
+    batch = kit.split(m_a, n=N).batch(np.arange(N))
+    outs = []
+    for m in (m_a, m_b):
+        was = m.net.training
+        m.net.eval()
+        with torch.no_grad():
+            outs.append(m(batch).float())
+        m.net.train(was)
+    worst = (outs[0] - outs[1]).abs().max().item()
     assert worst <= ATOL, worst
 
 
@@ -58,6 +81,7 @@ def test_cached_training_matches_uncached(tiny_models, family, strategy, stores)
     assert segment["recorded_batches"] == 5 and segment["replayed_batches"] == 5 * (EPOCHS - 1)
     assert segment["bytes"] > 0 and not segment["on_disk"]
     assert_close(kit.params(m_plain), kit.params(m_cached))
+    assert_same_outputs(m_plain, m_cached)
     assert kit.changed(kit.params(m_cached), kit.params(kit.load(tiny_models, family)))  # it did train
 
 
@@ -83,6 +107,7 @@ def test_gradual_unfreezing_rebuilds_the_cache_at_the_shorter_prefix(tiny_models
     assert [s["blocks"][-1] for s in segments] == ["encoder.layer.1", "encoder.layer.0", "embeddings"]
     assert all(s["replayed_batches"] == 5 for s in segments)
     assert_close(kit.params(m_plain), kit.params(m_cached))
+    assert_same_outputs(m_plain, m_cached)
 
 
 def test_cache_is_off_with_augmentation_or_bn_train(tiny_models):
@@ -110,6 +135,7 @@ def test_crashed_run_resumes_with_the_cache(tiny_models, tmp_path):
     assert resumed.state.step == 5 * EPOCHS
     assert resumed.prefix_cache.describe()["used"]
     assert_close(kit.params(m_full), kit.params(m_res))
+    assert_same_outputs(m_full, m_res)
 
 
 def test_prefix_choice_follows_the_plan():
