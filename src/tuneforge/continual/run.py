@@ -27,6 +27,7 @@ from ..data.bundle import DataBundle
 from ..errors import TuneforgeError
 from ..recipe import Recipe, check_recipe, load_recipe, recipe_to_yaml
 from ..training.run_folder import new_run_dir, read_status, set_status, write_json, write_text
+from ..runs.finish import finish_parent
 from ..runs.hooks import RunHooks
 from ..training.checkpoint import latest_checkpoint
 from .metrics import sequence_metrics
@@ -137,11 +138,7 @@ def _continue(recipe: Recipe, tasks: list[TaskData], folder: Path, console: Cons
     metrics = {"task": recipe.task, "model": recipe.model.name, "strategy": recipe.strategy.model_dump(),
                "regularisers": [r.model_dump() for r in recipe.regularisers], "continual": summary,
                "seconds_total": time.perf_counter() - started, "run_dir": str(folder)}
-    write_json(folder / "metrics.json", metrics)
-    set_status(folder, "completed")
-    print_sequence(console, metrics)
-    if recipe.evaluate.report:
-        write_sequence_report(folder, console)
+    finish_parent(folder, metrics, console, print_sequence, write_sequence_report if recipe.evaluate.report else None)
     model = scorer.model_for(len(tasks) - 1)
     carry_weights(state, model, with_head=True)
     return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=folder, model=model, task=task,

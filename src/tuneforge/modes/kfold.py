@@ -18,8 +18,9 @@ from ..data.splits import stratified_split
 from ..evaluation.folds import kfold_indices, summarise_folds
 from ..recipe import Recipe, check_recipe, recipe_to_yaml
 from ..tasks import TASKS
-from ..training.run_folder import new_run_dir, set_status, write_json, write_text
+from ..training.run_folder import new_run_dir, set_status, write_text
 from .fold_diagnostics import fold_diagnostics, print_folds_table
+from ..runs.finish import finish_parent
 from ..runs.pipeline import prepare, train_and_finish
 from ..artefacts.result import FinetuneResult
 from ..report import write_report_quietly
@@ -76,11 +77,7 @@ def run_folds(recipe: Recipe, console, quiet: bool = False):
                "per_fold": per_fold, "fold_dirs": fold_dirs, "columns": per_fold[0].get("columns"),
                "data": per_fold[0]["data"],
                "seconds_total": time.perf_counter() - started, "run_dir": str(parent)}
-    write_json(parent / "metrics.json", metrics)
-    set_status(parent, "completed")
-    _print(console, metrics)
-    if recipe.evaluate.report:
-        write_report_quietly(parent, console)
+    finish_parent(parent, metrics, console, _print, write_report_quietly if recipe.evaluate.report else None)
     return FinetuneResult(recipe=recipe, metrics=metrics, run_dir=Path(parent), model=result.model,
                           task=result.task, label_names=result.label_names, data_section=recipe.data)
 

@@ -219,3 +219,15 @@ def finish(f: Finishing, steps=FULL) -> FinetuneResult:
     p = f.p
     return FinetuneResult(recipe=p.recipe, metrics=f.metrics, run_dir=f.run_dir, model=p.model, task=p.task,
                           label_names=p.data.label_names, data_section=p.recipe.data, decision=f.decision)
+
+
+def finish_parent(folder: Path, metrics: dict, console, show: Callable[[Any, dict], None],
+                  write_report: Optional[Callable[[Path, Any], Any]]) -> None:
+    """End a folder that holds several runs (a cross-validation's folds, a continual sequence's steps):
+    its ``metrics.json``, the completed status, its summary (``show``) and, unless ``write_report`` is
+    None, its report."""
+    write_json(folder / "metrics.json", metrics)
+    set_status(folder, "completed")
+    show(console, metrics)
+    if write_report is not None:
+        write_report(folder, console)
