@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
+from ..tasks.token_classification import EXAMPLES_FILE  # noqa: F401  (the file the examples section reads; run_report uses entities.EXAMPLES_FILE)
 from .html import esc, note, section, table
 
 
