@@ -202,7 +202,7 @@ def finish(p, run_dir, console, clock, metric, federated, majority, probe, devic
                                                            for c in r["clients"]),
              "trainable_parameters": federated["travelling_parameters"],
              "total_parameters": federated["total_parameters"], "stop_reason": "completed"}
-    record = {"baseline": probe, "baseline_majority": majority, "train": train, "federated": federated}
+    record = {"baseline": probe, "baseline_majority": majority, "train": lambda: train, "federated": federated}
 
     def summary(console, metrics):
         _print_summary(console, metrics, metric)

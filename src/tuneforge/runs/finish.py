@@ -6,7 +6,9 @@ pipeline, each fold of a cross-validation, each step of a continual sequence, ea
 search trial, and a federated run all end here; what differs between them is data:
 
 * ``record``: the entries the caller adds to ``metrics.json`` (how it trained: the ``train`` record,
-  the plan, a federated run's rounds, a private run's budget, a race's rounds);
+  the plan, a federated run's rounds, a private run's budget, a race's rounds); ``record["train"]`` is a
+  function, called when the metrics are assembled, so that its parameter count is the final model's
+  (LoRA merged) and its peak memory the whole run's;
 * ``steps``: which of the steps below run, in order (:data:`FULL`, :data:`LEAN` for a search trial or
   race round, :data:`FEDERATED`); each step is a function of one :class:`Finishing`.
 """
@@ -151,7 +153,7 @@ def assemble(f: Finishing) -> None:
         **({"decision": f.decision} if f.decision else {}),
         "test": f.test, "validation": f.validation,
         "baseline": record.pop("baseline", {}), "baseline_majority": record.pop("baseline_majority", {}),
-        "train": record.pop("train"),
+        "train": record.pop("train")(),
         **({"class_balance": record.pop("class_balance")} if "class_balance" in record else {}),
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),

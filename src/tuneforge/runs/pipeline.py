@@ -234,10 +234,13 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
         write_json(run_dir / "plan.json", plan_rows)
         console.print(f"[dim]plan[/dim] {head_solution_line(trainer.head_solution)}")
     trainable = sum(g.numel for g in trainer.groups if any(s.settings(g)[0] for s in plan.stages))
-    total = sum(par.numel() for par in p.model.net.parameters())
-    record = {"plan": plan_rows, "baseline": probe, "baseline_majority": majority,
-              "train": train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
-                                    train_seconds_here if resuming else None),
+
+    def train() -> dict:   # when the metrics are assembled: the final model's size, the whole run's peak memory
+        total = sum(par.numel() for par in p.model.net.parameters())
+        return train_record(state, trainer, p.encoded["train"], recipe, trainable, total, device,
+                            train_seconds_here if resuming else None)
+
+    record = {"plan": plan_rows, "baseline": probe, "baseline_majority": majority, "train": train,
               "class_balance": trainer.balance.describe(),
               **({"privacy": {**trainer.engine.describe(), "baseline_private": False}} if trainer.engine.describe() else {}),
               "resumed": resuming, **lr_find_record(run_dir), **hooks.record}
