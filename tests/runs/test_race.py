@@ -162,9 +162,9 @@ def test_winner_run_folder_names_the_winner_and_keeps_the_race(blind):
 
 
 def test_a_killed_race_resumes_and_keeps_finished_rounds(bert_dir, tmp_path, monkeypatch):
-    import tuneforge.runs.pipeline as pipeline
+    import tuneforge.modes.race as race   # the race runs each round through runs.pipeline.run, bound there
 
-    real, calls = pipeline.run, []
+    real, calls = race.run, []
 
     def killed_at_third_round(recipe, *args, **kwargs):
         calls.append(recipe.strategy.name)
@@ -174,10 +174,10 @@ def test_a_killed_race_resumes_and_keeps_finished_rounds(bert_dir, tmp_path, mon
 
     tree = race_recipe(bert_dir, tmp_path, candidates=["linear-probe", "lp-ft", "full"])
     tree["train"]["epochs"] = 2
-    monkeypatch.setattr(pipeline, "run", killed_at_third_round)
+    monkeypatch.setattr(race, "run", killed_at_third_round)
     with pytest.raises(KeyboardInterrupt):
         tuneforge.finetune(tree, quiet=True)
-    monkeypatch.setattr(pipeline, "run", real)
+    monkeypatch.setattr(race, "run", real)
     (folder,) = tmp_path.iterdir()
     assert json.loads((folder / "status.json").read_text())["state"] == "interrupted"
     first = (folder / "race" / "0-lp-ft" / "metrics.json").read_text()
