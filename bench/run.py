@@ -36,10 +36,12 @@ def summarise(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r]
     if not ok:
         return {"error": runs[0].get("error")}
-    first = [r["n"] / r["epoch_seconds"][0] for r in ok]
-    later = [r["n"] / s for r in ok for s in r["epoch_seconds"][1:]] or first
+    timed = [r for r in ok if r["epoch_seconds"]]   # a head solved in closed form trains no epoch: no speed
+    first = [r["n"] / r["epoch_seconds"][0] for r in timed] or [float("nan")]
+    later = [r["n"] / s for r in timed for s in r["epoch_seconds"][1:]] or first
+    epochs = [s for r in timed for s in r["epoch_seconds"]] or [float("nan")]
     return {"sps_first": statistics.median(first), "sps_later": statistics.median(later),
-            "epoch_s": statistics.median(s for r in ok for s in r["epoch_seconds"]),
+            "epoch_s": statistics.median(epochs),
             "acc": ok[-1]["val_accuracy"][-1], "rss": max(r["peak_rss_mb"] for r in ok), "raw": ok}
 
 
