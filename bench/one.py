@@ -65,7 +65,8 @@ def accuracy(model, split, batch_size=128) -> float:
 
 
 def run_tuneforge(p, args):
-    from tuneforge.training import Callback, Trainer
+    from tuneforge.training import Callback
+    from tuneforge.training.trainer import build_trainer
 
     times, accs = [], []
 
@@ -73,7 +74,7 @@ def run_tuneforge(p, args):
         def on_epoch_end(self, trainer):
             times.append(trainer.state.seconds - sum(times))
 
-    trainer = Trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"], callbacks=[EpochClock()])
+    trainer = build_trainer(p.model, p.task, p.recipe, p.strategy, p.encoded["train"], callbacks=[EpochClock()])
     trainer.evaluate_fn = lambda: accs.append(accuracy(p.model, p.encoded["validation"])) or {}
     trainer.fit()
     return times, accs, trainer.state.tokens
