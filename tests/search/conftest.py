@@ -20,7 +20,7 @@ def search_recipe(bert_dir, csv, out, search=None, **over):
          "scheduler": {"warmup": 0.0},
          "evaluate": {"bootstrap": 50, "explain": 0},
          "output": {"dir": str(out)},
-         "search": search if search is not None else {"optimizer.lr": {"choice": [3e-2, 1e-6]}, "trials": 3,
+         "search": search if search is not None else {"optimizer.lr": {"choice": [3e-2, 1e-6]}, "trials": 3, "seed": 5,
                                                       "startup_trials": 1}}
     for k, v in over.items():
         node = r

@@ -32,6 +32,7 @@ def test_search_runs_the_total_then_measures_the_best_once_on_test(bert_dir, sea
     summary = run_search(recipe, quiet=True)
     study = _study(tmp_path)
     assert len(study.trials) == 3 and summary["counts"]["complete"] + summary["counts"]["pruned"] == 3
+    assert {t.params["optimizer.lr"] for t in study.trials} == {3e-2, 1e-6}   # (search.seed 5 draws both)
     best = summary["best"]
     assert best["params"]["optimizer.lr"] == 3e-2          # the rate that learns wins
     folder = tmp_path / "tiny-study"
@@ -132,38 +133,78 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(bert_dir, sear
 
 
 def run_two_workers(path, cwd, study_loader, extra=(), timeout=900):
-    """Two `tuneforge search` commands on one study: the second starts once the first runs a trial, so both
-    take part; returns their trials."""
-    import time
-
+    """Two `tuneforge search` commands started at once on one study, as on two machines; returns its trials."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "tuneforge.cli", "search", str(path), "--quiet", *extra]
-    first = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + timeout
-    while time.time() < deadline and first.poll() is None:
-        try:
-            if any(t.state == TrialState.RUNNING for t in study_loader().trials):
-                break
-        except (KeyError, ValueError, Exception):
-            pass   # the study does not exist yet
-        time.sleep(1)
-    second = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    outs = [p.communicate(timeout=timeout)[0] for p in (first, second)]
-    assert first.returncode == 0 and second.returncode == 0, "\n".join(o[-3000:] for o in outs)
+    procs = [subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=timeout)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outs)
     return study_loader().trials
 
 
-def test_two_workers_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
-    # enough trials that the second worker has started (imports, data) before the first ran them all
+def run_workers_in_turn(path, cwd, study_loader, extra=(), totals=(2, 4)):
+    """`tuneforge search` started again and again on one study (a worker joining later, on another machine): each
+    command raises the study's total to the next of ``totals``; returns the study's trials."""
+    for total in totals:
+        done = _cli(["search", str(path), "--quiet", "--trials", str(total), *extra], cwd)
+        assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+        assert "Warning" not in done.stderr, done.stderr[-3000:]        # --quiet: not even Optuna's
+    return study_loader().trials
+
+
+def assert_distinct_points(trials, workers):
+    trials = [t for t in trials if not t.user_attrs.get("surplus")]
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    points = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(points)) == len(points), points                   # no worker repeats another's draws
+    assert len({t.user_attrs["worker"] for t in trials}) == workers
+
+
+def test_two_workers_at_once_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
     recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
-                                                                   "trials": 8, "pruner": "none"})
+                                                                   "trials": 6, "pruner": "none"})
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     trials = [t for t in run_two_workers(path, tmp_path, lambda: _study(tmp_path)) if not t.user_attrs.get("surplus")]
-    numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers))
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
-    assert len({t.user_attrs["worker"] for t in trials}) == 2          # both workers ran trials
+    assert len(trials) == 6
+    # which worker ran how many depends on timing (one may finish all before the other has started)
+    assert_distinct_points(trials, workers=len({t.user_attrs["worker"] for t in trials}))
+
+
+def test_workers_started_separately_on_sqlite_draw_distinct_points(bert_dir, search_csv, tmp_path):
+    recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
+                                                                   "trials": 2, "pruner": "none",
+                                                                   "startup_trials": 10})
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    trials = run_workers_in_turn(path, tmp_path, lambda: _study(tmp_path))
+    assert len(trials) == 4
+    assert_distinct_points(trials, workers=2)
+
+
+def test_each_trial_draws_from_its_own_seed_whichever_worker_asks():
+    from tuneforge.search.storage import make_sampler
+
+    for kind in ("random", "tpe"):
+        storage = optuna.storages.InMemoryStorage()
+        first = optuna.create_study(storage=storage, study_name="s", sampler=make_sampler(kind, 7, 10))
+        a = first.ask()
+        a_x = a.suggest_float("x", 0.0, 1.0)
+        first.tell(a, a_x)
+        # a second worker joins: a fresh sampler with the same seed, on the same study
+        joined = optuna.load_study(storage=storage, study_name="s", sampler=make_sampler(kind, 7, 10))
+        b = joined.ask()
+        assert b.number == 1 and b.suggest_float("x", 0.0, 1.0) != a_x
+        # and the same study made again from the same recipe draws the same points
+        again = optuna.create_study(sampler=make_sampler(kind, 7, 10))
+        c, d = again.ask(), None
+        assert c.suggest_float("x", 0.0, 1.0) == a_x
+        again.tell(c, a_x)
+        d = again.ask()
+        assert d.suggest_float("x", 0.0, 1.0) == b.params["x"]
 
 
 def test_jobs_starts_local_workers_on_the_same_study(bert_dir, search_csv, tmp_path):

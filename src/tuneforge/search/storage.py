@@ -9,6 +9,7 @@ study: each runs the same ``tuneforge search`` command with ``--storage URL --st
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -44,8 +45,10 @@ def open_storage(url: str):
         kwargs = {"pool_pre_ping": True}
     for attempt in range(CREATE_ATTEMPTS):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                                              grace_period=GRACE_SECONDS)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)   # heartbeats are "experimental"
+                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                  grace_period=GRACE_SECONDS)
         except (SQLAlchemyError, ImportError, ValueError) as e:
             if attempt + 1 < CREATE_ATTEMPTS and _lost_creation_race(e):
                 time.sleep(0.5 * (attempt + 1))   # the other worker is creating the tables: open them once it's done
@@ -75,17 +78,46 @@ def redact(url: str) -> str:
 
 
 def make_sampler(kind: str, seed: int, startup: int):
+    """The study's sampler, its random draws seeded by ``seed`` and the trial's number (see :func:`seed_each_trial`)."""
     import optuna
 
     if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+        return seed_each_trial(optuna.samplers.RandomSampler(seed=seed), seed)
     # multivariate + group: conditional spaces (a strategy's own options) are modelled jointly per
     # group; constant_liar keeps parallel workers from proposing the same point
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # multivariate/group are marked experimental
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, startup), multivariate=True,
-                                          group=True, constant_liar=True)
+        return seed_each_trial(optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, startup),
+                                                          multivariate=True, group=True, constant_liar=True), seed)
+
+
+def seed_each_trial(sampler, seed: int):
+    """Make ``sampler`` draw trial ``n``'s random numbers from a state made of ``(seed, n)``.
+
+    An Optuna sampler seeds its random state once, when the process creates it, so workers that
+    join one study with the same recipe (other machines, or ``--jobs``) would draw the same
+    random points: their first trials would repeat each other's. Trial numbers are unique in a
+    study, so seeding each trial from its number gives every trial its own draws whichever worker
+    runs it, and a study run again from the same recipe draws the same random points. (Points TPE
+    models after its random start-up also depend on which trials had finished, which with several
+    workers is a matter of timing.)
+    """
+    import numpy as np
+
+    own = sampler.before_trial
+
+    def before_trial(study, trial):
+        state = int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0])
+        for s in (sampler, getattr(sampler, "_random_sampler", None)):   # TPE's start-up draws have their own
+            rng = getattr(getattr(s, "_rng", None), "rng", None)
+            if rng is not None:
+                rng.seed(state)
+            elif s is not None:
+                s.reseed_rng()     # an Optuna whose samplers keep their state elsewhere: distinct, not repeatable
+        own(study, trial)
+
+    sampler.before_trial = before_trial
+    return sampler
 
 
 def make_pruner(kind: str, startup: int, multi_objective: bool):
@@ -124,7 +156,6 @@ def load_or_create(storage, name: str, directions: list[str], sampler, pruner, f
         study.set_user_attr(k, v)
     names = [str(o).rsplit(":", 1)[0] for o in (attrs or {}).get("objectives", [])]
     if len(names) == len(directions):
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")    # experimental in Optuna; lets the dashboard name the objectives
             study.set_metric_names(names)

@@ -193,7 +193,6 @@ def open_study(ctx: SearchContext, create_folder: bool = True) -> None:
     ctx.storage_url = ctx.storage_url or default_storage_url(ctx.study_dir)
     section = ctx.recipe.search
     seed = section.seed if section.seed is not None else ctx.recipe.train.seed
-    seed += os.getpid() % 10_000 if os.environ.get("TUNEFORGE_SEARCH_WORKER") else 0
     sampler = make_sampler(section.sampler, seed, section.startup_trials)
     pruner = make_pruner(section.pruner, section.startup_trials, len(ctx.objectives) > 1)
     storage = open_storage(ctx.storage_url)

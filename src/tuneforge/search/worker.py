@@ -93,8 +93,7 @@ def start_local_workers(ctx: SearchContext, n: int, threads: int) -> list[subpro
     """``n`` more worker processes on this machine, on the same study; their output goes to ``workers/``."""
     logs = ctx.study_dir / "workers"
     logs.mkdir(exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "TUNEFORGE_SEARCH_WORKER": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "tuneforge.cli", "search", str(ctx.study_dir / "recipe.yaml"),
            "--study", ctx.study_dir.name, "--storage", ctx.storage_url, "--trials", str(ctx.trials), "--worker",
            f"output.dir={ctx.study_dir.parent}"]
