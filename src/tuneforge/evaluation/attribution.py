@@ -3,7 +3,7 @@
 Occlusion (:mod:`.explain`) asks "what if this piece were missing?"; these ask the gradient.
 They complement each other: occlusion needs no gradients but misses interactions, integrated
 gradients satisfy completeness (the scores add up to the change of the logit between a
-baseline and the input), Grad-CAM shows where a CNN's last feature map looked.
+baseline and the input), Grad-CAM shows where a CNN's feature map looked.
 
 * Text: Captum's ``LayerIntegratedGradients`` on the model's input embeddings, from a baseline
   where every real token is replaced by the padding token (special tokens such as ``[CLS]``
@@ -140,15 +140,17 @@ def cam_layer(model, batch: dict, min_side: int = MIN_CAM_SIDE,
         return None, ("the model has no convolutional feature map (a transformer's patches are not one), "
                       "so there is no Grad-CAM; occlusion explains it")
     h_in, w_in = batch["pixel_values"].shape[-2:]
-    deep = [m for m in maps if h_in >= min_stride * m[1]] or maps   # a net that never halves that often: all
+    deep = [m for m in maps if h_in >= min_stride * m[1]]
+    which = f"deep enough to show a class (stride {min_stride} and more" if deep else "(all"
+    deep = deep or maps   # a net that never shrinks its input that much: every map counts
     fine = [m for m in deep if min(m[1:]) >= min_side]
     last = maps[-1]
     if not fine:
         first = deep[0]
         need = min_side * -(-max(h_in, w_in) // min(first[1:]))
-        return None, (f"at {h_in}×{w_in} px the feature maps deep enough to show a class (stride {min_stride} "
-                      f"and more, from {first[0]} on) are at most {first[1]}×{first[2]}, smaller than "
-                      f"{min_side}×{min_side}; data.image_size {need} or more gives a Grad-CAM map")
+        return None, (f"at {h_in}×{w_in} px the feature maps {which}, from {first[0]} on) are at most "
+                      f"{first[1]}×{first[2]}, smaller than {min_side}×{min_side}; data.image_size {need} "
+                      "or more gives a Grad-CAM map")
     name, h, w = fine[-1]
     if fine[-1] == last:
         return name, ""
