@@ -60,4 +60,8 @@ def test_two_processes_with_a_kill_and_resume_equal_one_process(bert_dir, small_
         assert ha["train_loss"] == pytest.approx(hb["train_loss"], rel=1e-5)  # the global batch's loss
         assert ha["lr"] == hb["lr"]
     assert metrics(run)["test"]["accuracy"] == metrics(reference)["test"]["accuracy"]
+    # how many processes trained each: two (torchrun, gloo on CPU) against one
+    assert metrics(run)["distributed"] == {"processes": 2, "type": "MULTI_CPU", "backend": "gloo",
+                                           "launcher": "torchrun"}
+    assert metrics(reference)["distributed"]["processes"] == 1
     assert metrics(run)["test"]["log_loss"] == pytest.approx(metrics(reference)["test"]["log_loss"], rel=1e-5)

@@ -41,6 +41,8 @@ def test_metrics_have_promised_keys_and_learned(text_run):
     assert m["baseline"] and "accuracy" in m["baseline"]
     assert json.loads((text_run.run_dir / "metrics.json").read_text())["test"] == m["test"]
     assert m["train"]["trainable_parameters"] == m["train"]["total_parameters"]
+    # one process trained it, and metrics.json says so (a torchrun run says 2: tests/reliability/test_ddp.py)
+    assert m["distributed"] == {"processes": 1, "type": "NO", "backend": None, "launcher": None}
 
 
 def test_saved_model_reloads_in_transformers_with_same_predictions(text_run):

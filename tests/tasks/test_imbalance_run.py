@@ -75,6 +75,36 @@ def test_the_threshold_is_tuned_saved_and_used(skewed_run, tmp_path):
     assert again["test"]["per_class"]["positive"]["support"] == 40
 
 
+def test_evaluate_records_and_prints_the_threshold_it_applied(skewed_run, tmp_path):
+    import shutil
+
+    from rich.console import Console
+
+    from tuneforge.artefacts.evaluate_run import evaluate_run
+    run, data = skewed_run
+    threshold = run.metrics["decision"]["threshold"]
+    console = Console(record=True, width=200)
+    result = evaluate_run(run.run_dir, data, console, resamples=0)
+    assert result["decision"] == {"rule": "threshold", "positive": "positive", "threshold": threshold,
+                                  "metric": "macro_f1", "source": "model/threshold.json",
+                                  "text": f"P(positive) >= {threshold:.4g} (model/threshold.json, tuned on "
+                                          "validation for macro_f1)"}
+    written = sorted((run.run_dir / "evaluations").glob("reviews-*.json"))[-1]
+    assert json.loads(written.read_text())["decision"] == result["decision"]
+    assert f"decision P(positive) >= {threshold:.4g} (model/threshold.json" in console.export_text()
+    # the same model without its threshold file decides by argmax, and says so
+    bare = tmp_path / "bare"
+    shutil.copytree(run.run_dir, bare)
+    (bare / "model" / "threshold.json").unlink()
+    console = Console(record=True, width=200)
+    plain = evaluate_run(bare, data, console, resamples=0)
+    assert plain["decision"]["rule"] == "argmax" and "threshold" not in plain["decision"]
+    assert plain["decision"]["source"] == "default: no model/threshold.json"
+    assert "decision argmax, the most probable class" in console.export_text()
+    if abs(threshold - 0.5) > 0.02:   # a threshold away from 0.5 decides some examples differently
+        assert plain["test"]["per_class"] != result["test"]["per_class"]
+
+
 def test_report_shows_counts_balance_and_per_class_scores(skewed_run):
     from tuneforge.report import build_run_report
 

@@ -74,9 +74,18 @@ def test_evaluate_on_new_data_uses_the_saved_thresholds(ml_run, multilabel_jsonl
 
     from tuneforge.artefacts.evaluate_run import evaluate_run
 
-    result = evaluate_run(ml_run.run_dir, multilabel_jsonl, Console(quiet=True), resamples=50)
+    console = Console(record=True, width=200)
+    result = evaluate_run(ml_run.run_dir, multilabel_jsonl, console, resamples=50)
     thresholds = json.loads((ml_run.run_dir / "model" / "thresholds.json").read_text())
     assert {k: v["threshold"] for k, v in result["test"]["per_label"].items()} == thresholds
+    # which thresholds it applied, and where they came from, are in its JSON and on the terminal
+    assert result["decision"]["rule"] == "per-label thresholds" and result["decision"]["thresholds"] == thresholds
+    assert result["decision"]["source"] == "model/thresholds.json"
+    written = sorted((ml_run.run_dir / "evaluations").glob("*.json"))[-1]
+    assert json.loads(written.read_text())["decision"]["thresholds"] == thresholds
+    shown = " ".join(console.export_text().split())
+    assert "decision per-label thresholds from model/thresholds.json: " + \
+        ", ".join(f"{k} {v:.3g}" for k, v in thresholds.items()) in shown
     assert result["examples"] == 240 and result["test"]["micro_f1"] > 0.6
     lo, hi = result["test_ci"]["micro_f1"]
     assert lo <= result["test"]["micro_f1"] <= hi
@@ -87,3 +96,19 @@ def test_report_shows_the_tasks_metrics_and_per_label_table(ml_run):
 
     html = build_run_report(ml_run.run_dir)
     assert "Test split per label" in html and "subset_accuracy" in html and "confusion matrix" not in html
+
+
+def test_evaluate_without_saved_thresholds_records_the_default(ml_run, multilabel_jsonl, tmp_path):
+    import shutil
+
+    from rich.console import Console
+
+    from tuneforge.artefacts.evaluate_run import evaluate_run
+
+    bare = tmp_path / "bare"
+    shutil.copytree(ml_run.run_dir, bare)
+    (bare / "model" / "thresholds.json").unlink()
+    result = evaluate_run(bare, multilabel_jsonl, Console(quiet=True), resamples=0)
+    assert result["decision"]["thresholds"] == {"politics": 0.5, "sports": 0.5, "weather": 0.5}
+    assert result["decision"]["source"] == "default: no model/thresholds.json"
+    assert all(v["threshold"] == 0.5 for v in result["test"]["per_label"].values())

@@ -8,7 +8,7 @@ Called by the pipeline once the model is final, before ``metrics.json`` is writt
   ``evaluate.confidence``);
 * ``test_curves``: downsampled ROC, precision-recall and reliability curves (when the task draws them);
 * ``explanations.json``: occlusion explanations of ``evaluate.explain`` test examples, with gradient
-  attributions (``evaluate.attribution``);
+  attributions (``evaluate.attribution``; why an image has no Grad-CAM map is printed too);
 * ``top_losses.json``: the ``evaluate.top_losses`` highest-loss test examples with their inputs, and the
   most confused class pairs (classification);
 * ``baseline_random_init``: the "without pre-training" ablation (``evaluate.random_init``);
@@ -23,6 +23,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 
 from ..evaluation.explain import explain_examples, pick_examples
 from ..training.run_folder import write_json
@@ -70,7 +71,7 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
         if ev.top_losses:
             out.update(_guarded_key(console, "top_losses", lambda: _top_losses(p, run_dir, test_outputs, decision)))
         if p.task.explains and ev.explain:
-            out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device))
+            out["explanations"] = _guarded(console, "explanations", lambda: _explain(p, run_dir, device, console))
     if ev.random_init:
         console.print("[dim]baseline[/dim] training the same architecture from random weights")
         out["baseline_random_init"] = random_init_baseline(p, device, precision)
@@ -84,11 +85,16 @@ def evaluate_extras(p, run_dir: Path, test_outputs, device, precision, console, 
     return out
 
 
-def _explain(p, run_dir: Path, device) -> str:
+def _explain(p, run_dir: Path, device, console) -> str:
     indices = pick_examples(len(p.encoded["test"]), p.recipe.evaluate.explain)
-    write_json(run_dir / "explanations.json",
-               explain_examples(p.model, p.encoded["test"], indices, p.data.label_names, device,
-                                attribution=p.recipe.evaluate.attribution))
+    entries = explain_examples(p.model, p.encoded["test"], indices, p.data.label_names, device,
+                               attribution=p.recipe.evaluate.attribution)
+    write_json(run_dir / "explanations.json", entries)
+    # no Grad-CAM map (input too small, a transformer) or one on an earlier layer: said once, as the report does
+    for why in dict.fromkeys((e.get("attribution") or {}).get("reason") or (e.get("attribution") or {}).get("note")
+                             for e in entries):
+        if why:
+            console.print(f"[dim]explain[/dim] Grad-CAM: {escape(why)}")
     return "explanations.json"
 
 

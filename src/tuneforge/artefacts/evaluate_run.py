@@ -2,8 +2,10 @@
 
 Both read only the run folder: ``recipe.yaml`` (task, columns, input size) and ``model/``
 (loaded with :func:`~tuneforge.models.load_saved_model`). ``evaluate`` cleans the new
-file like the recipe's data, refuses labels the model does not know, and writes
-``evaluations/<file stem>-<time>.json`` with the metrics and their bootstrap intervals.
+file like the recipe's data, refuses labels the model does not know, decides as the run does
+(its tuned threshold or per-label thresholds saved beside the model, else argmax), and writes
+``evaluations/<file stem>-<time>.json`` with the metrics, their bootstrap intervals and the
+decision rule it applied (``decision``: the rule, its value(s) and where they came from).
 
 Example::
 
@@ -62,7 +64,9 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
     outputs = predict_outputs(model, encoded, recipe.evaluate.batch_size, device)
     decision = task.read_decision(run_dir / "model")
     ev = recipe.evaluate.model_copy(update={"bootstrap": resamples}) if resamples is not None else recipe.evaluate
+    applied = task.applied_decision(decision, model.label_names)
     result = {"data": str(data_file), "examples": len(split), "cleaning": [r.to_dict() for r in bundle.cleaning],
+              **({"decision": applied} if applied else {}),
               "test": task.compute_metrics(split.targets, outputs, model.label_names, decision),
               **task.test_statistics(split.targets, outputs, model.label_names, ev, recipe.train.seed, decision)}
     out = run_dir / "evaluations"
@@ -74,6 +78,7 @@ def evaluate_run(run_dir, data_file, console=None, resamples: Optional[int] = No
 
 
 def _print(console, result: dict, names, path: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{result['data']} ({result['examples']} examples)")
@@ -83,6 +88,8 @@ def _print(console, result: dict, names, path: Path) -> None:
         ci = result["test_ci"].get(name)
         table.add_row(name, f"{result['test'][name]:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
     console.print(table)
+    if result.get("decision"):
+        console.print(f"[dim]decision[/dim] {escape(result['decision']['text'])}")
     print_path(console, "written to", path)
 
 

@@ -14,7 +14,7 @@ from ..evaluation.diagnostics import RunFacts, check_below_baseline, compare_fol
 from ..evaluation.folds import summarise_folds
 from ..runs.summary import print_verdict_and_diagnostics
 from ..tasks import TASKS
-from ..terminal import Column, fit_table
+from ..terminal import Column, fit_table, plan_columns, table_width
 
 
 def fold_diagnostics(per_fold: list[dict], recipe) -> dict:
@@ -47,15 +47,41 @@ def _mean_std(summary: dict, name: str) -> str:
 
 
 def print_folds_table(console, metrics: dict) -> None:
-    """Per metric: the model's mean ± std beside the baseline's and the majority predictor's, then each fold."""
+    """Per metric: the model's mean ± std beside the baseline's and the majority predictor's, then
+    each fold's score. When all of that is wider than the terminal (5 folds at 80 columns), the
+    means come first and each fold's scores follow in as many tables as it takes, so every number
+    is shown and no "mean ± std" is broken over two lines."""
 
     k = metrics["k"]
-    columns = [Column("metric", 0, "left"), Column("fine-tuned mean ± std", 0),
-               Column("baseline (linear probe)", 0), Column("majority / mean", 1)] + \
-              [Column(f"fold {i + 1}", 2) for i in range(k)]
-    rows = [[name, _mean_std(metrics["folds"], name), _mean_std(metrics.get("folds_baseline") or {}, name),
-             _mean_std(metrics.get("folds_majority") or {}, name), *[f"{v:.4f}" for v in s["values"]]]
-            for name, s in metrics["folds"].items()]
     title = f"{k}-fold cross-validation · {metrics['model']} · {metrics['strategy']['name']}"
-    console.print(fit_table(columns, rows, console.width, title=title))
+    names = list(metrics["folds"])
+    summary = [Column("metric", 0, "left"), Column("fine-tuned mean ± std", 0, whole=True),
+               Column("baseline (linear probe)", 0, whole=True), Column("majority / mean", 1, whole=True)]
+    rows = [[name, _mean_std(metrics["folds"], name), _mean_std(metrics.get("folds_baseline") or {}, name),
+             _mean_std(metrics.get("folds_majority") or {}, name)] for name in names]
+    scores = [[f"{v:.4f}" for v in metrics["folds"][name]["values"]] for name in names]
+    folds = [Column(f"fold {i + 1}", 0) for i in range(k)]
+    together = [r + s for r, s in zip(rows, scores)]
+    if len(plan_columns(summary + folds, together, console.width)[0]) == len(summary) + k:
+        console.print(fit_table(summary + folds, together, console.width, title=title))
+    else:
+        console.print(fit_table(summary, rows, console.width, title=title))
+        tables = -(-k // _folds_per_table(folds, names, scores, console.width))
+        bounds = [round(t * k / tables) for t in range(tables + 1)]   # near-equal parts: 10 folds as 5 + 5
+        for start, end in zip(bounds, bounds[1:]):
+            part = "" if tables == 1 else f" (fold {end} of {k})" if end - start == 1 else \
+                f" (folds {start + 1}-{end} of {k})"
+            console.print(fit_table([summary[0]] + folds[start:end],
+                                    [[name] + s[start:end] for name, s in zip(names, scores)],
+                                    console.width, title=f"each fold's test score{part}"))
     print_verdict_and_diagnostics(console, metrics)
+
+
+def _folds_per_table(folds: list[Column], names: list[str], scores: list[list[str]], width: int) -> int:
+    """How many fold columns fit beside the metric names in ``width`` (at least one)."""
+    name = max([len("metric")] + [len(n) for n in names])
+    fold = max([len(c.header) for c in folds] + [len(v) for s in scores for v in s])
+    n = 1
+    while n < len(folds) and table_width([name] + [fold] * (n + 1)) <= width:
+        n += 1
+    return n

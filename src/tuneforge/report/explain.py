@@ -2,7 +2,8 @@
 
 * :func:`explanations`: each explained test example with its occlusion scores and, where the run
   computed them, its gradient attribution (integrated gradients over tokens, Grad-CAM over the
-  image), so the two views can be read side by side.
+  image), so the two views can be read side by side; where an image has no Grad-CAM map (too small,
+  or a transformer), the reason the run recorded.
 * :func:`top_losses`: the test examples with the highest loss (the model's most confident mistakes,
   fastai's "top losses") and the class pairs it confuses most.
 """
@@ -20,15 +21,19 @@ _METHOD = {"integrated-gradients": "integrated gradients", "grad-cam": "Grad-CAM
 def explanations(entries) -> str:
     if not entries:
         return ""
-    has_attr = any("attribution" in e for e in entries)
+    attrs = [e["attribution"] for e in entries if e.get("attribution")]
+    has_attr = any("tokens" in a or "heatmap" in a for a in attrs)
     text = ("Occlusion: how much the predicted class's probability falls when a token (or an image patch) is "
             "hidden. Red supported the prediction, blue spoke against it.")
     if has_attr:
         text += (" Integrated gradients (Captum): each token's share of the predicted logit's change from a "
-                 "padding-only input; the shares add up to that change. Grad-CAM (Captum): where the last "
-                 "convolutional feature map drove the predicted class.")
-    elif not attribution_available():
+                 "padding-only input; the shares add up to that change. Grad-CAM (Captum): where a "
+                 "convolutional feature map (the deepest at least 7×7 at this input size) drove the predicted class.")
+    elif not attrs and not attribution_available():
         text += f" {MISSING_NOTE}."
+    # why a map was not drawn, or was drawn on an earlier layer: the same for every example, said once
+    text += "".join(f" Grad-CAM: {why}." for why in dict.fromkeys(a.get("reason") or a.get("note") for a in attrs)
+                    if why)
     parts, figs = [note(text)], []
     for e in entries:
         head = (f"#{e['index']}: true <b>{esc(e['label'])}</b>, predicted <b>{esc(e['predicted'])}</b> "
@@ -44,8 +49,10 @@ def explanations(entries) -> str:
             caption = f"true {e['label']}, predicted {e['predicted']}"
             figs.append(img(figures.occlusion_image(e["image"], e["heatmap"], caption), f"example {e['index']}: occlusion"))
             if attr.get("heatmap"):
+                size = "×".join(map(str, attr.get("size") or []))
                 figs.append(img(figures.occlusion_image(e["image"], attr["heatmap"], caption),
-                                f"example {e['index']}: Grad-CAM ({esc(attr.get('layer', ''))})"))
+                                f"example {e['index']}: Grad-CAM ({esc(attr.get('layer', ''))}"
+                                f"{', ' + size if size else ''})"))
     return section("Why these predictions?", *parts, grid(*figs), anchor="explain")
 
 

@@ -33,7 +33,7 @@ from .lr_find import lr_find_record, resolve_lr_find, write_lr_find
 from .phases import PhaseClock
 from ..training.trackers import end_failed_run, tracker_callbacks
 from ..training.checkpoint import check_checkpoint, latest_checkpoint
-from ..training.distributed import is_main_process, shared_value
+from ..training.distributed import describe_processes, is_main_process, shared_value
 from ..training.run_folder import new_run_dir, read_status, set_status, write_json, write_text
 from ..analysis.baselines import baselines_for_run
 from ..training.loss_trace import LossTrace
@@ -243,7 +243,8 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
     record = {"plan": plan_rows, "baseline": probe, "baseline_majority": majority, "train": train,
               "class_balance": trainer.balance.describe(),
               **({"privacy": {**trainer.engine.describe(), "baseline_private": False}} if trainer.engine.describe() else {}),
-              "resumed": resuming, **lr_find_record(run_dir), **hooks.record}
+              "resumed": resuming, "distributed": describe_processes(trainer.accelerator.state),
+              **lr_find_record(run_dir), **hooks.record}
     f = Finishing(p, run_dir, console, device, precision, metric, record, clock=clock,
                   save=recipe.output.save_model and is_main_process() and not lean, retention=hooks.retention,
                   last_evaluation=val_eval, history=history.records, losses=loss_trace.losses, trackers=trackers)

@@ -280,6 +280,13 @@ class Task:
         """The decision settings saved by :meth:`model_files`, or None."""
         return None
 
+    def applied_decision(self, decision: Optional[dict], label_names: Optional[list[str]]) -> Optional[dict]:
+        """How predictions of a saved model are decided, given what :meth:`read_decision` read (None:
+        nothing saved): a JSON-ready record with ``rule``, the value(s), ``source`` (where they came
+        from) and ``text`` (one line for the terminal), which ``tuneforge evaluate`` stores with its
+        metrics; None for a task whose outputs need no decision rule (regression)."""
+        return None
+
     def describe(self) -> dict:
         """The columns each view shows, stored in ``metrics.json`` so reports need no task."""
         return {"summary": list(self.summary_columns), "headline": list(self.headline_metrics),

@@ -211,6 +211,18 @@ class ClassificationTask(Task):
         saved = json.loads(path.read_text(encoding="utf-8"))
         return {"threshold": float(saved["threshold"]), "metric": saved.get("metric")}
 
+    def applied_decision(self, decision, label_names) -> dict:
+        """The tuned threshold of ``threshold.json`` on P(second class), or argmax when none was saved."""
+        threshold = _threshold(decision)
+        if threshold is None:
+            return {"rule": "argmax", "source": f"default: no model/{THRESHOLD_FILE}",
+                    "text": f"argmax, the most probable class (no tuned threshold in model/{THRESHOLD_FILE})"}
+        positive = label_names[1] if label_names and len(label_names) == 2 else "second class"
+        tuned = f", tuned on validation for {decision['metric']}" if decision.get("metric") else ""
+        return {"rule": "threshold", "positive": positive, "threshold": threshold, "metric": decision.get("metric"),
+                "source": f"model/{THRESHOLD_FILE}",
+                "text": f"P({positive}) >= {threshold:.4g} (model/{THRESHOLD_FILE}{tuned})"}
+
 
 THRESHOLD_FILE = "threshold.json"
 

@@ -187,6 +187,21 @@ class MultiLabelTask(Task):
             return None
         return {"thresholds": list(json.loads(path.read_text(encoding="utf-8")).values())}
 
+    def applied_decision(self, decision, label_names) -> dict:
+        """The per-label thresholds of ``thresholds.json`` (tuned on validation when the run had one),
+        or 0.5 for every label when none was saved."""
+        values = _thresholds(decision)
+        names = list(label_names or [])
+        if values is None:
+            return {"rule": "per-label thresholds", "thresholds": {n: 0.5 for n in names},
+                    "source": f"default: no model/{THRESHOLDS_FILE}",
+                    "text": f"0.5 for every label (no model/{THRESHOLDS_FILE})"}
+        names = names if len(names) == len(values) else [str(i) for i in range(len(values))]
+        shown = ", ".join(f"{n} {v:.3g}" for n, v in zip(names, values))
+        return {"rule": "per-label thresholds", "thresholds": {n: float(v) for n, v in zip(names, values)},
+                "source": f"model/{THRESHOLDS_FILE}",
+                "text": f"per-label thresholds from model/{THRESHOLDS_FILE}: {shown}"}
+
 
 STRATA = 8   # the rarest labels that get a stratum of their own; rows of other labels share one
 

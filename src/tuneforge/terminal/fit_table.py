@@ -6,7 +6,8 @@ leaderboard unreadable at 80 columns. Here each column has a priority; the least
 columns are left out until every remaining column can show its longest unbreakable piece (a
 number, a name) whole, and the width left over goes to the most important columns first.
 Cells may wrap only at spaces, so "0.8123 [0.712, 0.900]" can become two lines but no number is
-split. Columns left out are named in the caption.
+split; a column marked ``whole`` never wraps its cells ("0.7056 ± 0.0936" stays on one line), only
+its header. Columns left out are named in the caption.
 
 Example::
 
@@ -32,6 +33,7 @@ class Column:
     header: str
     priority: int = 0
     justify: str = "right"
+    whole: bool = False   # the cells stay on one line (the header may still wrap)
 
 
 def _longest_word(text: str) -> int:
@@ -50,11 +52,13 @@ def table_width(widths: Sequence[int]) -> int:
 def plan_columns(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> tuple[list[int], list[int]]:
     """(indices of the columns kept, their widths) for a table at most ``width`` characters wide.
 
-    A column needs at least its longest word (of header and cells); columns are dropped from the
-    highest priority number (the last one first among equals) until the rest fit. The leftover
-    width widens kept columns towards their longest line, most important first.
+    A column needs at least its longest word (of header and cells; a ``whole`` column its longest
+    cell line); columns are dropped from the highest priority number (the last one first among
+    equals) until the rest fit. The leftover width widens kept columns towards their longest line,
+    most important first.
     """
-    need = [max([_longest_word(c.header)] + [_longest_word(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    cell = [_longest_line if c.whole else _longest_word for c in columns]
+    need = [max([_longest_word(c.header)] + [cell[i](r[i]) for r in rows]) for i, c in enumerate(columns)]
     want = [max([_longest_line(c.header)] + [_longest_line(r[i]) for r in rows]) for i, c in enumerate(columns)]
     kept = list(range(len(columns)))
     drop_order = sorted(kept, key=lambda i: (columns[i].priority, i), reverse=True)

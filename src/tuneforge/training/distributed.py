@@ -6,6 +6,8 @@ and evaluates identically. Only the main process (rank 0) writes files; the run 
 is created once, by it, and its name is sent to the others.
 
 Outside a launcher (``WORLD_SIZE`` unset or 1) these helpers do nothing and start nothing.
+:func:`describe_processes` is what ``metrics.json`` records under ``distributed``: how many
+processes trained the run, how Accelerate joined them and which launcher started them.
 
 Example::
 
@@ -16,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, Optional, TypeVar
 
 from ..errors import TuneforgeError
 
@@ -59,3 +61,26 @@ def shared_value(make: Callable[[], T]) -> T:
     if kind == "error":
         raise TuneforgeError(value)
     return value
+
+
+def describe_processes(state, env: Optional[Mapping[str, str]] = None) -> dict:
+    """How many processes trained a run, from Accelerate's state (``accelerator.state``):
+    ``{"processes": N, "type": "MULTI_CPU", "backend": "gloo", "launcher": "torchrun"}``.
+
+    ``type`` is Accelerate's ``DistributedType`` (``NO`` for one process), ``backend`` the
+    process group's (None for one process). ``launcher`` is read from the environment the
+    launcher sets: ``accelerate launch`` (its ``ACCELERATE_MIXED_PRECISION``), ``torchrun`` (a
+    ``TORCHELASTIC_RUN_ID`` without it), ``other`` for any other way of starting several
+    processes, None for a plain single process.
+    """
+    env = os.environ if env is None else env
+    n = int(getattr(state, "num_processes", 1) or 1)
+    kind = getattr(state, "distributed_type", None)
+    if "ACCELERATE_MIXED_PRECISION" in env:
+        launcher: Optional[str] = "accelerate launch"
+    elif "TORCHELASTIC_RUN_ID" in env:
+        launcher = "torchrun"
+    else:
+        launcher = "other" if n > 1 else None
+    return {"processes": n, "type": str(getattr(kind, "value", kind)) if kind is not None else "NO",
+            "backend": getattr(state, "backend", None), "launcher": launcher}
