@@ -1,0 +1,333 @@
+"""``tuneforge export RUN --check``: load every artefact of a run folder as its card says, and compare.
+
+Each artefact a finished run can hold is loaded the way its card (or its format) says, run on the
+first rows of the run's test split (else validation, :mod:`.check_rows`) and compared with
+tuneforge; one line each:
+
+* ``tuneforge (model/)``: the saved model as tuneforge reloads it, against the outputs the run itself
+  recorded on the test split (``test_outputs.npz``). This is what catches a weight file changed
+  after the run: every other artefact is compared with this model.
+* ``model/ (transformers)``: the Auto class of the folder's task (``tuneforge.json``), trusting the
+  folder's code only when it is tuneforge's own pooling file (:func:`load_transformers_folder`);
+  after prompt learning, the base plus ``model/prompt`` through peft. ``model/ (timm)``: timm's
+  ``local-dir:`` loader.
+* ``adapter/``: its base model (``adapter_config.json``'s, else the recipe's model as found on this
+  machine) plus the adapter through peft.
+* every ONNX file in ``model/`` (and those ``onnx.json`` lists) through onnxruntime.
+* ``sentence-transformers/``: ``SentenceTransformer(folder).encode`` against the features the head
+  reads (normalised when the folder normalises).
+
+Measures: the largest absolute difference of the outputs (logits; per-example summed NLL for a causal
+LM; embeddings), against a tolerance relative to their scale (``tolerance * max(1, max |reference|)``):
+1e-4 for float32 artefacts, 0.1 for a quantised ONNX file (``QuantizeLinear``/``MatMulInteger``
+nodes: int8 moves logits by a few percent), 1e-5 for embeddings; the recorded outputs of a run trained
+in bf16/fp16 get 5e-2 (they came from autocast). Each line says ``agrees``, ``differs by X
+(tolerance T)`` or ``could not load (why)``.
+
+Exit codes: 0 when every artefact agrees; 3 when any differs or could not be loaded or run; 2 for a
+folder that is not a finished run (one message). 1 stays what it is for every command: a bug.
+
+Example::
+
+    checks = check_artefacts(Path("runs/tweets-20261204-031500"))
+    [c.line() for c in checks]   # ["tuneforge (model/): agrees (max abs diff 0 ...)", ...]
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from ..analysis.extras import load_outputs
+from ..evaluation import predict_outputs
+from ..models.aliases import resolve_alias
+from ..models.causal_lm import token_nll
+from ..models.export import TUNEFORGE_FILE
+from ..models.hf_loading import quiet_transformers
+from ..models.pooling_code import CLASS_NAME, CODE_FILE, is_tuneforge_code
+from ..models.sentence_embedding import (ST_FOLDER, ST_TOLERANCE, embeddings, features_as_embedded,
+                                         load_sentence_transformers)
+from ..terminal import print_path
+from .card_usage import auto_class, is_language_model
+from .check_rows import CheckRows, first_rows
+from .evaluate_run import load_finished_run
+
+CHECK_FAILED = 3          # exit code when an artefact differs or cannot be loaded
+FLOAT_TOLERANCE = 1e-4    # float32 artefacts against tuneforge (relative to the outputs' scale above 1)
+QUANTISED_TOLERANCE = 0.1  # an int8 ONNX file: dynamic quantisation moves logits by a few percent
+AUTOCAST_TOLERANCE = 5e-2  # recorded outputs of a run evaluated under bf16/fp16 autocast
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "input_values", "input_features")
+_QUANTISED_OPS = {"QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger",
+                  "DynamicQuantizeMatMul", "QAttention"}
+
+
+@dataclass
+class ArtefactCheck:
+    """One artefact's verdict: ``status`` agrees | differs | could not load."""
+
+    artefact: str
+    status: str
+    measure: str = "max abs diff"
+    value: Optional[float] = None
+    tolerance: Optional[float] = None
+    why: str = ""
+
+    @property
+    def agrees(self) -> bool:
+        return self.status == "agrees"
+
+    def line(self) -> str:
+        if self.status == "could not load":
+            return f"{self.artefact}: could not load ({self.why})"
+        verdict = "agrees" if self.agrees else f"differs by {self.value:.3g}"
+        detail = f"{self.measure} {self.value:.3g}, " if self.agrees else f"{self.measure}, "
+        return f"{self.artefact}: {verdict} ({detail}tolerance {self.tolerance:.3g}{self.why})"
+
+    def to_dict(self) -> dict:
+        return {"artefact": self.artefact, "status": self.status, "measure": self.measure, "value": self.value,
+                "tolerance": self.tolerance, "why": self.why}
+
+
+def check_run(run_dir, console=None) -> int:
+    """Print one line per artefact of ``run_dir``; the exit code (0 all agree, 3 otherwise)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = console or Console()
+    checks = check_artefacts(run_dir)
+    for c in checks:
+        colour = "green" if c.agrees else "red"
+        console.print(f"[{colour}]{escape(c.line())}[/{colour}]", highlight=False, soft_wrap=True)
+    bad = [c for c in checks if not c.agrees]
+    console.print(f"{len(checks) - len(bad)} of {len(checks)} artefacts agree" + ("" if not bad else
+                  f"; {len(bad)} do not"), highlight=False)
+    print_path(console, "checked", Path(run_dir))
+    return 0 if not bad else CHECK_FAILED
+
+
+def check_artefacts(run_dir) -> list[ArtefactCheck]:
+    """Every artefact of ``run_dir`` loaded as its card says and compared (see the module docstring)."""
+    run_dir = Path(run_dir)
+    recipe, task, model = load_finished_run(run_dir)   # a folder that is not a run: TuneforgeError (exit 2)
+    model = model.cpu().eval()
+    folder = run_dir / "model"
+    meta = json.loads((folder / TUNEFORGE_FILE).read_text(encoding="utf-8"))
+    rows = first_rows(recipe, task, model, what="tuneforge export --check")
+    language_model = is_language_model(meta)
+    with torch.no_grad():
+        reference = model(rows.batch).float().cpu().numpy()
+
+    def outputs_of(net) -> np.ndarray:   # the folder's own forward, in tuneforge's output format
+        kwargs = {k: rows.batch[k] for k in _INPUTS if k in rows.batch}
+        if meta.get("kind") == "timm":
+            return net(rows.batch["pixel_values"]).float().numpy()
+        logits = net(**kwargs, **model.forward_kwargs).logits.float()
+        return token_nll(logits, rows.batch["targets"]).numpy() if language_model else logits.numpy()
+
+    checks = [_recorded(run_dir, model, rows, meta, recipe)]
+    checks.append(_check(f"model/ ({'timm' if meta.get('kind') == 'timm' else 'transformers'})", reference,
+                         lambda: outputs_of(load_model_folder(folder, meta))))
+    adapter = run_dir / "adapter"
+    if (adapter / "adapter_config.json").is_file():
+        checks.append(_check("adapter/ (peft)", reference,
+                             lambda: outputs_of(load_adapter_folder(adapter, meta, recipe.model))))
+    for onnx_file in onnx_files(folder):
+        quantised = _is_quantised(onnx_file)
+        checks.append(_check(f"model/{onnx_file.name} (onnxruntime{', quantised' if quantised else ''})", reference,
+                             lambda f=onnx_file: run_onnx(f, rows.batch),
+                             QUANTISED_TOLERANCE if quantised else FLOAT_TOLERANCE))
+    st = run_dir / ST_FOLDER
+    if st.is_dir():
+        normalize = _normalizes(st)
+        with torch.no_grad():
+            features = features_as_embedded(model.features(rows.batch).float().cpu(), normalize).numpy()
+        checks.append(_check(f"{ST_FOLDER}/ (SentenceTransformer.encode)", features,
+                             lambda: embeddings(load_sentence_transformers(st),
+                                                [str(t) for t in rows.inputs]).numpy(), ST_TOLERANCE,
+                             measure="max abs diff of embeddings"))
+    return checks
+
+
+# -- loading, as the cards say --------------------------------------------------------------------
+
+def load_model_folder(folder: Path, meta: dict):
+    """``model/`` as its card loads it: timm's ``local-dir:``; else :func:`load_transformers_folder`, plus the
+    learnt prompt through peft after prompt learning."""
+    if meta.get("kind") == "timm":
+        import timm
+        return timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    net = load_transformers_folder(folder, meta)
+    if meta.get("prompt_adapter"):
+        from peft import PeftModel
+        net = PeftModel.from_pretrained(net, str(folder / meta["prompt_adapter"])).eval()
+    return net
+
+
+def load_transformers_folder(folder: Path, meta: dict, **kwargs):
+    """A transformers folder through the Auto class of its task (``tuneforge.json``'s ``auto_class``, else the
+    task's), trusting the folder's code only when it is tuneforge's own pooling file (``is_tuneforge_code``).
+
+    The one place ``--check`` decides how a transformers folder loads, so that it follows the cards."""
+    import transformers
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    trust = is_tuneforge_code(folder, config.get("auto_map"))
+    cls = getattr(transformers, auto_class(meta))
+    with quiet_transformers():
+        return cls.from_pretrained(str(folder), trust_remote_code=trust, local_files_only=True, **kwargs).eval()
+
+
+def load_adapter_folder(adapter: Path, meta: dict, section):
+    """``adapter/`` on its base through peft, as the adapter's card does; the base is the path the adapter
+    names when it exists here, else the recipe's model as found on this machine (an alias's package)."""
+    from peft import PeftModel
+    base = base_path(json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")), meta, section)
+    if meta.get("kind") == "timm":
+        import timm
+        net = timm.create_model(meta["architecture"], pretrained=True, num_classes=int(meta["num_outputs"]),
+                                pretrained_cfg_overlay=dict(file=base))
+    else:
+        import transformers
+        config = transformers.AutoConfig.from_pretrained(str(adapter), local_files_only=True)
+        if is_tuneforge_code(adapter, getattr(config, "auto_map", None)):
+            cls = getattr(_module_from_file(adapter / CODE_FILE), CLASS_NAME)
+        else:
+            cls = getattr(transformers, auto_class(meta))
+        with quiet_transformers():
+            net = cls.from_pretrained(base, config=config, local_files_only=True)
+    with quiet_transformers():
+        return PeftModel.from_pretrained(net, str(adapter)).eval()
+
+
+def base_path(adapter_config: dict, meta: dict, section) -> str:
+    named = str(adapter_config.get("base_model_name_or_path") or "")
+    if named and Path(named).expanduser().exists():
+        return str(Path(named).expanduser())
+    spec = resolve_alias(section.name)
+    if spec is not None:
+        return str(spec.weights if meta.get("kind") == "timm" and spec.weights else spec.path)
+    return str(section.weights or section.name)
+
+
+def _module_from_file(path: Path):
+    spec = importlib.util.spec_from_file_location("tuneforge_pooling", str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def onnx_files(folder: Path) -> list[Path]:
+    """The ONNX files of ``model/``: those ``onnx.json`` lists and every ``*.onnx`` beside them."""
+    found = set(folder.glob("*.onnx"))
+    info = folder / "onnx.json"
+    if info.is_file():
+        try:
+            listed = json.loads(info.read_text(encoding="utf-8"))
+        except ValueError:
+            listed = {}
+        found |= {folder / str(v) for v in _strings(listed) if str(v).endswith(".onnx")}
+    return sorted(found)
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def run_onnx(path: Path, batch: dict) -> np.ndarray:
+    """``logits`` of an ONNX file through onnxruntime, fed the batch's inputs the graph names."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    missing = [n for n in names if n not in batch]
+    if missing:
+        raise ValueError(f"the graph wants inputs {', '.join(missing)} that the run's data does not give")
+    return session.run(["logits"], {n: batch[n].cpu().numpy() for n in names})[0]
+
+
+def _is_quantised(path: Path) -> bool:
+    try:
+        import onnx
+        graph = onnx.load(str(path), load_external_data=False).graph
+        return any(node.op_type in _QUANTISED_OPS for node in graph.node)
+    except Exception:   # an unreadable file is reported when onnxruntime opens it
+        return False
+
+
+def _normalizes(folder: Path) -> bool:
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(str(m.get("type", "")).endswith("Normalize") for m in modules if isinstance(m, dict))
+
+
+# -- comparing -------------------------------------------------------------------------------------
+
+def _check(name: str, reference: np.ndarray, run: Callable[[], np.ndarray], tolerance: float = FLOAT_TOLERANCE,
+           measure: str = "max abs diff") -> ArtefactCheck:
+    try:
+        with torch.no_grad():
+            got = np.asarray(run(), dtype=np.float32)
+    except Exception as e:   # any loader's failure is this artefact's verdict, in its own words
+        return ArtefactCheck(name, "could not load", why=_first_line(e))
+    return _compare(name, got, reference, tolerance, measure)
+
+
+def _compare(name: str, got: np.ndarray, reference: np.ndarray, tolerance: float, measure: str,
+             why: str = "") -> ArtefactCheck:
+    reference = np.asarray(reference, dtype=np.float32)
+    if got.shape != reference.shape and got.size == reference.size:
+        got = got.reshape(reference.shape)   # one output per example: [N] against [N, 1]
+    if got.shape != reference.shape:
+        return ArtefactCheck(name, "differs", measure, float("inf"), tolerance,
+                             f"; outputs of shape {list(got.shape)}, tuneforge's {list(reference.shape)}")
+    diff = float(np.abs(got - reference).max()) if got.size else 0.0
+    limit = tolerance * max(1.0, float(np.abs(reference).max()) if reference.size else 1.0)
+    return ArtefactCheck(name, "agrees" if diff <= limit else "differs", measure, diff, limit, why)
+
+
+def _recorded(run_dir: Path, model, rows: CheckRows, meta: dict, recipe) -> ArtefactCheck:
+    """tuneforge's reloaded model against the outputs the run recorded (test split), or itself when none were."""
+    name = "tuneforge (model/)"
+    saved = load_outputs(run_dir) if rows.split_name == "test" else None
+    try:
+        got = predict_outputs(model, rows.encoded, recipe.evaluate.batch_size, "cpu", rows=rows.rows)
+    except Exception as e:
+        return ArtefactCheck(name, "could not load", why=_first_line(e))
+    if saved is None:
+        return ArtefactCheck(name, "agrees", "max abs diff", 0.0, FLOAT_TOLERANCE,
+                             "; the run recorded no test outputs: the other artefacts are compared with this model")
+    recorded = saved[0][:len(rows.rows)]
+    got, recorded = _common(np.asarray(got, dtype=np.float32), recorded)
+    precision = str(meta.get("precision") or _precision(run_dir))
+    tolerance = FLOAT_TOLERANCE if precision in ("fp32", "None", "") else AUTOCAST_TOLERANCE
+    return _compare(name, got, recorded, tolerance, "max abs diff from the run's recorded test outputs")
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token outputs padded to another width: compared over the positions both have."""
+    if a.ndim == b.ndim and a.ndim >= 2 and a.shape != b.shape and a.shape[0] == b.shape[0]:
+        cut = tuple(slice(0, min(x, y)) for x, y in zip(a.shape, b.shape))
+        return a[cut], b[cut]
+    return a, b
+
+
+def _precision(run_dir: Path) -> str:
+    try:
+        return str(json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("precision") or "")
+    except (OSError, ValueError):
+        return ""
+
+
+def _first_line(e: Exception) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
