@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ..analysis.extras import load_outputs
+from ..errors import TuneforgeError
 from ..evaluation import predict_outputs
 from ..models.aliases import resolve_alias
 from ..models.causal_lm import token_nll
@@ -58,6 +59,7 @@ from .card_usage import auto_class, is_language_model
 from .check_rows import CheckRows, first_rows
 from .evaluate_run import load_finished_run
 
+TUNEFORGE_FILE_PATH = Path("model") / TUNEFORGE_FILE
 CHECK_FAILED = 3          # exit code when an artefact differs or cannot be loaded
 FLOAT_TOLERANCE = 1e-4    # float32 artefacts against tuneforge (relative to the outputs' scale above 1)
 QUANTISED_TOLERANCE = 0.1  # an int8 ONNX file: dynamic quantisation moves logits by a few percent
@@ -114,7 +116,14 @@ def check_run(run_dir, console=None) -> int:
 def check_artefacts(run_dir) -> list[ArtefactCheck]:
     """Every artefact of ``run_dir`` loaded as its card says and compared (see the module docstring)."""
     run_dir = Path(run_dir)
-    recipe, task, model = load_finished_run(run_dir)   # a folder that is not a run: TuneforgeError (exit 2)
+    if not (run_dir / "recipe.yaml").is_file() or not (run_dir / TUNEFORGE_FILE_PATH).is_file():
+        load_finished_run(run_dir)   # a folder that is not a run: its one message (exit 2)
+        raise TuneforgeError(f"{run_dir} has no model/{TUNEFORGE_FILE}, so its model was not saved by tuneforge")
+    try:
+        recipe, task, model = load_finished_run(run_dir)
+    except Exception as e:   # a damaged model/: nothing else can be compared with it
+        return [ArtefactCheck("tuneforge (model/)", "could not load", why=_first_line(e) + "; the other artefacts "
+                              "are compared with this model, so none was checked")]
     model = model.cpu().eval()
     folder = run_dir / "model"
     meta = json.loads((folder / TUNEFORGE_FILE).read_text(encoding="utf-8"))
