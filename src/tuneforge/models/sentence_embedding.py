@@ -31,6 +31,7 @@ from typing import Optional
 import torch
 
 from ..errors import ModelError
+from ..extras import require_extra
 from .hf_loading import quiet_transformers
 from .pooling import CONFIG_KEY, POOLINGS
 from .task_model import TaskModel
@@ -85,11 +86,12 @@ def write_sentence_transformers(model: TaskModel, folder, max_length: int, norma
     """Write ``model``'s body, pooling (and ``Normalize``) into ``folder`` (replaced); returns what it holds.
 
     Raises ModelError (with :func:`embedding_refusal`'s reason) for a model whose features are not a
-    pooling of its body. Needs sentence-transformers (the caller checks the extra).
+    pooling of its body. Needs the sentence-transformers extra (MissingExtra otherwise).
     """
     why = embedding_refusal(model)
     if why is not None:
         raise ModelError(f"this model cannot be written as a sentence-transformers folder: {why}")
+    require_extra("sentence-transformers", ST_NEEDS)
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
 
@@ -135,6 +137,7 @@ def _zero_unread_pooler(net, how: str) -> None:
 
 def load_sentence_transformers(folder):
     """``SentenceTransformer(folder)`` on the CPU, offline, as its README says."""
+    require_extra("sentence-transformers", "loading a sentence-transformers folder")
     from sentence_transformers import SentenceTransformer
     with quiet_transformers():
         return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
