@@ -209,7 +209,8 @@ def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
            check: bool = typer.Option(False, "--check", help="load every artefact of the run as its card says, "
                                       "compare with tuneforge on the test split's first rows, one line each; exit "
                                       "code 3 when any differs or cannot be loaded (alone: writes nothing)")):
-    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model."""
+    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model; with
+    --sentence-transformers, an embedding model; with --check, check every artefact against tuneforge."""
     from .artefacts.export_run import export_run
     from .artefacts.export_check import check_run
     from .artefacts.embeddings_export import export_sentence_transformers
