@@ -46,15 +46,15 @@ _ST_MODE = {"mean": "mean", "cls": "cls", "last": "lasttoken", "pooler": "cls"}
 def embedding_refusal(model: TaskModel) -> Optional[str]:
     """Why ``model``'s features cannot be a sentence-transformers folder, in words; None when they can."""
     choice = model.pooling_choice
-    if model.kind != "hf" or model.modality != "text":
-        return (f"its inputs are {model.modality} ({type(model.net).__name__}), and a sentence-transformers folder "
-                "embeds texts")
-    if choice is None:
+    if model.kind == "hf" and choice is None:
         return (f"its model ({type(model.net).__name__}) has no pooled features: a causal language model's head is "
                 "its language-model head, which reads every token")
-    if choice.how == "tokens":
+    if choice is not None and choice.how == "tokens":
         return ("its head reads every token's state (per-token tags), not one vector per text; its body is an "
                 "encoder, but a sentence embedding of it is not what the run trained")
+    if model.kind != "hf" or model.modality != "text" or choice is None:
+        return (f"its inputs are {model.modality} ({type(model.net).__name__}), and a sentence-transformers folder "
+                "embeds texts")
     if not choice.own or choice.how not in POOLINGS:
         return (f"its head ({type(model.net).__name__}) has several layers that pool by themselves ({choice.how}), "
                 "so the features it reads are already past a dense layer of the head, not a pooling of the body")
