@@ -120,3 +120,14 @@ def test_minilm_folder_embeds_as_the_published_model_and_as_tuneforges_features(
     assert (got - expected).abs().max() <= ST_TOLERANCE
     published = torch.as_tensor(SentenceTransformer(base, device="cpu").encode(TEXTS))
     assert (got - published).abs().max() <= ST_TOLERANCE
+
+
+def test_a_text_pair_run_is_refused_as_a_cross_encoder(bert_dir):
+    from tuneforge.artefacts.embeddings_export import _refusal
+    from tuneforge.recipe.schema import Recipe
+
+    model = _model(bert_dir, "mean")
+    pairs = Recipe(task="text-classification", model={"name": str(bert_dir)},
+                   data={"train": "x.csv", "text_column": ["premise", "hypothesis"]})
+    single = Recipe(task="text-classification", model={"name": str(bert_dir)}, data={"train": "x.csv"})
+    assert "cross-encoder" in _refusal(pairs, model) and _refusal(single, model) == ""

@@ -151,7 +151,8 @@ def check_artefacts(run_dir) -> list[ArtefactCheck]:
         quantised = _is_quantised(onnx_file)
         checks.append(_check(f"model/{onnx_file.name} (onnxruntime{', quantised' if quantised else ''})", reference,
                              lambda f=onnx_file: run_onnx(f, rows.batch),
-                             QUANTISED_TOLERANCE if quantised else FLOAT_TOLERANCE))
+                             QUANTISED_TOLERANCE if quantised else FLOAT_TOLERANCE,
+                             note=_same_argmax if quantised else None))
     st = run_dir / ST_FOLDER
     if st.is_dir():
         normalize = _normalizes(st)
@@ -284,13 +285,22 @@ def _normalizes(folder: Path) -> bool:
 # -- comparing -------------------------------------------------------------------------------------
 
 def _check(name: str, reference: np.ndarray, run: Callable[[], np.ndarray], tolerance: float = FLOAT_TOLERANCE,
-           measure: str = "max abs diff") -> ArtefactCheck:
+           measure: str = "max abs diff", note: Optional[Callable[[np.ndarray, np.ndarray], str]] = None
+           ) -> ArtefactCheck:
     try:
         with torch.no_grad():
             got = np.asarray(run(), dtype=np.float32)
     except Exception as e:   # any loader's failure is this artefact's verdict, in its own words
         return ArtefactCheck(name, "could not load", why=_first_line(e))
-    return _compare(name, got, reference, tolerance, measure)
+    return _compare(name, got, reference, tolerance, measure, note(got, reference) if note else "")
+
+
+def _same_argmax(got: np.ndarray, reference: np.ndarray) -> str:
+    """How many rows keep tuneforge's top class (a quantised file's logits move; its decisions should not)."""
+    if got.shape != reference.shape or reference.ndim != 2 or reference.shape[1] < 2:
+        return ""
+    same = int((got.argmax(-1) == reference.argmax(-1)).sum())
+    return f"; same top class on {same} of {len(reference)} rows"
 
 
 def _compare(name: str, got: np.ndarray, reference: np.ndarray, tolerance: float, measure: str,
