@@ -2,7 +2,8 @@
 
 Token classification (per-word outputs the run recorded padded with NaN; the folder through
 AutoModelForTokenClassification) and a causal LM with LoRA (the folder's logits turned into the per-example
-summed NLL tuneforge records; the adapter on its base through peft) both check as `agrees`; neither is an
+summed NLL tuneforge records; the adapter on its base through peft; after prompt tuning, model/ is
+the base plus model/prompt, whose virtual tokens come first in peft's logits) both check as `agrees`; neither is an
 embedding model, and each refusal says why. One epoch on tiny models, about 15 s per run."""
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_token_classification_run_checks_and_is_no_embedding_model(bert_dir, tmp
     assert "token-classification run" in err and "reads every token's state" in err
 
 
-def test_causal_lm_run_checks_its_folder_and_adapter_and_is_no_embedding_model(tmp_path, capsys):
+@pytest.mark.parametrize("strategy", [{"name": "lora", "r": 4}, {"name": "prompt-tuning", "num_virtual_tokens": 4}])
+def test_causal_lm_run_checks_its_folder_and_adapter_and_is_no_embedding_model(tmp_path, capsys, strategy):
     from helpers.tiny_lm import tiny_causal_lm
 
     llama = tiny_causal_lm(tmp_path / "llama")
@@ -48,9 +50,10 @@ def test_causal_lm_run_checks_its_folder_and_adapter_and_is_no_embedding_model(t
         "task": "causal-lm", "model": {"name": str(llama)},
         "data": {"train": str(tmp_path / "p.csv"), "prompt_column": "prompt", "response_column": "response",
                  "validation": 0.15, "test": 0.2, "clean": {"drop_duplicates": False}, "max_length": 16},
-        "strategy": {"name": "lora", "r": 4}, "optimizer": {"lr": 2e-2}, "train": {"epochs": 1, "batch_size": 8},
+        "strategy": strategy, "optimizer": {"lr": 2e-2}, "train": {"epochs": 1, "batch_size": 8},
         "generate": {"max_new_tokens": 2, "samples": 2}, "evaluate": {"bootstrap": 20, "report": False},
         "output": {"dir": str(tmp_path / "runs")}}, quiet=True).run_dir
-    _agree(run, {"tuneforge (model/)", "model/ (transformers)", "adapter/ (peft)"})
+    prompt = " + peft prompt" if strategy["name"] == "prompt-tuning" else ""   # model/ is the base + model/prompt
+    _agree(run, {"tuneforge (model/)", f"model/ (transformers{prompt})", "adapter/ (peft)"})
     assert main(["export", str(run), "--sentence-transformers"]) == 2
     assert "has no pooled features" in " ".join(capsys.readouterr().err.split())

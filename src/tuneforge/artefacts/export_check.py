@@ -138,10 +138,15 @@ def check_artefacts(run_dir) -> list[ArtefactCheck]:
         if meta.get("kind") == "timm":
             return net(rows.batch["pixel_values"]).float().numpy()
         logits = net(**kwargs, **model.forward_kwargs).logits.float()
-        return token_nll(logits, rows.batch["targets"]).numpy() if language_model else logits.numpy()
+        if not language_model:
+            return logits.numpy()
+        # peft's prompt tuning puts its virtual tokens first: their positions predict nothing of the text
+        return token_nll(logits[:, -rows.batch["input_ids"].shape[1]:], rows.batch["targets"]).numpy()
 
     checks = [_recorded(run_dir, model, rows, meta, recipe)]
-    checks.append(_check(f"model/ ({'timm' if meta.get('kind') == 'timm' else 'transformers'})", reference,
+    how = "timm" if meta.get("kind") == "timm" else "transformers" + (" + peft prompt" if meta.get("prompt_adapter")
+                                                                      else "")
+    checks.append(_check(f"model/ ({how})", reference,
                          lambda: outputs_of(load_model_folder(folder, meta))))
     adapter = run_dir / "adapter"
     if (adapter / "adapter_config.json").is_file():
