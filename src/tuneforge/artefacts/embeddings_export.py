@@ -58,7 +58,8 @@ def export_sentence_transformers(run_dir, console=None) -> dict:
     rows = first_rows(recipe, task, model, what=ST_NEEDS)
     diff, scale = embedding_difference(folder, model, rows, normalize)
     limit = ST_TOLERANCE * max(1.0, scale)
-    info.update(base=str(base) if base else None, checked_examples=len(rows.inputs), checked_split=rows.split_name,
+    info.update(base_model=recipe.model.name, base_is_sentence_transformers=bool(base and (Path(base) / "modules.json")
+                                                                                 .is_file()), checked_examples=len(rows.inputs), checked_split=rows.split_name,
                 max_abs_diff=diff, tolerance=limit)
     (folder / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     if not diff <= limit:
