@@ -126,6 +126,21 @@ def test_a_quantised_onnx_file_is_checked_with_its_own_tolerance(text_run, tmp_p
     assert re.search(r"; same top class on \d of 8 rows\)$", int8.line()), int8.line()
 
 
+def test_an_edited_pooling_file_is_not_trusted_and_the_plain_class_is_reported_differing(text_run, tmp_path):
+    """The folder's code runs only when it is tuneforge's own, unmodified file; edited, transformers' own class
+    loads instead (first-token pooler, random) or refuses, and the check says so: the trap it exists for."""
+    run = _copy(text_run, tmp_path)
+    with open(run / "model" / "tuneforge_pooling.py", "a", encoding="utf-8") as f:
+        f.write("# edited\n")
+    checks = {c.artefact: c for c in check_artefacts(run)}
+    plain = checks["model/ (transformers)"]
+    # today transformers falls back to its own class (differs); a folder whose model type only its own code
+    # defines makes it refuse instead (could not load, naming trust_remote_code): never "agrees"
+    assert (plain.status == "differs" and plain.value > 100 * plain.tolerance) or (
+        plain.status == "could not load" and "trust_remote_code" in plain.why), plain.line()
+    assert checks["tuneforge (model/)"].agrees
+
+
 def test_check_reports_a_damaged_file_as_not_loadable(text_run, tmp_path, capsys):
     run = _copy(text_run, tmp_path)
     onnx_file = run / "model" / "model.onnx"
