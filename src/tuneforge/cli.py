@@ -14,7 +14,7 @@
     tuneforge evaluate RUN --data FILE
     tuneforge predict RUN INPUT...
     tuneforge report RUN
-    tuneforge export RUN [--onnx] [--opset N]
+    tuneforge export RUN [--onnx] [--opset N] [--sentence-transformers] [--check]
 
 User errors print one message and exit with code 2; bugs exit with code 1.
 
@@ -202,11 +202,25 @@ def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
                                                            "against PyTorch on the run's own examples"),
            opset: Optional[int] = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's)"),
            tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="largest accepted |onnxruntime - "
-                                           "PyTorch|, relative to the outputs' scale when they exceed 1")):
-    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model."""
+                                           "PyTorch|, relative to the outputs' scale when they exceed 1"),
+           sentence_transformers: bool = typer.Option(False, "--sentence-transformers", help="also write "
+                                                      "sentence-transformers/: the text model's body and pooling as "
+                                                      "an embedding model, checked against tuneforge's features"),
+           check: bool = typer.Option(False, "--check", help="load every artefact of the run as its card says, "
+                                      "compare with tuneforge on the test split's first rows, one line each; exit "
+                                      "code 3 when any differs or cannot be loaded (alone: writes nothing)")):
+    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model; with
+    --sentence-transformers, an embedding model; with --check, check every artefact against tuneforge."""
     from .artefacts.export_run import export_run
+    from .artefacts.export_check import check_run
+    from .artefacts.embeddings_export import export_sentence_transformers
 
-    export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
+    if sentence_transformers:   # first: a run it refuses is left as it was
+        export_sentence_transformers(run_dir, console=Console())
+    if onnx or sentence_transformers or not check:
+        export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
+    if check:
+        raise SystemExit(check_run(run_dir, console=Console()))
 
 
 @app.command("lr-find")

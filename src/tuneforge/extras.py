@@ -11,6 +11,7 @@ options already tell:
   [mlflow]`` (:func:`tuneforge.training.trackers.tracker_problems`), an audio task
   (:func:`tuneforge.data.check_data`, through ``Modality.extra``) each add :func:`extra_problem`;
 * commands: ``tuneforge federate`` (importing :mod:`tuneforge.federated`), ``export --onnx``,
+  ``export --sentence-transformers``,
   ``search --dashboard`` and ``search --storage postgresql+psycopg://...`` call
   :func:`require_extra` first; every import site of an optional library calls it too.
 
@@ -50,6 +51,7 @@ EXTRAS: dict[str, Extra] = {
     "mlflow": Extra(("mlflow",), "output.trackers: [mlflow]"),
     "postgres": Extra(("psycopg",), "search studies in PostgreSQL (--storage postgresql+psycopg://...)"),
     "dashboard": Extra(("optuna_dashboard",), "tuneforge search --dashboard"),
+    "sentence-transformers": Extra(("sentence_transformers",), "tuneforge export --sentence-transformers"),
 }
 
 
