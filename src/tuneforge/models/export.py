@@ -29,7 +29,7 @@ from ..errors import ModelError
 from .families import build_layer_map
 from .hf_loading import feature_extractor, final_linear, hf_auto, model_pooling, new_head_modules, quiet_transformers
 from .pooling import CONFIG_KEY, POOLINGS, text_role
-from .pooling_code import AUTO_CLASS, CLASS_NAME, CODE_FILE, write_pooling_code
+from .pooling_code import CODE_FILE, is_own_auto_map, native_config, write_pooling_code
 from .task_model import ImageSpec, TaskModel
 from .weights import read_state_dict
 
@@ -112,7 +112,7 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
         setattr(net.config, CONFIG_KEY, choice.how)
     elif hasattr(net.config, CONFIG_KEY):
         delattr(net.config, CONFIG_KEY)
-    if getattr(net.config, "auto_map", None) == {AUTO_CLASS: f"{CODE_FILE[:-3]}.{CLASS_NAME}"}:
+    if is_own_auto_map(getattr(net.config, "auto_map", None)):
         delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
@@ -236,7 +236,9 @@ def load_saved_model(folder, tasks=None) -> TaskModel:
         import transformers
         auto = getattr(transformers, meta["auto_class"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
-        net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
+        config = native_config(folder)   # a folder with tuneforge's pooling file: its transformers config class
+        net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False,
+                                   **({"config": config} if config is not None else {})).eval()
         inputs = MODALITIES.get(meta["modality"])
         pre, processor, kwargs = _LOAD_PREPROCESSOR[inputs.preprocessor_class](folder, meta, net)
     head = new_head_modules(net)
