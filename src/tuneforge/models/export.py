@@ -12,9 +12,13 @@ timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
 
 A text model records its pooling in config.json (``tuneforge_pooling``); where the
 transformers class would pool otherwise (mean or cls on BERT, mean on a decoder), the
-folder also carries ``tuneforge_pooling.py`` and an ``auto_map`` to it, so
-``from_pretrained(folder)`` with remote code trusted gives the same logits (see
-:mod:`tuneforge.models.pooling_code`).
+folder also carries ``tuneforge_pooling.py``, a model type only that file defines and an
+``auto_map`` to it, so ``from_pretrained(folder, trust_remote_code=True)`` gives the same
+logits and a plain ``from_pretrained(folder)`` stops with an error naming
+``trust_remote_code=True`` instead of predicting otherwise (see
+:mod:`tuneforge.models.pooling_code`). Every other folder loads exactly with the standard
+class (pooler pooling on BERT, last token on a decoder, token classification, causal LMs,
+image and audio heads).
 """
 from __future__ import annotations
 
@@ -35,42 +39,48 @@ from .weights import read_state_dict
 
 TUNEFORGE_FILE = "tuneforge.json"
 
-_TIMM_USAGE = """Load it with timm alone, offline:
+_TIMM_USAGE = """Load it with timm alone, offline, and prepare images with timm's own transform (`config.json`'s
+`pretrained_cfg` describes exactly the preprocessing training used):
 
 ```python
+import json
+
 import timm
-model = timm.create_model("local-dir:{folder}", pretrained=True).eval()
+import torch
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+
+MODEL = "{folder}"   # this folder (the one holding this README.md): run from it, or put its path here
+model = timm.create_model(f"local-dir:{{MODEL}}", pretrained=True).eval()
+transform = create_transform(**resolve_data_config(model=model))
+labels = json.load(open(f"{{MODEL}}/config.json"))["label_names"]   # None for regression
+images = [Image.new("RGB", (64, 48), (200, 120, 40))]   # your photos: Image.open("photo.png").convert("RGB")
+with torch.no_grad():
+    logits = model(torch.stack([transform(image) for image in images]))
+predictions = [labels[i] for i in logits.argmax(-1).tolist()] if labels else logits[:, 0].tolist()
 ```
 
-or, naming the architecture and the weights file:
+Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
+crop), scaled to [0, 1], normalised with mean {mean} and std {std}; that is what the transform
+above does.
+
+Or, naming the architecture and the weights file:
 
 ```python
 model = timm.create_model("{arch}", num_classes={num_classes}, pretrained=True,
-                          pretrained_cfg_overlay=dict(file="{folder}/model.safetensors",
+                          pretrained_cfg_overlay=dict(file=f"{{MODEL}}/model.safetensors",
                                                       num_classes={num_classes}))
 ```
 
 (`num_classes` must be in the overlay too: without it timm assumes the architecture's
 default head size and silently drops the fine-tuned classifier.)
-
-Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
-crop), scaled to [0, 1], normalised with mean {mean} and std {std}. `config.json`'s
-`pretrained_cfg` says exactly that, so timm's standard transform reproduces it:
-
-```python
-from PIL import Image
-from timm.data import create_transform, resolve_data_config
-transform = create_transform(**resolve_data_config(model=model))
-logits = model(transform(Image.open("photo.png").convert("RGB"))[None])
-```
-
-Class names are in `config.json` (`label_names`).
 """
 
 
-def timm_usage(arch: str, num_classes: int, folder: Path, size: int, mean, std) -> str:
-    """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown)."""
-    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=Path(folder).resolve().as_posix(),
+def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std) -> str:
+    """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown); ``folder``
+    is how the code names the model's folder (``"."``: the card's own folder, so the card travels with it)."""
+    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=str(folder),
                               size=size, mean=list(mean or []), std=list(std or []))
 
 
@@ -167,7 +177,7 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     labels = ", ".join(label_names or []) or "(regression)"
     (folder / "README.md").write_text(f"# {arch} fine-tuned with tuneforge\n\nClasses ({model.num_outputs}): {labels}\n\n"
-                                      + timm_usage(arch, model.num_outputs, folder, spec.size, spec.mean, spec.std),
+                                      + timm_usage(arch, model.num_outputs, ".", spec.size, spec.mean, spec.std),
                                       encoding="utf-8")
     return arch
 
