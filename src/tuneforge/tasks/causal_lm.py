@@ -200,11 +200,11 @@ class CausalLM(Task):
         sampling = (f"do_sample=True, temperature={settings.temperature}, top_p={settings.top_p}"
                     if settings.do_sample else "do_sample=False")
         chat = has_template(AutoTokenizer.from_pretrained(folder))
-        prompts = ('[[{"role": "user", "content": p}] for p in prompts]   # the chat template, as in training'
-                   if chat else '[p + "\\n" for p in prompts]   # the prompt and a new line, as in training')
+        prompts, how = (('[[{"role": "user", "content": p}] for p in prompts]', "the chat template")
+                        if chat else ('[p + "\\n" for p in prompts]', "the prompt and a new line"))
         return [], [f'generator = pipeline("text-generation", model=MODEL{load_args})',
                     'prompts = ["Name three colours.", "What is the capital of France?"]',
-                    f"outputs = generator({prompts},",
+                    f"outputs = generator({prompts},   # {how}, as in training",
                     f"                    max_new_tokens={settings.max_new_tokens}, {sampling}, return_full_text=False"
                     + ("" if chat else ", add_special_tokens=False") + ")",
                     'predictions = [o[0]["generated_text"].strip() for o in outputs]']
