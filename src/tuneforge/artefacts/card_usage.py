@@ -107,13 +107,15 @@ def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
     lines = ["```python", "import torch", f"from transformers import {cls}, {pre_cls}",
              *_inputs(meta).card_imports, "",
              f'MODEL = "{HERE}"   {HERE_NOTE}', f"model = {cls}.from_pretrained(MODEL{trust}).eval()",
-             f"{_variable(meta)} = {pre_cls}.from_pretrained(MODEL)", call, "with torch.no_grad():",
+             f"{_variable(meta)} = {pre_cls}.from_pretrained(MODEL{trust})", call, "with torch.no_grad():",
              "    " + _outputs(meta).replace("\n", "\n    "), "```"]
     note = ("" if not code else
             f"\n`{CODE_FILE}` (read it first: it imports only torch and transformers) pools the token states as "
             f"training did (`{(metrics.get('pooling') or {}).get('how')}`). `config.json`'s model type is defined "
             "only there, so loading the folder without `trust_remote_code=True` stops with an error naming it, "
-            "rather than building transformers' own class, which would pool otherwise and predict other labels.\n")
+            "rather than building transformers' own class, which would pool otherwise and predict other labels. "
+            "The tokenizer is transformers' own; `trust_remote_code=True` on it only spares the question "
+            "transformers asks when it reads this `config.json` in an interactive session.\n")
     if not first:
         return "\n".join(lines) + "\n" + note
     return (first + "\n### The model and its logits\n\n" + "\n".join(lines) + "\n" + note)
