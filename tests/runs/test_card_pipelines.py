@@ -125,9 +125,14 @@ def token_classification(tmp, bert_dir):
     return run, held, [" ".join(words) for words in held]
 
 
-def causal_lm(tmp, bert_dir):
+def causal_lm(tmp, bert_dir, template=None):
     from helpers.tiny_lm import tiny_causal_lm
     lm = tiny_causal_lm(tmp / "lm")
+    if template:
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(lm)
+        tokenizer.chat_template = template
+        tokenizer.save_pretrained(lm)
     rows = pd.DataFrame({"prompt": [f"the {w} is" for w in ("river", "king", "city", "farm") * 6],
                          "response": ["good"] * 24})
     run = _finetune(tmp, task="causal-lm", model={"name": str(lm)}, generate={"max_new_tokens": 4, "samples": 0},
@@ -136,6 +141,12 @@ def causal_lm(tmp, bert_dir):
                           "clean": {"drop_duplicates": False}}, optimizer={"lr": 2e-2})
     held = ["the town is", "a day with the girl", "north city was"]
     return run, held, held
+
+
+def causal_lm_chat(tmp, bert_dir):
+    """The same with a chat template in the tokenizer: the card's pipeline gets chat messages."""
+    return causal_lm(tmp, bert_dir, template=("{% for m in messages %}<s> {{ m['role'] }} {{ m['content'] }} </s> "
+                                              "{% endfor %}{% if add_generation_prompt %}<s> assistant {% endif %}"))
 
 
 def image_vit(tmp, bert_dir):
@@ -178,7 +189,7 @@ def _clip(x) -> dict:
 
 
 FAMILIES = [text_classification, text_pairs, text_multilabel, text_regression, token_classification, causal_lm,
-            image_vit, image_timm, audio]
+            causal_lm_chat, image_vit, image_timm, audio]
 
 
 @pytest.fixture(scope="module", params=FAMILIES, ids=lambda f: f.__name__)
@@ -197,7 +208,7 @@ def _same(name, card_predictions, ours):
     if name == "token_classification":
         return ([[(k, a, b) for k, a, b, _ in p] for p in card_predictions]
                 == [[(e["entity"], e["first_word"], e["last_word"]) for e in r["entities"]] for r in ours])
-    if name == "causal_lm":
+    if name.startswith("causal_lm"):
         return card_predictions == [r["generated"] for r in ours]
     return card_predictions == [r["label"] for r in ours]
 
@@ -262,7 +273,7 @@ def test_a_plain_load_gives_tuneforges_logits_or_names_trust_remote_code(family)
     batch = _batch(name, folder, reference)
     with torch.no_grad():
         got = plain(**batch).logits
-        expected = (reference.net(**batch).logits if name == "causal_lm" else reference(dict(batch)))
+        expected = (reference.net(**batch).logits if name.startswith("causal_lm") else reference(dict(batch)))
     assert torch.allclose(got, expected, atol=1e-5)
 
 
@@ -281,6 +292,28 @@ def _batch(name, folder, reference) -> dict:
                               padding=True, return_tensors="pt"))
     if name == "text_pairs":
         return dict(tokenizer(["a day", "the film"], ["was good", "bad"], padding=True, return_tensors="pt"))
-    if name == "causal_lm":
+    if name.startswith("causal_lm"):
         return dict(tokenizer(["the river is"], return_tensors="pt"))
     return dict(tokenizer(["the movie was great", "bad"], padding=True, return_tensors="pt"))
+
+
+def test_an_adapter_card_on_a_converted_base_says_so_and_rebuilds_it():
+    """SmolLM2's weights are de-quantised here from a Q4_1 GGUF file: the adapter's card must not send users
+    to the hub's weights of the same name (they differ), and must show how to rebuild the base."""
+    from tuneforge.artefacts.card_usage import adapter_usage
+    from tuneforge.models.aliases import SMOLLM2_HUB_ID, SMOLLM2_SOURCE
+
+    meta = {"kind": "hf", "modality": "lm-text", "auto_class": "AutoModelForCausalLM",
+            "extra": {"task": "causal-lm", "recipe": {"data": {}}}}
+    card = adapter_usage(Path("adapter"), meta, {}, SMOLLM2_HUB_ID, {"name": "smollm2-135m"}, SMOLLM2_SOURCE)
+    assert "hub's weights of the same name are not the ones this adapter learnt against" in card
+    code = code_blocks_of(card)[0]
+    assert 'gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"' in code and "dtype=torch.float32" in code
+    assert f'BASE = "{SMOLLM2_HUB_ID}"' not in code and 'ADAPTER = "."' in code
+    compile(code, "card", "exec")
+    plain = adapter_usage(Path("adapter"), meta, {}, "models/my-lm", {"name": "models/my-lm"}, None)
+    assert "Trained on the base model `models/my-lm`" in plain and "gguf" not in plain
+
+
+def code_blocks_of(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.S)
