@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 from tuneforge.errors import ModelError
 from tuneforge.models import load_saved_model, load_task_model, peek_model, save_task_model
-from tuneforge.models.pooling_code import _render_v1
+from tuneforge.models.pooling_code import _render_v1, upgrade_pooling_code
 from tuneforge.recipe.schema import ModelSection
 
 TEXTS = ["the movie was great", "bad", "what a terrible boring film and a long one"]
@@ -121,3 +121,11 @@ def test_a_folder_written_by_the_previous_version_still_reloads(bert_dir, tmp_pa
     assert model.pooling == "mean"
     save_task_model(model, tmp_path / "again", None, {})
     assert json.loads((tmp_path / "again" / "config.json").read_text())["model_type"] == "tuneforge-pooled-bert"
+
+    assert upgrade_pooling_code(out) and not upgrade_pooling_code(out)   # what `tuneforge export RUN` does to it
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        AutoModelForSequenceClassification.from_pretrained(out)
+    _, logits = _plain_logits(out, trust_remote_code=True)
+    assert torch.allclose(logits, expected, atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(load_saved_model(out)(batch), expected, atol=1e-6)

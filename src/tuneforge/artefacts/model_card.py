@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..models.aliases import resolve_alias
-from ..models.pooling_code import CODE_FILE
+from ..models.pooling_code import CODE_FILE, upgrade_pooling_code
 from . import card_usage
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -47,6 +47,7 @@ def write_model_cards(run_dir) -> list[Path]:
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     meta = json.loads((model_dir / "tuneforge.json").read_text(encoding="utf-8"))
     recipe_text = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").is_file() else ""
+    upgrade_pooling_code(model_dir)   # a folder the previous version wrote: a plain load must not fall back silently
     section = ((meta.get("extra") or {}).get("recipe") or {}).get("model") or {"name": meta.get("source")}
     base = stable_base_name(section)
     about = _about(metrics, meta, base)

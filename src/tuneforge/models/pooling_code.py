@@ -215,6 +215,23 @@ def write_pooling_code(folder: Path, native: str, head: str) -> None:
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def upgrade_pooling_code(folder) -> bool:
+    """Rewrite a folder exported by the previous version (model type of transformers' own, so that a plain
+    load fell back to the plain class) with this version's file and config; True when it did."""
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if config.get("auto_map") != _auto_map_v1():
+        return False
+    found = _constants(folder)
+    if found is None or "NATIVE_CONFIG" in found:
+        return False
+    write_pooling_code(folder, found["NATIVE"], found["HEAD"])
+    return True
+
+
 def is_tuneforge_code(folder, auto_map_value) -> bool:
     """True when ``auto_map_value`` names only tuneforge's classes and ``folder`` holds an unmodified copy of
     the modeling file (written by this version or the previous one)."""
