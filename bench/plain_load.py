@@ -42,8 +42,8 @@ def _split_tweets(out: Path, n_train: int, n_held: int, seed: int) -> tuple[Path
     df = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     train, held = df.iloc[:n_train], df.iloc[n_train:n_train + n_held]
     out.mkdir(parents=True, exist_ok=True)
-    train.to_json(out / "train.jsonl", orient="records", lines=True, force_ascii=False)
-    held.to_json(out / "held_out.jsonl", orient="records", lines=True, force_ascii=False)   # texts kept exactly
+    train.to_json(out / "train.jsonl", orient="records", lines=True)
+    held.to_json(out / "held_out.jsonl", orient="records", lines=True)   # texts kept exactly
     return out / "train.jsonl", out / "held_out.jsonl"
 
 

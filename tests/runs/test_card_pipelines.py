@@ -166,6 +166,19 @@ def image_timm(tmp, bert_dir):
     return run, *_image_inputs(tmp)
 
 
+def image_timm_multilabel(tmp, bert_dir):
+    """A timm CNN tagging images with any subset of labels: the card applies the saved thresholds to logits."""
+    from helpers.tiny import tiny_timm_cnn, TINY_TIMM_ARCH
+    files = sorted(_images(tmp / "img", 12, 0).rglob("*.png"))
+    tags = [["red"] if "red" in f.parent.name else ["blue", "cold"] if i % 2 else ["blue"] for i, f in enumerate(files)]
+    (tmp / "tags.jsonl").write_text("\n".join(json.dumps({"image": str(f), "labels": t}) for f, t in zip(files, tags)))
+    run = _finetune(tmp, task="image-multilabel",
+                    model={"name": f"timm:{TINY_TIMM_ARCH}", "weights": str(tiny_timm_cnn(tmp / "cnn"))},
+                    data={"train": str(tmp / "tags.jsonl"), "label_column": "labels", "validation": 0.25,
+                          "test": 0.2, "image_size": 32})
+    return run, *_image_inputs(tmp)
+
+
 def _image_inputs(tmp):
     from PIL import Image
     files = sorted(_images(tmp / "held", 4, 7).rglob("*.png"))
@@ -189,7 +202,7 @@ def _clip(x) -> dict:
 
 
 FAMILIES = [text_classification, text_pairs, text_multilabel, text_regression, token_classification, causal_lm,
-            causal_lm_chat, image_vit, image_timm, audio]
+            causal_lm_chat, image_vit, image_timm, image_timm_multilabel, audio]
 
 
 @pytest.fixture(scope="module", params=FAMILIES, ids=lambda f: f.__name__)
@@ -201,7 +214,7 @@ def family(request, bert_dir, tmp_path_factory):
 
 def _same(name, card_predictions, ours):
     """Whether the card's ``predictions`` are tuneforge's ``predict`` rows, in each family's terms."""
-    if name == "text_multilabel":
+    if name in ("text_multilabel", "image_timm_multilabel"):
         return [sorted(p) for p in card_predictions] == [sorted(r["labels"]) for r in ours]
     if name == "text_regression":
         return np.allclose(card_predictions, [r["value"] for r in ours], atol=1e-4)

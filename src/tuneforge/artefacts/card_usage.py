@@ -98,8 +98,10 @@ def model_usage(model_dir: Path, meta: dict, metrics: dict) -> str:
         return _prompt_model_usage(model_dir, meta)
     if meta.get("kind") == "timm":
         spec = meta.get("image") or {}
+        task = (meta.get("extra") or {}).get("task")
+        decision = TASKS.get(task).card_logits_decision(model_dir) if task in TASKS else None
         return timm_usage(meta.get("architecture", "?"), int(meta["num_outputs"]), HERE,
-                          int(spec.get("size", 224)), spec.get("mean"), spec.get("std"))
+                          int(spec.get("size", 224)), spec.get("mean"), spec.get("std"), decision)
     code = (model_dir / CODE_FILE).is_file()
     trust = ", trust_remote_code=True" if code else ""
     first = _pipeline_block(model_dir, meta, trust)

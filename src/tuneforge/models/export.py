@@ -57,7 +57,7 @@ labels = json.load(open(f"{{MODEL}}/config.json"))["label_names"]   # None for r
 images = [Image.new("RGB", (64, 48), (200, 120, 40))]   # your photos: Image.open("photo.png").convert("RGB")
 with torch.no_grad():
     logits = model(torch.stack([transform(image) for image in images]))
-predictions = [labels[i] for i in logits.argmax(-1).tolist()] if labels else logits[:, 0].tolist()
+{predictions}
 ```
 
 Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
@@ -77,10 +77,14 @@ default head size and silently drops the fine-tuned classifier.)
 """
 
 
-def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std) -> str:
+def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std, predictions: Optional[list[str]] = None) -> str:
     """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown); ``folder``
-    is how the code names the model's folder (``"."``: the card's own folder, so the card travels with it)."""
-    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=str(folder),
+    is how the code names the model's folder (``"."``: the card's own folder, so the card travels with it).
+    ``predictions``: the lines turning ``logits`` and ``labels`` into the task's predictions (the task's
+    decision, e.g. thresholds); by default the most probable label, or the value for regression."""
+    lines = predictions or ["predictions = [labels[i] for i in logits.argmax(-1).tolist()] if labels "
+                            "else logits[:, 0].tolist()"]
+    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=str(folder), predictions="\n".join(lines),
                               size=size, mean=list(mean or []), std=list(std or []))
 
 

@@ -282,6 +282,12 @@ class Task:
         task's predictions, and the card starts with the transformers class instead."""
         return None
 
+    def card_logits_decision(self, folder) -> Optional[list[str]]:
+        """Card lines turning a batch of ``logits`` (a tensor) and the class names ``labels`` into
+        ``predictions`` as ``tuneforge predict`` decides (timm models' cards, which have no pipeline);
+        None: the most probable label."""
+        return None
+
     def model_files(self, folder, decision: Optional[dict]) -> None:
         """Write this task's files beside a saved model (e.g. ``thresholds.json``)."""
 

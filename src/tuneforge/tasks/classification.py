@@ -200,6 +200,14 @@ class ClassificationTask(Task):
             'other = next(name for name in scores[0] if name != rule["positive"])',
             'predictions = [rule["positive"] if row[rule["positive"]] >= rule["threshold"] else other for row in scores]']
 
+    def card_logits_decision(self, folder):
+        if not (Path(folder) / THRESHOLD_FILE).is_file():
+            return None
+        return [f'rule = json.load(open(f"{{MODEL}}/{THRESHOLD_FILE}"))   # the threshold tuned on validation',
+                'positive = logits.softmax(-1)[:, labels.index(rule["positive"])].tolist()',
+                'other = next(name for name in labels if name != rule["positive"])',
+                'predictions = [rule["positive"] if p >= rule["threshold"] else other for p in positive]']
+
     def model_files(self, folder, decision) -> None:
         """A tuned binary threshold goes to ``threshold.json`` beside the model (absent: argmax)."""
         path = Path(folder) / THRESHOLD_FILE

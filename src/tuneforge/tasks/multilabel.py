@@ -172,6 +172,11 @@ class MultiLabelTask(Task):
     def format_prediction(self, row: dict) -> tuple[str, str]:
         return ", ".join(row["labels"]) or "(none)", super().format_prediction(row)[1]
 
+    def card_logits_decision(self, folder):
+        return [f'thresholds = json.load(open(f"{{MODEL}}/{THRESHOLDS_FILE}"))   # per label, tuned on validation',
+                "predictions = [[name for name, p in zip(labels, row) if p >= thresholds[name]]",
+                "               for row in logits.sigmoid().tolist()]"]
+
     def card_pipeline(self, folder, inputs, data, load_args):
         args = inputs.card_pipeline_args(data)
         return ["import json", "import os"], inputs.card_pipeline(data, load_args) + [
