@@ -74,7 +74,7 @@ def _plain(folder: Path, texts, ours_argmax, max_length: int, **kwargs) -> dict:
     except (ValueError, OSError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return {"raised": True, "names_trust_remote_code": "trust_remote_code" in str(e), "error": message[:300]}
-    got = _argmax(net, AutoTokenizer.from_pretrained(folder), texts, max_length)
+    got = _argmax(net, AutoTokenizer.from_pretrained(folder, **kwargs), texts, max_length)
     return {"raised": False, "class": type(net).__name__,
             "agreement": float(np.mean(np.asarray(got) == np.asarray(ours_argmax)))}
 
