@@ -8,7 +8,6 @@ export (torch.export + onnxscript) takes a few more seconds."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest

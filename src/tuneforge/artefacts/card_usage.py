@@ -155,7 +155,8 @@ def adapter_usage(adapter: Path, meta: dict, metrics: dict, base: str, section: 
     else:
         lines.append(f'BASE = "{base}"{alias_note}')
     lines.append(f'ADAPTER = "{HERE}"   {HERE_NOTE}')
-    what = "the fine-tuned model's config" if is_language_model(meta) else "the task's head: num_labels, id2label, problem_type"
+    what = ("the fine-tuned model's config" if is_language_model(meta)
+            else "the task's head: num_labels, id2label, problem_type")
     if code:
         lines += ["# the pooling the head was trained on (tuneforge_pooling.py: torch and transformers only)",
                   "import importlib.util",
@@ -204,8 +205,9 @@ def _rebuild_lines(converted: dict) -> list[str]:
             "if not os.path.isdir(BASE):",
             f'    package = importlib.util.find_spec("{converted["package"]}").submodule_search_locations[0]'
             f'   # {converted["pip"]}',
-            f'    lm = AutoModelForCausalLM.from_pretrained(package, gguf_file="{converted["file"]}", dtype=torch.float32)',
-            "    plain = AutoModelForCausalLM.from_config(lm.config, dtype=torch.float32)   # without the GGUF loading path",
+            f'    lm = AutoModelForCausalLM.from_pretrained(package, gguf_file="{converted["file"]}",',
+            "                                              dtype=torch.float32)",
+            "    plain = AutoModelForCausalLM.from_config(lm.config, dtype=torch.float32)   # not the GGUF loading path",
             "    plain.load_state_dict(lm.state_dict())",
             "    plain.config.quantization_config = None",
             "    plain.save_pretrained(BASE)",

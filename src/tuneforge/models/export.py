@@ -77,7 +77,8 @@ default head size and silently drops the fine-tuned classifier.)
 """
 
 
-def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std, predictions: Optional[list[str]] = None) -> str:
+def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std,
+               predictions: Optional[list[str]] = None) -> str:
     """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown); ``folder``
     is how the code names the model's folder (``"."``: the card's own folder, so the card travels with it).
     ``predictions``: the lines turning ``logits`` and ``labels`` into the task's predictions (the task's

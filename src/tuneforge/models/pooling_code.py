@@ -254,7 +254,8 @@ def _constants(folder: Path) -> Optional[dict]:
     if "NATIVE_CONFIG" not in found:
         return found if text == _render_v1(found["NATIVE"], found["HEAD"]) else None
     model_type = re.search(r'^    model_type = "([\w.-]+)"$', text, re.M)
-    if model_type is None or text != render(found["NATIVE"], found["HEAD"], found["NATIVE_CONFIG"], model_type.group(1)):
+    expected = model_type and render(found["NATIVE"], found["HEAD"], found["NATIVE_CONFIG"], model_type.group(1))
+    if not expected or text != expected:
         return None
     return found
 
