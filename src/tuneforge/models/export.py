@@ -12,9 +12,13 @@ timm's own local-folder layout (``model.safetensors`` + ``config.json`` with
 
 A text model records its pooling in config.json (``tuneforge_pooling``); where the
 transformers class would pool otherwise (mean or cls on BERT, mean on a decoder), the
-folder also carries ``tuneforge_pooling.py`` and an ``auto_map`` to it, so
-``from_pretrained(folder)`` with remote code trusted gives the same logits (see
-:mod:`tuneforge.models.pooling_code`).
+folder also carries ``tuneforge_pooling.py``, a model type only that file defines and an
+``auto_map`` to it, so ``from_pretrained(folder, trust_remote_code=True)`` gives the same
+logits and a plain ``from_pretrained(folder)`` stops with an error naming
+``trust_remote_code=True`` instead of predicting otherwise (see
+:mod:`tuneforge.models.pooling_code`). Every other folder loads exactly with the standard
+class (pooler pooling on BERT, last token on a decoder, token classification, causal LMs,
+image and audio heads).
 """
 from __future__ import annotations
 
@@ -29,48 +33,59 @@ from ..errors import ModelError
 from .families import build_layer_map
 from .hf_loading import feature_extractor, final_linear, hf_auto, model_pooling, new_head_modules, quiet_transformers
 from .pooling import CONFIG_KEY, POOLINGS, text_role
-from .pooling_code import AUTO_CLASS, CLASS_NAME, CODE_FILE, write_pooling_code
+from .pooling_code import CODE_FILE, is_own_auto_map, native_config, write_pooling_code
 from .task_model import ImageSpec, TaskModel
 from .weights import read_state_dict
 
 TUNEFORGE_FILE = "tuneforge.json"
 
-_TIMM_USAGE = """Load it with timm alone, offline:
+_TIMM_USAGE = """Load it with timm alone, offline, and prepare images with timm's own transform (`config.json`'s
+`pretrained_cfg` describes exactly the preprocessing training used):
 
 ```python
+import json
+
 import timm
-model = timm.create_model("local-dir:{folder}", pretrained=True).eval()
+import torch
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+
+MODEL = "{folder}"   # this folder (the one holding this README.md): run from it, or put its path here
+model = timm.create_model(f"local-dir:{{MODEL}}", pretrained=True).eval()
+transform = create_transform(**resolve_data_config(model=model))
+labels = json.load(open(f"{{MODEL}}/config.json"))["label_names"]   # None for regression
+images = [Image.new("RGB", (64, 48), (200, 120, 40))]   # your photos: Image.open("photo.png").convert("RGB")
+with torch.no_grad():
+    logits = model(torch.stack([transform(image) for image in images]))
+{predictions}
 ```
 
-or, naming the architecture and the weights file:
+Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
+crop), scaled to [0, 1], normalised with mean {mean} and std {std}; that is what the transform
+above does.
+
+Or, naming the architecture and the weights file:
 
 ```python
 model = timm.create_model("{arch}", num_classes={num_classes}, pretrained=True,
-                          pretrained_cfg_overlay=dict(file="{folder}/model.safetensors",
+                          pretrained_cfg_overlay=dict(file=f"{{MODEL}}/model.safetensors",
                                                       num_classes={num_classes}))
 ```
 
 (`num_classes` must be in the overlay too: without it timm assumes the architecture's
 default head size and silently drops the fine-tuned classifier.)
-
-Inputs, as in training: RGB images squashed to {size}x{size} with a bilinear resize (no centre
-crop), scaled to [0, 1], normalised with mean {mean} and std {std}. `config.json`'s
-`pretrained_cfg` says exactly that, so timm's standard transform reproduces it:
-
-```python
-from PIL import Image
-from timm.data import create_transform, resolve_data_config
-transform = create_transform(**resolve_data_config(model=model))
-logits = model(transform(Image.open("photo.png").convert("RGB"))[None])
-```
-
-Class names are in `config.json` (`label_names`).
 """
 
 
-def timm_usage(arch: str, num_classes: int, folder: Path, size: int, mean, std) -> str:
-    """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown)."""
-    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=Path(folder).resolve().as_posix(),
+def timm_usage(arch: str, num_classes: int, folder, size: int, mean, std,
+               predictions: Optional[list[str]] = None) -> str:
+    """How to load a timm model saved by :func:`save_task_model` and prepare its inputs (markdown); ``folder``
+    is how the code names the model's folder (``"."``: the card's own folder, so the card travels with it).
+    ``predictions``: the lines turning ``logits`` and ``labels`` into the task's predictions (the task's
+    decision, e.g. thresholds); by default the most probable label, or the value for regression."""
+    lines = predictions or ["predictions = [labels[i] for i in logits.argmax(-1).tolist()] if labels "
+                            "else logits[:, 0].tolist()"]
+    return _TIMM_USAGE.format(arch=arch, num_classes=num_classes, folder=str(folder), predictions="\n".join(lines),
                               size=size, mean=list(mean or []), std=list(std or []))
 
 
@@ -112,7 +127,7 @@ def _save_hf(model: TaskModel, folder: Path, label_names: Optional[list[str]]) -
         setattr(net.config, CONFIG_KEY, choice.how)
     elif hasattr(net.config, CONFIG_KEY):
         delattr(net.config, CONFIG_KEY)
-    if getattr(net.config, "auto_map", None) == {AUTO_CLASS: f"{CODE_FILE[:-3]}.{CLASS_NAME}"}:
+    if is_own_auto_map(getattr(net.config, "auto_map", None)):
         delattr(net.config, "auto_map")  # tuneforge's own, from a folder this model was loaded from
     with quiet_transformers():
         net.save_pretrained(folder)
@@ -167,7 +182,7 @@ def _save_timm(model: TaskModel, folder: Path, label_names: Optional[list[str]],
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     labels = ", ".join(label_names or []) or "(regression)"
     (folder / "README.md").write_text(f"# {arch} fine-tuned with tuneforge\n\nClasses ({model.num_outputs}): {labels}\n\n"
-                                      + timm_usage(arch, model.num_outputs, folder, spec.size, spec.mean, spec.std),
+                                      + timm_usage(arch, model.num_outputs, ".", spec.size, spec.mean, spec.std),
                                       encoding="utf-8")
     return arch
 
@@ -236,7 +251,9 @@ def load_saved_model(folder, tasks=None) -> TaskModel:
         import transformers
         auto = getattr(transformers, meta["auto_class"])
     with quiet_transformers():  # the transformers class, never the folder's own code (tuneforge pools itself)
-        net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False).eval()
+        config = native_config(folder)   # a folder with tuneforge's pooling file: its transformers config class
+        net = auto.from_pretrained(folder, local_files_only=True, trust_remote_code=False,
+                                   **({"config": config} if config is not None else {})).eval()
         inputs = MODALITIES.get(meta["modality"])
         pre, processor, kwargs = _LOAD_PREPROCESSOR[inputs.preprocessor_class](folder, meta, net)
     head = new_head_modules(net)

@@ -19,7 +19,7 @@ from ..data.modalities import MODALITIES
 from ..errors import ModelError
 from .families import build_layer_map
 from .pooling import Pooling, resolve_image_pooling, resolve_text_pooling
-from .pooling_code import is_tuneforge_code
+from .pooling_code import is_tuneforge_code, native_config
 from .task_model import ImageSpec, TaskModel
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -82,6 +82,15 @@ def refuse_remote_code(config_file, name: str, trust_remote_code: bool) -> None:
                          f"({', '.join(files) or 'auto_map'}); tuneforge never runs model code unless the recipe "
                          "sets model.trust_remote_code: true. Read that code first, and set it only if you "
                          "trust its source")
+
+
+def read_config(path, **kwargs):
+    """``AutoConfig.from_pretrained(path, **kwargs)``, except that a folder tuneforge exported with its pooling
+    file (whose model type only that file defines) is read as the transformers config class that file extends,
+    without running it (:func:`tuneforge.models.pooling_code.native_config`)."""
+    from transformers import AutoConfig
+    config = native_config(path) if os.path.isdir(str(path)) else None
+    return config if config is not None else AutoConfig.from_pretrained(path, **kwargs)
 
 
 def hf_modality(config) -> Optional[str]:
@@ -166,11 +175,9 @@ def load_hf(path: str, name: str, modality: str, num_outputs: int, label_names: 
     removed (an unused layer would only look trainable). ``problem_type`` and ``auto_class``
     come from the task (the transformers class its model is built as).
     """
-    from transformers import AutoConfig
-
     common = dict(trust_remote_code=trust_remote_code, local_files_only=local_only)
     with quiet_transformers():
-        config = AutoConfig.from_pretrained(path, **common)
+        config = read_config(path, **common)
         check_modality(config, modality, name)
         if keep_head:
             if config.num_labels != num_outputs:

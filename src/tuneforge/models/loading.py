@@ -30,6 +30,7 @@ from ..recipe.schema import ModelSection
 from .aliases import MODELS, ModelSpec, resolve_alias
 from .families import build_layer_map
 from .hf_loading import (check_folder, hf_auto, hf_modality, load_hf, model_pooling, new_head_modules, quiet_transformers,
+                         read_config,
                          refuse_remote_code)
 from .pooling import checkpoint_keys, has_pooler_keys, resolve_image_pooling, timm_pooling
 from .task_model import TaskModel
@@ -223,10 +224,9 @@ def _peek(section: ModelSection, spec: ModelSpec, local_only: bool) -> ModelInfo
         modality, kind = "image", "timm"
         choice = resolve_image_pooling(section.pooling, *timm_pooling(net), section.name)
     else:
-        from transformers import AutoConfig
         try:
             with quiet_transformers():
-                config = AutoConfig.from_pretrained(spec.path, local_files_only=local_only,
+                config = read_config(spec.path, local_files_only=local_only,
                                                     trust_remote_code=section.trust_remote_code)
         except (OSError, ValueError) as e:
             raise ModelError(f"model.name {section.name!r}: its config.json could not be read ({e})") from None

@@ -273,6 +273,21 @@ class Task:
         probs = row.get("probabilities") or {}
         return str(row), ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1]))
 
+    def card_pipeline(self, folder, inputs, data: dict, load_args: str) -> Optional[tuple[list[str], list[str]]]:
+        """The model card's first code block, served by ``transformers.pipeline``: ``(imports, lines)`` that,
+        after ``MODEL = <the folder>``, build the pipeline, example inputs and ``predictions`` equal to what
+        ``tuneforge predict`` gives (the saved decision files in ``folder`` applied). ``inputs`` is the saved
+        model's modality (data/modalities.py), ``data`` the recipe's data section, ``load_args`` extra
+        arguments of the pipeline's loading (``, trust_remote_code=True``). None: no pipeline reproduces this
+        task's predictions, and the card starts with the transformers class instead."""
+        return None
+
+    def card_logits_decision(self, folder) -> Optional[list[str]]:
+        """Card lines turning a batch of ``logits`` (a tensor) and the class names ``labels`` into
+        ``predictions`` as ``tuneforge predict`` decides (timm models' cards, which have no pipeline);
+        None: the most probable label."""
+        return None
+
     def model_files(self, folder, decision: Optional[dict]) -> None:
         """Write this task's files beside a saved model (e.g. ``thresholds.json``)."""
 

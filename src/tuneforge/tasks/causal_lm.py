@@ -10,6 +10,8 @@ the perplexity on a general reference text before and after. ``predict`` generat
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -20,7 +22,7 @@ from ..models.precision import autocast_dtype
 from .base import Task, register
 from ..data.cleaning import _missing, drop_rows
 from ..data.columns import missing_column_message
-from ..data.lm_examples import lm_columns
+from ..data.lm_examples import has_template, lm_columns
 from ..data.lm_encode import encode_lm_split
 from ..models.causal_lm import packing_problem
 from ..models.causal_lm import load_causal_lm
@@ -187,6 +189,32 @@ class CausalLM(Task):
         settings = model.generate_settings or GenerateSection()
         texts = generate_for(model, [(str(x), None, True) for x in inputs], settings)
         return [{"prompt": str(x), "generated": t} for x, t in zip(inputs, texts)]
+
+    def card_pipeline(self, folder, inputs, data, load_args):
+        """Greedy (or sampled, as ``generate:`` says) text generation from a user prompt, templated as in
+        training: the tokenizer's chat template when it has one, else the prompt and a new line."""
+        from transformers import AutoTokenizer   # reads the saved tokenizer's template (no model weights)
+        if not (Path(folder) / "config.json").is_file():
+            return None
+        settings = GenerateSection(**(self._recipe(folder).get("generate") or {}))
+        sampling = (f"do_sample=True, temperature={settings.temperature}, top_p={settings.top_p}"
+                    if settings.do_sample else "do_sample=False")
+        chat = has_template(AutoTokenizer.from_pretrained(folder))
+        prompts, how = (('[[{"role": "user", "content": p}] for p in prompts]', "the chat template")
+                        if chat else ('[p + "\\n" for p in prompts]', "the prompt and a new line"))
+        return [], [f'generator = pipeline("text-generation", model=MODEL{load_args})',
+                    'prompts = ["Name three colours.", "What is the capital of France?"]',
+                    f"outputs = generator({prompts},   # {how}, as in training",
+                    f"                    max_new_tokens={settings.max_new_tokens}, {sampling}, return_full_text=False"
+                    + ("" if chat else ", add_special_tokens=False") + ")",
+                    'predictions = [o[0]["generated_text"].strip() for o in outputs]']
+
+    @staticmethod
+    def _recipe(folder) -> dict:
+        meta = Path(folder) / "tuneforge.json"
+        if not meta.is_file():
+            return {}
+        return ((json.loads(meta.read_text(encoding="utf-8")).get("extra") or {}).get("recipe") or {})
 
     def num_outputs(self, label_names) -> int:
         return 2   # per example: summed NLL, target tokens

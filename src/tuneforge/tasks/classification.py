@@ -190,6 +190,24 @@ class ClassificationTask(Task):
     def format_prediction(self, row: dict) -> tuple[str, str]:
         return row["label"], super().format_prediction(row)[1]
 
+    def card_pipeline(self, folder, inputs, data, load_args):
+        lines, args = inputs.card_pipeline(data, load_args), inputs.card_pipeline_args(data)
+        if not (Path(folder) / THRESHOLD_FILE).is_file():
+            return [], lines + [f'predictions = [row[0]["label"] for row in classifier(inputs, top_k=1{args})]']
+        return ["import json", "import os"], lines + [
+            f'rule = json.load(open(os.path.join(MODEL, "{THRESHOLD_FILE}")))   # the threshold tuned on validation',
+            f"scores = [{{s['label']: s['score'] for s in row}} for row in classifier(inputs, top_k=2{args})]",
+            'other = next(name for name in scores[0] if name != rule["positive"])',
+            'predictions = [rule["positive"] if row[rule["positive"]] >= rule["threshold"] else other for row in scores]']
+
+    def card_logits_decision(self, folder):
+        if not (Path(folder) / THRESHOLD_FILE).is_file():
+            return None
+        return [f'rule = json.load(open(f"{{MODEL}}/{THRESHOLD_FILE}"))   # the threshold tuned on validation',
+                'positive = logits.softmax(-1)[:, labels.index(rule["positive"])].tolist()',
+                'other = next(name for name in labels if name != rule["positive"])',
+                'predictions = [rule["positive"] if p >= rule["threshold"] else other for p in positive]']
+
     def model_files(self, folder, decision) -> None:
         """A tuned binary threshold goes to ``threshold.json`` beside the model (absent: argmax)."""
         path = Path(folder) / THRESHOLD_FILE

@@ -172,6 +172,19 @@ class MultiLabelTask(Task):
     def format_prediction(self, row: dict) -> tuple[str, str]:
         return ", ".join(row["labels"]) or "(none)", super().format_prediction(row)[1]
 
+    def card_logits_decision(self, folder):
+        return [f'thresholds = json.load(open(f"{{MODEL}}/{THRESHOLDS_FILE}"))   # per label, tuned on validation',
+                "predictions = [[name for name, p in zip(labels, row) if p >= thresholds[name]]",
+                "               for row in logits.sigmoid().tolist()]"]
+
+    def card_pipeline(self, folder, inputs, data, load_args):
+        args = inputs.card_pipeline_args(data)
+        return ["import json", "import os"], inputs.card_pipeline(data, load_args) + [
+            f'thresholds = json.load(open(os.path.join(MODEL, "{THRESHOLDS_FILE}")))   # per label, tuned on validation',
+            f'scores = classifier(inputs, function_to_apply="sigmoid", top_k=len(thresholds){args})',
+            'predictions = [[s["label"] for s in row if s["score"] >= thresholds[s["label"]]] for row in scores]'
+            '   # by score']
+
     def model_files(self, folder, decision) -> None:
         folder = Path(folder)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))

@@ -51,5 +51,11 @@ class RegressionTask(Task):
     def predict_rows(self, outputs, label_names, decision=None) -> list[dict]:
         return [{"value": float(v)} for v in np.asarray(outputs).reshape(-1)]
 
+    def card_pipeline(self, folder, inputs, data, load_args):
+        args = inputs.card_pipeline_args(data)
+        return [], inputs.card_pipeline(data, load_args) + [
+            f'predictions = [row[0]["score"] for row in classifier(inputs, function_to_apply="none", top_k=1{args})]'
+            "   # the target, in its original units"]
+
     def format_prediction(self, row: dict) -> tuple[str, str]:
         return f"{row['value']:.4g}", ""

@@ -257,6 +257,39 @@ class TokenClassificationTask(Task):
         return [{"type": t, "first": a, "last": b} for t, a, b in sorted(self.metrics.entities(tags),
                                                                         key=lambda e: e[1])]
 
+    def card_pipeline(self, folder, inputs, data, load_args):
+        """The pipeline's per-piece tags read back per word as training labelled them: a word's tag is its first
+        piece's (aggregation strategies decide words from the pieces' text instead, and split "sea-port" or
+        "Paris." where the tokenizer cuts punctuation off), then entities as ``tuneforge predict`` reads BIO."""
+        return [], [
+            f'tagger = pipeline("token-classification", model=MODEL, ignore_labels=[]{load_args})',
+            f"tagger.tokenizer.model_max_length = {int(data.get('max_length') or 512)}   # sentences cut as in "
+            "training (words past it: O)",
+            'sentences = [["Ada", "Lovelace", "lives", "in", "Paris."], ["the", "king", "went", "to", "sea-port"]]',
+            "", "",
+            "def word_tags(words, pieces):",
+            '    """Each word\'s tag: its first piece\'s, as the model was trained; "O" for a word cut off."""',
+            "    first, at = {}, 0",
+            "    for i, word in enumerate(words):",
+            "        first[at], at = i, at + len(word) + 1   # the pipeline joins the words with one space",
+            '    tags = ["O"] * len(words)',
+            "    for piece in pieces:",
+            '        if piece["start"] in first:',
+            '            tags[first.pop(piece["start"])] = piece["entity"]',
+            "    return tags", "", "",
+            "def entities(words, tags):",
+            '    """(type, first word, last word, text): a B- tag, or a tag of another type than the word before,'
+            ' starts one."""',
+            "    found = []",
+            "    for i, tag in enumerate(tags):",
+            '        if tag != "O" and (tag.startswith("B-") or i == 0 or tags[i - 1][2:] != tag[2:]):',
+            "            found.append([tag[2:], i, i])",
+            '        elif tag != "O":',
+            "            found[-1][2] = i",
+            '    return [(kind, a, b, " ".join(words[a:b + 1])) for kind, a, b in found]', "", "",
+            "pieces = tagger(sentences, is_split_into_words=True)",
+            "predictions = [entities(words, word_tags(words, p)) for words, p in zip(sentences, pieces)]"]
+
     def format_prediction(self, row: dict) -> tuple[str, str]:
         spans = [f"{e.get('text', '?')} [{e['entity']}"
                  + (f" {e['start']}:{e['end']}" if "start" in e else "") + "]" for e in row["entities"]]
