@@ -359,7 +359,7 @@ def _kept(f: RunFacts, tie: bool = False) -> str:
         return ""
     if tie and str(final.get("chosen_by", "")).startswith("best"):
         return (f"; the run hands back the trained model (step {step}: a tie goes to the later evaluation), "
-                "which validation cannot tell from the step-0 model")
+                "though validation cannot tell it from the model before training")
     return f"; the run hands back the model of step {step} ({final.get('chosen_by', 'last step')})"
 
 
