@@ -30,7 +30,8 @@ docs can quote them:
   (``final_model``: the step-0 model, its training discarded, or the trained model kept on a tie).
 * ``underfitting``: the model's score on (a sample of) its own training rows is below the frozen
   baseline's training score by more than :data:`UNDERFIT_MARGIN` (x max(1, |baseline|)), unless the
-  model is significantly better than the baseline on the evaluation split.
+  model is significantly better than the baseline on the evaluation split, or is the step-0 model a
+  run handed back after discarding its training (``best-at-first-eval`` speaks for that run).
 
 Suggested learning rates are the current one x10 or /10 (x3, /3), kept within
 [:data:`LR_FLOOR`, :data:`LR_CEILING`] so that a wildly wrong lr gets a usable suggestion.
@@ -316,7 +317,9 @@ def check_best_at_first_eval(f: RunFacts) -> Optional[Diagnostic]:
     steps = list(f.validation_steps or [])
     at_step0 = i0 < len(steps) and steps[i0] == 0
     if worse > OVERFIT_DROP * max(1.0, abs(first)):
-        return None if _underfit(f) else _spoiled(f, first, pairs[-1][1], at_step0)   # never fitted: not over-fitting
+        if _underfit(f) and not at_step0:   # never fitted: not over-fitting (a step-0 model's fit says nothing of training)
+            return None
+        return _spoiled(f, first, pairs[-1][1], at_step0)
     tie = ties(best_later, first)
     if not at_step0 or (worse < 0 and not tie):   # a later evaluation beat step 0
         return None
@@ -376,6 +379,8 @@ def _underfit(f: RunFacts) -> bool:
 
 def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
     if not _underfit(f) or check_collapsed(f) is not None:   # a collapsed model is reported as such
+        return None
+    if (f.final_model or {}).get("training_discarded"):   # the model scored never trained: best-at-first-eval says why
         return None
     vs = _vs_baseline(f)
     if vs and vs.get("better"):   # it already generalises better than the probe

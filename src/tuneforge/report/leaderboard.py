@@ -115,6 +115,5 @@ def step0_warnings(board: dict) -> list[str]:
         s = r.get("step0_model") or {}
         if s.get("training_discarded"):
             folds = f" in {s['runs']} of {s['of']} folds" if s["of"] > 1 else ""
-            lines.append(f"{r['strategy']}: hands back its step-0 model{folds}, not a trained one "
-                         f"({r['train_seconds']:.1f}s of training discarded): {s['why']}")
+            lines.append(f"{r['strategy']}: hands back its step-0 model{folds}, not a trained one: {s['why']}")
     return lines
