@@ -194,3 +194,5 @@ def test_the_kept_evaluation_moves_on_a_tie_or_a_gain_and_patience_only_on_a_gai
     assert not MetricTracker("macro_f1", True).improved(0.7 + TIE_TOLERANCE / 2, 0.7)   # float noise is no gain
     assert down.keeps(0.3, 0.3) and down.keeps(0.29, 0.3) and not down.keeps(0.31, 0.3)
     assert not down.improved(0.3, 0.3) and down.improved(0.28, 0.3)
+    nan = float("nan")
+    assert not up.keeps(nan, 0.7) and up.keeps(0.1, nan) and up.improved(0.1, nan) and not up.improved(nan, 0.7)

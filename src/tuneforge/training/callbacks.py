@@ -48,10 +48,9 @@ class MetricTracker:
     Two questions, two rules (docs/evaluation.md, "Which model a run hands back"):
 
     * :meth:`keeps`: do this evaluation's weights replace the kept ones (``train.restore_best``)? Yes
-      when it is at least as good as the kept one: better, or tied (:func:`~tuneforge.evaluation.metrics.ties`:
-      within a relative 1e-4). A tie
-      goes to the later, more trained model, so training that leaves validation where the step-0
-      model (the solved head) had it is not thrown away.
+      when it is at least as good as the kept one: better, or tied (within a relative 1e-4,
+      :func:`~tuneforge.evaluation.metrics.ties`). A tie goes to the later, more trained model, so
+      training that leaves validation where the step-0 model (the solved head) had it is not thrown away.
     * :meth:`improved`: does it reset early stopping's patience? Only when better by more than
       ``min_delta`` and not tied (a tie is no improvement).
     """
@@ -70,13 +69,15 @@ class MetricTracker:
         """Better than ``best`` by more than ``min_delta`` and not a tie (early stopping's patience starts again)."""
         if best is None:
             return True
+        if best != best:   # a NaN score: anything finite improves on it
+            return value == value
         if ties(value, best):
             return False
         return value > best + self.min_delta if self.greater else value < best - self.min_delta
 
     def keeps(self, value: float, best: float | None) -> bool:
         """Whether an evaluation scoring ``value`` becomes the kept one: better than ``best``, or tied."""
-        if best is None or ties(value, best):
+        if best is None or best != best or ties(value, best):   # nothing kept, a NaN kept, or a tie
             return True
         return value > best if self.greater else value < best
 
