@@ -150,6 +150,43 @@ def test_best_at_first_eval_fires_on_over_fitting(y):
     assert "best-at-first-eval" not in _codes(facts)
 
 
+KEPT_TRAINED = {"step": 18, "steps_trained": 18, "chosen_by": "best validation (train.restore_best)",
+                "is_step0": False, "training_discarded": False}
+KEPT_STEP0 = {**KEPT_TRAINED, "step": 0, "is_step0": True, "training_discarded": True}
+
+
+def test_best_at_first_eval_names_a_tie_with_step_0_and_the_model_kept(y):
+    facts = _healthy(y)
+    facts.validation, facts.validation_steps, facts.final_model = [0.90, 0.90, 0.90], [0, 9, 18], KEPT_TRAINED
+    (d,) = [d for d in diagnose(facts) if d.code == "best-at-first-eval"]
+    assert "did not improve on step 0" in d.message and "tied with it (0.9000)" in d.message
+    assert "hands back the trained model (step 18: a tie goes to the later evaluation)" in d.message
+    assert "over-fitted" not in d.message and d.try_[0] == "train.epochs=6" and d.try_[1].startswith("optimizer.lr=")
+    facts.validation, facts.final_model = [0.90, 0.899, 0.898], KEPT_STEP0   # a small fall: step 0 kept
+    (d,) = [d for d in diagnose(facts) if d.code == "best-at-first-eval"]
+    assert "was slightly worse (0.8990)" in d.message
+    assert "hands back the step-0 model: its 18 training steps were discarded" in d.message
+    facts.validation = [0.3, 0.3]   # lower is better: the same tie
+    facts.greater_is_better, facts.vs_baseline, facts.final_model = False, {"worse": False}, KEPT_TRAINED
+    assert "tied with it" in [d for d in diagnose(facts) if d.code == "best-at-first-eval"][0].message
+
+
+def test_best_at_first_eval_is_quiet_when_training_beat_step_0_or_the_first_evaluation_is_trained(y):
+    facts = _healthy(y)
+    facts.validation, facts.validation_steps, facts.final_model = [0.90, 0.91, 0.90], [0, 9, 18], KEPT_TRAINED
+    assert "best-at-first-eval" not in _codes(facts)
+    facts.validation, facts.validation_steps = [0.90, 0.90, 0.90], [9, 18, 27]   # a plateau after training
+    assert "best-at-first-eval" not in _codes(facts)
+
+
+def test_best_at_first_eval_at_step_0_says_training_only_spoiled_the_step_0_model(y):
+    facts = _healthy(y)
+    facts.validation, facts.validation_steps, facts.final_model = [0.90, 0.85, 0.80], [0, 9, 18], KEPT_STEP0
+    (d,) = [d for d in diagnose(facts) if d.code == "best-at-first-eval"]
+    assert "came at step 0, before any training step" in d.message and "training steps were discarded" in d.message
+    assert "solved head" in d.cause and d.try_[0].startswith("optimizer.lr=")
+
+
 def test_underfitting_fires_when_the_train_score_is_below_the_baselines(y):
     facts = _healthy(y)
     facts.strategy, facts.train_score, facts.baseline_train_score = "freeze", 0.70, 0.98

@@ -151,3 +151,48 @@ def test_a_warm_start_that_training_only_spoils_ends_with_the_solved_head(tiny_m
     assert tr.state.best_step == 0                               # ...so the solved head is the best
     final = model.net.state_dict()
     assert all(torch.equal(final[k], v) for k, v in seen[0][2].items())   # and the run ends with it
+
+
+@pytest.mark.parametrize("metric,greater", [("macro_f1", True), ("log_loss", False)])
+def test_a_tie_with_the_solved_head_keeps_the_trained_model(tiny_models, metric, greater):
+    """docs/evaluation.md: a later evaluation that ties with the kept one (here every evaluation scores the
+    same, as when training cannot move the validation predictions) replaces it, in both directions: the
+    run ends with its trained weights, not the step-0 model. A tie is no improvement for patience."""
+    from tuneforge.training.callbacks import MetricTracker
+
+    model = kit.load(tiny_models, "cnn")
+    data = kit.split(model, n=24)
+    tr, _ = kit.trainer(model, {"name": "full", "warm_head": True}, data=data, **{"train.epochs": 2})
+    tr.tracker = MetricTracker(metric, greater_is_better=greater)
+    seen = []
+
+    def evaluate():   # the same score at every evaluation, up to float noise far below TIE_TOLERANCE
+        seen.append(tr.state.step)
+        return {metric: 0.5 + 1e-9 * (-1) ** len(seen)}
+
+    tr.evaluate_fn = evaluate
+    trained = {}
+    tr.callbacks.callbacks.append(types.SimpleNamespace(order=99, on_train_end=lambda t: None,
+                                                        on_epoch_end=lambda t: trained.update(kit.params(model)),
+                                                        on_train_start=lambda t: None, on_step_end=lambda t: None,
+                                                        on_evaluate=lambda t, m: None))
+    tr.fit()
+    assert seen[0] == 0 and len(seen) == 3 and tr.state.step == seen[-1] > 0
+    assert tr.state.best_step == tr.state.step                     # the last (trained) evaluation is kept
+    assert tr.state.evals_without_improvement == 2                 # ...though no tie counted as an improvement
+    assert not kit.changed(trained, kit.params(model))             # and the run ends with the trained weights
+
+
+def test_the_kept_evaluation_moves_on_a_tie_or_a_gain_and_patience_only_on_a_gain_above_min_delta():
+    from tuneforge.evaluation.metrics import TIE_TOLERANCE
+    from tuneforge.training.callbacks import MetricTracker
+
+    up, down = MetricTracker("macro_f1", True, min_delta=0.01), MetricTracker("log_loss", False, min_delta=0.01)
+    assert up.keeps(0.7, None) and up.keeps(0.7, 0.7) and up.keeps(0.7 - TIE_TOLERANCE / 2, 0.7)
+    assert not up.keeps(0.7 - 3 * TIE_TOLERANCE, 0.7) and up.keeps(0.705, 0.7)
+    assert not up.improved(0.7, 0.7) and not up.improved(0.705, 0.7) and up.improved(0.72, 0.7)
+    assert not MetricTracker("macro_f1", True).improved(0.7 + TIE_TOLERANCE / 2, 0.7)   # float noise is no gain
+    assert down.keeps(0.3, 0.3) and down.keeps(0.29, 0.3) and not down.keeps(0.31, 0.3)
+    assert not down.improved(0.3, 0.3) and down.improved(0.28, 0.3)
+    nan = float("nan")
+    assert not up.keeps(nan, 0.7) and up.keeps(0.1, nan) and up.improved(0.1, nan) and not up.improved(nan, 0.7)

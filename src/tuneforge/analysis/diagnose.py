@@ -80,6 +80,8 @@ def run_diagnostics(p, run_dir: Path, metric: str, split_outputs: Optional[np.nd
     facts.prior_loss = task.input_free_loss(p.model, p.data.train.targets)
     facts.validation = [h.get("validation", {}).get(metric) for h in history]
     facts.validation_epochs = [h.get("epoch", 0.0) for h in history]
+    facts.validation_steps = [h.get("step") for h in history]
+    facts.final_model = (metrics or {}).get("final_model")
     train_scores = None
     if "probe_train" in base:
         rows = train_sample(len(p.data.train.targets), recipe.train.seed)

@@ -23,10 +23,15 @@ docs can quote them:
   Both loss checks need :data:`MIN_STEPS` optimizer steps; the loss is smoothed over
   :data:`LOSS_WINDOWS` equal windows.
 * ``best-at-first-eval``: with two or more validation evaluations, the first is the best and every
-  later one is worse by more than :data:`OVERFIT_DROP` (x max(1, |first|)): over-fitting.
+  later one is worse by more than :data:`OVERFIT_DROP` (x max(1, |first|)): over-fitting (or, when the
+  first evaluation is step 0's, training that only spoiled the solved head). Also when the first
+  evaluation is step 0's and no later one beat it, by a tie (within :data:`TIE_TOLERANCE`) or a smaller
+  fall: training did not improve on the step-0 model. Both say which model the run hands back
+  (``final_model``: the step-0 model, its training discarded, or the trained model kept on a tie).
 * ``underfitting``: the model's score on (a sample of) its own training rows is below the frozen
   baseline's training score by more than :data:`UNDERFIT_MARGIN` (x max(1, |baseline|)), unless the
-  model is significantly better than the baseline on the evaluation split.
+  model is significantly better than the baseline on the evaluation split, or is the step-0 model a
+  run handed back after discarding its training (``best-at-first-eval`` speaks for that run).
 
 Suggested learning rates are the current one x10 or /10 (x3, /3), kept within
 [:data:`LR_FLOOR`, :data:`LR_CEILING`] so that a wildly wrong lr gets a usable suggestion.
@@ -45,6 +50,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .metrics import TIE_TOLERANCE, ties  # noqa: F401  (TIE_TOLERANCE: quoted above)
 from .vs_baseline import compare_folds_to_baseline, compare_to_baseline, verdict  # noqa: F401 (re-exported)
 
 COLLAPSE_SHARE = 0.95
@@ -106,6 +112,8 @@ class RunFacts:
     prior_loss: Optional[float] = None            # the training loss of predicting the class frequencies / mean
     validation: Optional[Sequence[float]] = None
     validation_epochs: Optional[Sequence[float]] = None
+    validation_steps: Optional[Sequence[int]] = None   # the optimizer step of each evaluation (0: before training)
+    final_model: Optional[dict] = None            # metrics.json's final_model: which step's weights were handed back
     train_score: Optional[float] = None
     baseline_train_score: Optional[float] = None
     lr: Optional[float] = None
@@ -298,26 +306,64 @@ def check_loss_not_falling(f: RunFacts) -> Optional[Diagnostic]:
 
 
 def check_best_at_first_eval(f: RunFacts) -> Optional[Diagnostic]:
-    if _underfit(f) or check_collapsed(f) is not None:   # not over-fitting: it never fitted
+    if check_collapsed(f) is not None:   # a collapsed model is reported as such
         return None
-    vals = [v for v in (f.validation or []) if v is not None and np.isfinite(v)]
-    if len(vals) < 2:
+    pairs = [(i, v) for i, v in enumerate(f.validation or []) if v is not None and np.isfinite(v)]
+    if len(pairs) < 2:
         return None
-    first, later = vals[0], vals[1:]
-    tol = OVERFIT_DROP * max(1.0, abs(first))
+    (i0, first), later = pairs[0], [v for _, v in pairs[1:]]
     best_later = max(later) if f.greater_is_better else min(later)
     worse = first - best_later if f.greater_is_better else best_later - first
-    if worse <= tol:
+    steps = list(f.validation_steps or [])
+    at_step0 = i0 < len(steps) and steps[i0] == 0
+    if worse > OVERFIT_DROP * max(1.0, abs(first)):
+        if _underfit(f) and not at_step0:   # never fitted: not over-fitting (a step-0 model's fit says nothing of training)
+            return None
+        return _spoiled(f, first, pairs[-1][1], at_step0)
+    tie = ties(best_later, first)
+    if not at_step0 or (worse < 0 and not tie):   # a later evaluation beat step 0
         return None
-    at = ""
-    if f.validation_epochs:
-        at = f" (epoch {f.validation_epochs[0]:.2g})"
+    how = "tied with it" if tie else "was slightly worse"
+    return Diagnostic("best-at-first-eval", "warning",
+                      f"validation {f.metric} did not improve on step 0, the model before any training step "
+                      f"({first:.4f}): the best of the {len(later)} later evaluations {how} ({best_later:.4f})"
+                      + _kept(f, tie),
+                      "training hardly changed what the validation split measures: a learning rate too low or too "
+                      "few steps for the part that trains, or a validation split too small to tell the models apart",
+                      _more_epochs(f) + _lr_up(f, 3))
+
+
+def _spoiled(f: RunFacts, first: float, last: float, at_step0: bool) -> Diagnostic:
+    """The first evaluation was the best and every later one clearly worse."""
     epochs = max(1, int(np.ceil(f.validation_epochs[0]))) if f.validation_epochs else 1
+    if at_step0:
+        return Diagnostic("best-at-first-eval", "warning",
+                          f"the best validation {f.metric} ({first:.4f}) came at step 0, before any training step; "
+                          f"every later evaluation was worse (last {last:.4f})" + _kept(f),
+                          "training only made the step-0 model (the solved head on frozen features) worse: a "
+                          "learning rate too high for this body, over-fitting, or too little regularisation",
+                          _lr_down(f, 3) + [f"train.epochs={epochs}", "optimizer.weight_decay=0.1"])
+    at = f" (epoch {f.validation_epochs[0]:.2g})" if f.validation_epochs else ""
     return Diagnostic("best-at-first-eval", "warning",
                       f"the best validation {f.metric} ({first:.4f}) came at the first evaluation{at}; every later "
-                      f"one was worse (last {vals[-1]:.4f}): the model over-fitted",
+                      f"one was worse (last {last:.4f}): the model over-fitted",
                       "over-fitting: too many epochs, a learning rate too high, or too little regularisation",
                       [f"train.epochs={epochs}"] + _lr_down(f, 3) + ["optimizer.weight_decay=0.1"])
+
+
+def _kept(f: RunFacts, tie: bool = False) -> str:
+    """Which model the run hands back, as the end of a sentence ("" when the facts do not say)."""
+    final = f.final_model or {}
+    if final.get("training_discarded"):
+        return (f"; the run hands back the step-0 model: its {final.get('steps_trained', '?')} training steps "
+                "were discarded")
+    step = final.get("step")
+    if not step:
+        return ""
+    if tie and str(final.get("chosen_by", "")).startswith("best"):
+        return (f"; the run hands back the trained model (step {step}: a tie goes to the later evaluation), "
+                "though validation cannot tell it from the model before training")
+    return f"; the run hands back the model of step {step} ({final.get('chosen_by', 'last step')})"
 
 
 def _underfit(f: RunFacts) -> bool:
@@ -333,6 +379,8 @@ def _underfit(f: RunFacts) -> bool:
 
 def check_underfitting(f: RunFacts) -> Optional[Diagnostic]:
     if not _underfit(f) or check_collapsed(f) is not None:   # a collapsed model is reported as such
+        return None
+    if (f.final_model or {}).get("training_discarded"):   # the model scored never trained: best-at-first-eval says why
         return None
     vs = _vs_baseline(f)
     if vs and vs.get("better"):   # it already generalises better than the probe

@@ -177,6 +177,16 @@ def default_metric(kind: Kind) -> str:
     return _DEFAULT[kind]
 
 
+TIE_TOLERANCE = 1e-4   # relative: two validation values this close are equal (docs/evaluation.md, the final model)
+
+
+def ties(value: float, other: float) -> bool:
+    """Whether two values of one metric are a tie: within :data:`TIE_TOLERANCE` x max(1, |other|). No
+    validation split measures so small a difference; it comes from arithmetic (a step-0 score computed
+    from the solved head's matrix product, a later one from a forward pass, mixed precision)."""
+    return abs(value - other) <= TIE_TOLERANCE * max(1.0, abs(other))
+
+
 def greater_is_better(name: str) -> bool:
     """Whether a larger value of metric ``name`` is better (False for losses and errors).
 

@@ -32,7 +32,7 @@ from ..recipe import Recipe, check_recipe
 from ..recipe.schema import StrategySection
 from ..report.leaderboard import leaderboard_cells, leaderboard_header  # noqa: F401  (re-exported)
 from ..training.distributed import is_main_process
-from ..report.leaderboard import baseline_warnings, display_rows  # noqa: F401  (re-exported)
+from ..report.leaderboard import baseline_warnings, display_rows, step0_warnings  # noqa: F401  (re-exported)
 from .compare_baselines import mark_rows, reference_rows
 from ..terminal import print_path
 from ..analysis.extras import load_outputs
@@ -109,7 +109,21 @@ def _row(name: str, metrics: dict) -> dict:
             "train_seconds": float(sum(t["seconds"] for t in train)),
             "peak_memory_mb": float(max(t["peak_memory_mb"] for t in train)),
             "trainable_parameters": int(train[0]["trainable_parameters"]),
-            "total_parameters": int(train[0]["total_parameters"])}
+            "total_parameters": int(train[0]["total_parameters"]),
+            "step0_model": step0_model(per_fold if cv else [metrics])}
+
+
+def step0_model(runs: list[dict]) -> Optional[dict]:
+    """None when every run (fold) hands back a trained model; else ``{"runs", "of", "training_discarded",
+    "why"}``: how many hand back their step-0 model, whether any of them trained and discarded it, and the
+    first such run's ``final_model.why``."""
+    finals = [m.get("final_model") or {} for m in runs]
+    step0 = [f for f in finals if f.get("is_step0")]
+    if not step0:
+        return None
+    discarded = [f for f in step0 if f.get("training_discarded")]
+    return {"runs": len(step0), "of": len(finals), "training_discarded": bool(discarded),
+            "why": (discarded or step0)[0].get("why", "")}
 
 
 def _significance(rows: list[dict], best: dict, metric: str, task, recipe: Recipe) -> None:
@@ -212,7 +226,7 @@ def print_leaderboard(console: Console, board: dict) -> None:
     console.print(fit_table(columns, rows, console.width, title=title))
     if board.get("retention_measure"):
         console.print(f"[dim]retention[/dim] {escape(board['retention_measure'])}")
-    for line in baseline_warnings(board):
+    for line in baseline_warnings(board) + step0_warnings(board):
         console.print(f"[bold yellow]warning[/bold yellow] {escape(line)}")
 
 

@@ -180,7 +180,8 @@ class TrainSection(Section):
     early_stopping: Optional[EarlyStoppingSection] = None
     group_by_length: bool = Field(True, description="text: batch texts of similar length to cut padding")
     nonfinite: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
-    restore_best: bool = Field(True, description="end with the weights of the best validation evaluation")
+    restore_best: bool = Field(True, description="end with the weights of the best validation evaluation (a tie "
+                                                 "goes to the later, trained one; docs/evaluation.md)")
     class_balance: Literal["none", "weights", "sampling", "auto"] = Field(
         "auto", description="class imbalance (classification): weights = class-weighted loss (inverse frequency), "
         "sampling = every class drawn equally often each epoch, auto = weights when the largest class has more "

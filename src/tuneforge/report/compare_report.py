@@ -14,7 +14,7 @@ from ..errors import TuneforgeError
 from . import figures
 from .html import esc, grid, img, note, page, section, table, write_atomically
 from .leaderboard import (baseline_detail, baseline_warnings, display_rows, leaderboard_cells, leaderboard_header,
-                          leaderboard_metrics)
+                          leaderboard_metrics, step0_warnings)
 from .warnings import CSS as _DIAG_CSS
 
 
@@ -44,17 +44,20 @@ def build_comparison_report(folder: Path, board: Optional[dict] = None) -> str:
     chart = figures.leaderboard_bars(values, intervals, refs, f"test {metric}" + (" (grey: not better than the "
                                      "baseline)" if losing else ""), metric, lim, losing)
     warnings = "".join(f'<div class="diag">{esc(w)}</div>' for w in baseline_warnings(board))
+    discarded = "".join(f'<div class="diag">{esc(w)}</div>' for w in step0_warnings(board))
     if warnings:
         warnings += table(["strategy", f"Δ {metric} vs its baseline", "test"],
                           [[r["strategy"], baseline_detail(r), (r.get("vs_baseline") or {}).get("method", "-")]
                            for r in rows])
-    parts = [section("Does anything beat the baseline?", warnings) if warnings else "",
+    parts = [(section("Does anything beat the baseline?", warnings) if warnings else "")
+             + (section("Training discarded", discarded) if discarded else ""),
              section("Leaderboard", table(leaderboard_header(board), [leaderboard_cells(board, r) for r in shown],
                                           highlight=shown.index(rows[0]) if rows else None),
                      note(f"Ranked by {metric} on the test split; 'significant' means p < "
                           f"{1 - board['confidence']:.2f} ({how}). Every strategy used the same splits and seed "
                           f"({board['seed']}). The baselines are rows too; ✗ marks every strategy that is not "
-                          "significantly better than its baseline (see above)."
+                          "significantly better than its baseline (see above); '(step-0 model)' marks a strategy "
+                          "whose run hands back the model before any training step."
                           + (f" Retention: {board['retention_measure']}." if board.get("retention_measure") else ""))),
              section("At a glance", grid(img(chart, metric) if chart else "",
                                          img(figures.bars(cost, "training time", "seconds", None), "time")

@@ -22,9 +22,24 @@ def baseline_mark(row: dict) -> str:
     return " ✗" if row.get("beats_baseline") is False else ""
 
 
+def step0_mark(row: dict) -> str:
+    """" (step-0 model)" after the name of a strategy whose run hands back its step-0 model (the model before
+    any training step); with folds, " (step-0 model in 2 of 5 folds)" when not all do; else ""."""
+    s = row.get("step0_model")
+    if not s:
+        return ""
+    return " (step-0 model)" if s["runs"] == s["of"] else f" (step-0 model in {s['runs']} of {s['of']} folds)"
+
+
+def train_seconds_cell(row: dict) -> str:
+    """Training seconds, followed by "discarded" when the run trained and then handed back its step-0 model."""
+    return f"{row['train_seconds']:.1f}" + (" discarded" if (row.get("step0_model") or {}).get("training_discarded")
+                                            else "")
+
+
 def leaderboard_cells(board: dict, row: dict) -> list[str]:
     """The printable cells of one row."""
-    cells = [row["strategy"] + baseline_mark(row)]
+    cells = [row["strategy"] + baseline_mark(row) + step0_mark(row)]
     for m in leaderboard_metrics(board):
         value, ci, std = row["test"].get(m), (row["test_ci"] or {}).get(m), (row["test_std"] or {}).get(m)
         text = "-" if value is None else f"{value:.4f}"
@@ -39,7 +54,7 @@ def leaderboard_cells(board: dict, row: dict) -> list[str]:
     cells.append("best" if vs is None and row is board["rows"][0] else "-" if vs is None else
                  f"{vs['difference']:+.4f} (p={vs['p_value']:.3f}{', significant' if vs['significant'] else ''})")
     cells.append("-" if row["retention"] is None else f"{row['retention']:.3f}")
-    cells += [f"{row['train_seconds']:.1f}", f"{row['peak_memory_mb']:.0f}",
+    cells += [train_seconds_cell(row), f"{row['peak_memory_mb']:.0f}",
               f"{row['trainable_parameters']:,} / {row['total_parameters']:,}"]
     return cells
 
@@ -90,3 +105,15 @@ def baseline_warnings(board: dict) -> list[str]:
                 "see each run's diagnostics."]
     return [f"✗ {len(marked)} of {len(board['rows'])} strategies do not beat {against} on {board['metric']}: "
             + ", ".join(r["strategy"] for r in marked)]
+
+
+def step0_warnings(board: dict) -> list[str]:
+    """Plain-text warnings about strategies that trained and then handed back their step-0 model (terminal
+    and report): their training time was spent and its result discarded."""
+    lines = []
+    for r in board["rows"]:
+        s = r.get("step0_model") or {}
+        if s.get("training_discarded"):
+            folds = f" in {s['runs']} of {s['of']} folds" if s["of"] > 1 else ""
+            lines.append(f"{r['strategy']}: hands back its step-0 model{folds}, not a trained one: {s['why']}")
+    return lines

@@ -22,7 +22,7 @@ from .privacy_section import privacy
 from .race_section import race
 from .generation import generation
 from .html import esc, note, page, section, write_atomically
-from .warnings import diagnostics_section, folds_beside_baseline, verdict_html
+from .warnings import diagnostics_section, final_model_section, folds_beside_baseline, verdict_html
 from ..terminal import print_path
 
 
@@ -83,7 +83,8 @@ def build_run_report(run_dir: Path) -> str:
                  .replace("cross-validation", "cross-validation, linear-probe baseline"),
                  section("Folds", f"<ul>{links}</ul>") if links else ""]
         return page(f"Cross-validation: {title}", subtitle, parts)
-    parts = [diagnostics_section(metrics), sections.comparison(metrics, verdict_html(metrics)), privacy(metrics),
+    parts = [diagnostics_section(metrics), final_model_section(metrics),
+             sections.comparison(metrics, verdict_html(metrics)), privacy(metrics),
              race(metrics),
              sections.cost(metrics),
              federated(metrics["federated"], metrics.get("monitor")) if "federated" in metrics else

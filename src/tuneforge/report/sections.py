@@ -11,6 +11,7 @@ from typing import Optional
 from . import figures
 from .html import esc, grid, img, note, section, table, with_ci
 from .generation import reference_retention
+from ..training.final_model import handed_back, model_label
 
 def headline_metrics(metrics: dict) -> list[str]:
     """The metrics the run's task puts first (``metrics["columns"]["headline"]``).
@@ -38,7 +39,7 @@ def comparison(metrics: dict, verdict: str = "") -> str:
         if m and "error" not in m:
             rows.append([esc(label)] + [with_ci(m.get(n), (m.get("ci") or {}).get(n)) for n in names])
     tuned = metrics.get(split) or {}
-    rows.append([f"<b>fine-tuned ({esc(metrics['strategy']['name'])})</b>"]
+    rows.append([f"<b>{esc(model_label(metrics['strategy']['name'], metrics.get('final_model')))}</b>"]
                 + [with_ci(tuned.get(n), ci.get(n)) for n in names])
     level = metrics.get("confidence", 0.95)
     text = (f"On the {split} split ({metrics.get('data', {}).get('sizes', {}).get(split, '?')} examples). "
@@ -59,6 +60,7 @@ def cost(metrics: dict) -> str:
             ["training time, this process (s)", t.get("seconds_this_process")],
             ["samples per second", t.get("samples_per_second")],
             ["optimizer steps", t.get("steps")], ["stopped because", t.get("stop_reason")],
+            ["model handed back", handed_back(metrics.get("final_model"))],
             ["trainable parameters", t.get("trainable_parameters")], ["total parameters", t.get("total_parameters")],
             ["peak memory (MB)", _whole(t.get("peak_memory_mb"))], ["precision", metrics.get("precision")],
             ["whole process (s)" if resumed else "whole run (s)", metrics.get("seconds_total")],

@@ -1,5 +1,6 @@
 """The top of a run report: the end-of-run diagnostics as warnings, each with its cause and overrides,
-and the "did fine-tuning help?" verdict in words (shared with the terminal summary)."""
+which model the run hands back when that is its step-0 model, and the "did fine-tuning help?" verdict
+in words (shared with the terminal summary)."""
 from __future__ import annotations
 
 from ..evaluation.diagnostics import verdict
@@ -22,6 +23,20 @@ def diagnostics_section(metrics: dict) -> str:
         boxes.append(f'<div class="diag"><b>{esc(d["code"])}</b>: {esc(d["message"])}.<br>'
                      f'Likely cause: {esc(d["cause"])}.' + (f"<br>Try: {tries}" if tries else "") + "</div>")
     return CSS + section("Diagnostics", *boxes, anchor="diagnostics")
+
+
+def final_model_section(metrics: dict) -> str:
+    """'Final model': a box when the run hands back its step-0 model (a warning when it trained and discarded
+    the training, a note when its strategy takes no step); "" for a run that hands back a trained model."""
+    final = metrics.get("final_model") or {}
+    if not final.get("is_step0"):
+        return ""
+    if final.get("training_discarded"):
+        box = (f'<div class="diag"><b>The model this run hands back is its step-0 model, not the trained one.</b> '
+               f'{esc(final.get("why", ""))}.</div>')
+    else:
+        box = f'<p>The model this run hands back is its step-0 model: {esc(final.get("why", ""))}.</p>'
+    return CSS + section("Final model", box, anchor="final-model")
 
 
 def verdict_html(metrics: dict) -> str:

@@ -154,6 +154,7 @@ def assemble(f: Finishing) -> None:
         "test": f.test, "validation": f.validation,
         "baseline": record.pop("baseline", {}), "baseline_majority": record.pop("baseline_majority", {}),
         "train": record.pop("train")(),
+        **({"final_model": record.pop("final_model")} if "final_model" in record else {}),
         **({"class_balance": record.pop("class_balance")} if "class_balance" in record else {}),
         "data": {"sizes": p.data.sizes(), "label_names": p.data.label_names,
                  **({"class_counts": split_class_counts(task, p.data)} if task.has_classes else {}),

@@ -24,6 +24,7 @@ from ..strategies import Strategy
 from ..tasks import TASKS, TargetScaler
 from ..privacy import engine_for
 from ..training import Checkpointer, EarlyStopping, MetricTracker, Trainer, resolve
+from ..training.final_model import final_model_record
 from ..training.history import HistoryWriter
 from ..training.model_options import apply_model_options
 from ..training.progress import ProgressReporter
@@ -243,6 +244,8 @@ def train_and_finish(p: Prepared, run_dir: Path, console, quiet, resuming, hooks
     record = {"plan": plan_rows, "baseline": probe, "baseline_majority": majority, "train": train,
               "class_balance": trainer.balance.describe(),
               **({"privacy": {**trainer.engine.describe(), "baseline_private": False}} if trainer.engine.describe() else {}),
+              "final_model": final_model_record(state, recipe.train.restore_best, history.records, trainer.tracker,
+                                                trainer.total_steps),
               "resumed": resuming, "distributed": describe_processes(trainer.accelerator.state),
               **lr_find_record(run_dir), **hooks.record}
     f = Finishing(p, run_dir, console, device, precision, metric, record, clock=clock,

@@ -16,6 +16,7 @@ from ..terminal import print_path, print_segments
 from .phases import phases_line
 from ..report.privacy_section import privacy_lines
 from ..strategies.defaults import describe
+from ..training.final_model import model_label
 
 
 def _cell(m: dict, name: str, ci: dict) -> str:
@@ -41,12 +42,15 @@ def print_summary(console: Console, metrics: dict) -> None:
     if isinstance(random_init, dict) and any(n in random_init for n in names):
         rows.append(("same model from random weights", random_init))
     split = "test" if metrics.get("test") else "validation"
-    rows.append((f"fine-tuned ({metrics['strategy']['name']})", metrics.get(split) or {}))
+    rows.append((model_label(metrics["strategy"]["name"], metrics.get("final_model")), metrics.get(split) or {}))
     ci = metrics.get("test_ci") or {} if split == "test" else {}
     for i, (label, m) in enumerate(rows):
         last = i == len(rows) - 1
         table.add_row(label, *[_cell(m, n, ci if last else {}) for n in names])
     console.print(table)
+    line = final_model_line(metrics.get("final_model"))
+    if line:
+        console.print(line)
     t = metrics["train"]
     if ci:
         console.print(f"[dim]brackets: {100 * metrics.get('confidence', 0.95):.0f}% bootstrap confidence intervals[/dim]")
@@ -68,13 +72,25 @@ def print_summary(console: Console, metrics: dict) -> None:
     print_path(console, "run folder", metrics["run_dir"])
 
 
+def final_model_line(final) -> str:
+    """One line when the run hands back its step-0 model (a warning when training was discarded), else ""."""
+    if not isinstance(final, dict) or not final.get("is_step0"):
+        return ""
+    if final.get("training_discarded"):
+        return f"[bold yellow]final model[/bold yellow] step 0, not the trained model: {escape(final['why'])}"
+    return f"[dim]final model[/dim] {escape(final['why'])}"
+
+
 def training_segments(metrics: dict) -> list[str]:
-    """Training time; after ``--resume`` it spans every process of the run, so say so and give this one's."""
+    """Training time; after ``--resume`` it spans every process of the run, so say so and give this one's;
+    when the run handed back its step-0 model, the time is shown and called discarded."""
     t = metrics["train"]
+    discarded = " (discarded: the step-0 model was handed back)" \
+        if (metrics.get("final_model") or {}).get("training_discarded") else ""
     if metrics.get("resumed") and "seconds_this_process" in t:
         return [f"training {t['seconds']:.1f}s (all processes of this run;",
-                f"this process {t['seconds_this_process']:.1f}s),"]
-    return [f"training {t['seconds']:.1f}s,"]
+                f"this process {t['seconds_this_process']:.1f}s){discarded},"]
+    return [f"training {t['seconds']:.1f}s{discarded},"]
 
 
 def total_segment(metrics: dict) -> str:

@@ -8,6 +8,7 @@ Callbacks run by ascending ``order``. A callback stops training by calling
 from __future__ import annotations
 
 from ..errors import TuneforgeError
+from ..evaluation.metrics import ties
 
 EVENTS = ("on_train_start", "on_step_end", "on_evaluate", "on_epoch_end", "on_train_end")
 
@@ -42,7 +43,17 @@ class CallbackList:
 
 
 class MetricTracker:
-    """Tracks the best value of one monitored validation metric (for early stopping and best weights)."""
+    """Tracks one monitored validation metric: which evaluation's weights a run keeps, and whether it improved.
+
+    Two questions, two rules (docs/evaluation.md, "Which model a run hands back"):
+
+    * :meth:`keeps`: do this evaluation's weights replace the kept ones (``train.restore_best``)? Yes
+      when it is at least as good as the kept one: better, or tied (within a relative 1e-4,
+      :func:`~tuneforge.evaluation.metrics.ties`). A tie goes to the later, more trained model, so
+      training that leaves validation where the step-0 model (the solved head) had it is not thrown away.
+    * :meth:`improved`: does it reset early stopping's patience? Only when better by more than
+      ``min_delta`` and not tied (a tie is no improvement).
+    """
 
     def __init__(self, name: str, greater_is_better: bool, min_delta: float = 0.0):
         self.name, self.greater, self.min_delta = name, greater_is_better, min_delta
@@ -55,9 +66,20 @@ class MetricTracker:
         return float(metrics[self.name])
 
     def improved(self, value: float, best: float | None) -> bool:
+        """Better than ``best`` by more than ``min_delta`` and not a tie (early stopping's patience starts again)."""
         if best is None:
             return True
+        if best != best:   # a NaN score: anything finite improves on it
+            return value == value
+        if ties(value, best):
+            return False
         return value > best + self.min_delta if self.greater else value < best - self.min_delta
+
+    def keeps(self, value: float, best: float | None) -> bool:
+        """Whether an evaluation scoring ``value`` becomes the kept one: better than ``best``, or tied."""
+        if best is None or best != best or ties(value, best):   # nothing kept, a NaN kept, or a tie
+            return True
+        return value > best if self.greater else value < best
 
 
 class EarlyStopping(Callback):

@@ -10,8 +10,9 @@ class TrainState:
     step: int = 0                    # optimizer steps done
     epoch: int = 0                   # current epoch (0-based)
     batch_in_epoch: int = 0          # next micro-batch to run in this epoch
-    best_value: Optional[float] = None
-    best_step: Optional[int] = None
+    best_value: Optional[float] = None   # the kept evaluation's monitored value (ties go to the later one)
+    best_step: Optional[int] = None      # its step: the weights train.restore_best ends with
+    improved_value: Optional[float] = None   # the last value that beat the one before by > min_delta (patience)
     evals_without_improvement: int = 0
     seconds: float = 0.0             # training time so far (across resumes)
     samples: int = 0                 # training examples seen

@@ -353,13 +353,15 @@ class Trainer:
         self.last_metrics = metrics
         self._set_modes()
         if self.tracker is not None:
-            value = self.tracker.value(metrics)
-            if self.tracker.improved(value, self.state.best_value):
-                self.state.best_value, self.state.best_step = value, self.state.step
-                self.state.evals_without_improvement = 0
-                self.checkpoints.save_best(self.unwrapped.net)
+            value, state = self.tracker.value(metrics), self.state
+            reference = state.improved_value if state.improved_value is not None else state.best_value
+            if self.tracker.improved(value, reference):   # patience starts again
+                state.improved_value, state.evals_without_improvement = value, 0
             else:
-                self.state.evals_without_improvement += 1
+                state.evals_without_improvement += 1
+            if self.tracker.keeps(value, state.best_value):   # better, or a tie: the later model is kept
+                state.best_value, state.best_step = value, state.step
+                self.checkpoints.save_best(self.unwrapped.net)
         self.callbacks("on_evaluate", self, metrics)
 
     # -- checkpoints (see .run_checkpoints) ----------------------------------------------------------
