@@ -14,7 +14,7 @@
     tuneforge evaluate RUN --data FILE
     tuneforge predict RUN INPUT...
     tuneforge report RUN
-    tuneforge export RUN [--onnx] [--opset N]
+    tuneforge export RUN [--onnx [--quantize int8]] [--opset N]
 
 User errors print one message and exit with code 2; bugs exit with code 1.
 
@@ -202,11 +202,13 @@ def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
                                                            "against PyTorch on the run's own examples"),
            opset: Optional[int] = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's)"),
            tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="largest accepted |onnxruntime - "
-                                           "PyTorch|, relative to the outputs' scale when they exceed 1")):
+                                           "PyTorch|, relative to the outputs' scale when they exceed 1"),
+           quantize: Optional[str] = typer.Option(None, "--quantize", help="with --onnx: also write model/"
+                                                  "model.int8.onnx (int8), scored beside fp32 and timed")):
     """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model."""
     from .artefacts.export_run import export_run
 
-    export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
+    export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console(), quantize=quantize)
 
 
 @app.command("lr-find")
