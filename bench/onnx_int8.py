@@ -51,6 +51,7 @@ def finished_run(name: str, args) -> Path:
         return done[-1]
     recipe = json.loads(json.dumps(CASES[name]["recipe"]))
     recipe["data"].update({"max_train_samples": args.train, "max_eval_samples": args.eval})
+    recipe["train"]["epochs"] = args.epochs
     recipe["evaluate"] = {"explain": 0, "report": True, "bootstrap": args.bootstrap, "metric": "macro_f1"}
     recipe["output"] = {"dir": str(runs)}
     return tuneforge.finetune(recipe, quiet=True).run_dir
@@ -104,8 +105,14 @@ def main():
     ap.add_argument("--train", type=int, default=400, help="training rows")
     ap.add_argument("--eval", type=int, default=400, help="validation and test rows (each at most)")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (onnxruntime gets the same); "
+                    "default: PyTorch's own setting")
     ap.add_argument("--retrain", action="store_true", help="train again even when a finished run is in --out")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     rows = [measure(name, args) for name in args.cases.split(",")]
     print()
     for row in rows:

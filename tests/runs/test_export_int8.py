@@ -61,12 +61,16 @@ FAMILIES = ["text-classification", "text-pair-classification", "text-regression"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_int8_export_scores_both_files_with_intervals(family, bert_dir, text_csv, cnn_weights, tmp_path, capsys):
+def test_int8_export_scores_both_files_with_intervals(family, bert_dir, text_csv, cnn_weights, tmp_path, capsys,
+                                                      monkeypatch):
     run = tuneforge.finetune(_family_recipe(family, bert_dir, text_csv, cnn_weights, tmp_path), quiet=True)
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())
     assert main(["export", str(run.run_dir), "--onnx", "--quantize", "int8"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     folder = run.run_dir / "model"
     assert (folder / "model.int8.onnx").is_file() and (folder / "model.onnx").is_file()
+    assert set(tmp_path.iterdir()) == before          # no temporary file left in the working directory
     r = json.loads((folder / "onnx.json").read_text())["int8"]
     m = r["metric"]
     assert m == run.metrics["monitor"] and r["split"] == "test"
@@ -127,7 +131,6 @@ def test_a_model_that_int8_destroys_is_flagged_and_fp32_recommended(text_run, mo
     info = export_run(text_run.run_dir, onnx=True, quantize="int8", console=Console(width=200))
     out = " ".join(capsys.readouterr().out.split())
     r = info["onnx"]["int8"]
-    print(r["verdict"])
     m = r["metric"]
     assert r["fp32"]["metrics"][m] > 0.8 and r["fp32"]["metrics"][m] - r["int8"]["metrics"][m] > 0.2
     assert r["significantly_worse"] and r["recommended"] == "model.onnx"
@@ -144,3 +147,12 @@ def test_usage_errors(text_run, args, message, capsys):
     assert main(["export", str(text_run.run_dir), *args]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert message in err and "Traceback" not in err
+
+
+def test_a_causal_lm_is_refused_with_one_message(text_run, monkeypatch, capsys):
+    recipe, task, model = export_module.load_finished_run(text_run.run_dir)
+    model.auto_class = "AutoModelForCausalLM"               # what a causal-LM run's model says it is
+    monkeypatch.setattr(export_module, "load_finished_run", lambda d: (recipe, task, model))
+    assert main(["export", str(text_run.run_dir), "--onnx", "--quantize", "int8"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "causal language models are not exported" in err and "Traceback" not in err
