@@ -13,9 +13,10 @@ After ``model/model.onnx`` is written and checked, :func:`quantize_and_score`
    PyTorch);
 5. recommends a file. **The rule**: int8 is *significantly worse* when the interval of the paired
    difference (int8 minus fp32, oriented so that positive is better) lies entirely below zero; the
-   fp32 file ``model.onnx`` is then the one to use, and the words say so. Otherwise
-   ``model.int8.onnx`` is recommended, with its observed difference and interval shown so that a
-   small split's wide interval is visible.
+   fp32 file ``model.onnx`` is then the one to use, and the words say so. It is also the one named
+   when the int8 file is more than 0.9x its size (a convolutional network, whose convolutions stay
+   fp32, gains nothing). Otherwise ``model.int8.onnx`` is recommended, with its observed difference
+   and interval shown so that a small split's wide interval is visible.
 
 Everything goes to ``onnx.json`` under ``"int8"``, to the terminal, and to the run's report.
 
@@ -44,6 +45,7 @@ QUANTIZE_CHOICES = ("int8",)
 INT8_FILE = "model.int8.onnx"
 LATENCY_BATCHES = (1, 32)
 BATCH_ONE_EXAMPLES = 8   # batch-1 latency is the mean over this many different examples (per pass)
+WORTH_IT_RATIO = 0.9     # an int8 file larger than this share of the fp32 file is not worth recommending
 
 
 def check_quantize(quantize, onnx: bool) -> None:
@@ -97,7 +99,8 @@ def quantize_and_score(run_dir: Path, recipe, task, model, input_names, console,
               "fp32": {"metrics": scored["fp32"][1], "ci": scored["fp32"][2]},
               "int8": {"metrics": scored["int8"][1], "ci": scored["int8"][2]},
               "difference": {k: vs[k] for k in ("difference", "ci", "p_value", "method")},
-              "significantly_worse": worse, "recommended": "model.onnx" if worse else INT8_FILE,
+              "significantly_worse": worse,
+              "recommended": "model.onnx" if worse or sizes["ratio"] > WORTH_IT_RATIO else INT8_FILE,
               "size": sizes, "latency": latency, "threads": torch.get_num_threads()}
     result["verdict"] = int8_verdict(result)
     _print(console, result)
@@ -114,6 +117,9 @@ def int8_verdict(r: dict) -> str:
     if r["significantly_worse"]:
         return (f"int8 is significantly worse than fp32 ({detail}): use the fp32 file model/model.onnx, "
                 f"not model/{r['path']}.")
+    if r["recommended"] == "model.onnx":
+        return (f"int8 is not significantly worse than fp32 ({detail}), but its file is {r['size']['ratio']:.2f}x "
+                f"the fp32 file's size (little of this model is quantisable): use the fp32 file model/model.onnx.")
     return (f"int8 is not significantly worse than fp32 ({detail}): model/{r['path']} is recommended, "
             f"{r['size']['ratio']:.2f}x the fp32 file's size.")
 
