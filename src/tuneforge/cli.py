@@ -14,7 +14,7 @@
     tuneforge evaluate RUN --data FILE
     tuneforge predict RUN INPUT...
     tuneforge report RUN
-    tuneforge export RUN [--onnx] [--opset N] [--sentence-transformers] [--check]
+    tuneforge export RUN [--onnx [--quantize int8]] [--opset N] [--sentence-transformers] [--check]
 
 User errors print one message and exit with code 2; bugs exit with code 1.
 
@@ -208,17 +208,20 @@ def export(run_dir: Path = typer.Argument(..., help="a finished run folder"),
                                                       "an embedding model, checked against tuneforge's features"),
            check: bool = typer.Option(False, "--check", help="load every artefact of the run as its card says, "
                                       "compare with tuneforge on the test split's first rows, one line each; exit "
-                                      "code 3 when any differs or cannot be loaded (alone: writes nothing)")):
-    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model; with
-    --sentence-transformers, an embedding model; with --check, check every artefact against tuneforge."""
+                                      "code 3 when any differs or cannot be loaded (alone: writes nothing)"),
+           quantize: Optional[str] = typer.Option(None, "--quantize", help="with --onnx: also write model/"
+                                                  "model.int8.onnx (int8), scored beside fp32 and timed")):
+    """Write the model cards (model/README.md, adapter/README.md) and, with --onnx, an ONNX model (with
+    --quantize int8, its int8 copy, scored and timed); with --sentence-transformers, an embedding model; with
+    --check, check every artefact against tuneforge."""
     from .artefacts.export_run import export_run
     from .artefacts.export_check import check_run
     from .artefacts.embeddings_export import export_sentence_transformers
 
     if sentence_transformers:   # first: a run it refuses is left as it was
         export_sentence_transformers(run_dir, console=Console())
-    if onnx or sentence_transformers or not check:
-        export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console())
+    if onnx or quantize or sentence_transformers or not check:
+        export_run(run_dir, onnx=onnx, opset=opset, tolerance=tolerance, console=Console(), quantize=quantize)
     if check:
         raise SystemExit(check_run(run_dir, console=Console()))
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..extras import require_extra
 from ..models.aliases import resolve_alias
 from ..models.hf_loading import quiet_transformers
-from ..models.pooling_code import CLASS_NAME, CODE_FILE, is_tuneforge_code
+from ..models.pooling_code import CLASS_NAME, CODE_FILE, CONFIG_NAME, is_tuneforge_code
 from .card_usage import auto_class
 
 _QUANTISED_OPS = {"QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger",
@@ -66,11 +66,14 @@ def load_adapter_folder(adapter: Path, meta: dict, section):
                                 pretrained_cfg_overlay=dict(file=base))
     else:
         import transformers
-        config = transformers.AutoConfig.from_pretrained(str(adapter), local_files_only=True)
-        if is_tuneforge_code(adapter, getattr(config, "auto_map", None)):
-            cls = getattr(_module_from_file(adapter / CODE_FILE), CLASS_NAME)
+        raw = json.loads((adapter / "config.json").read_text(encoding="utf-8"))
+        if is_tuneforge_code(adapter, raw.get("auto_map")):   # as the card: the pooling file's own classes
+            pooling = _module_from_file(adapter / CODE_FILE)
+            cls = getattr(pooling, CLASS_NAME)
+            config = getattr(pooling, CONFIG_NAME).from_pretrained(str(adapter), local_files_only=True)
         else:
             cls = getattr(transformers, auto_class(meta))
+            config = transformers.AutoConfig.from_pretrained(str(adapter), local_files_only=True)
         with quiet_transformers():
             net = cls.from_pretrained(base, config=config, local_files_only=True)
     with quiet_transformers():

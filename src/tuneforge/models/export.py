@@ -31,7 +31,8 @@ from torch import nn
 from ..data.modalities import MODALITIES
 from ..errors import ModelError
 from .families import build_layer_map
-from .hf_loading import feature_extractor, final_linear, hf_auto, model_pooling, new_head_modules, quiet_transformers
+from .hf_loading import (feature_extractor, final_linear, hf_auto, load_tokenizer, model_pooling, new_head_modules,
+                         quiet_transformers)
 from .pooling import CONFIG_KEY, POOLINGS, text_role
 from .pooling_code import CODE_FILE, is_own_auto_map, native_config, write_pooling_code
 from .task_model import ImageSpec, TaskModel
@@ -204,8 +205,7 @@ def timm_preprocessing(spec: ImageSpec) -> dict:
 
 
 def _saved_tokenizer(folder: Path, meta: dict, net):
-    from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(folder, local_files_only=True), None, {}
+    return load_tokenizer(folder, local_files_only=True), None, {}
 
 
 def _saved_feature_extractor(folder: Path, meta: dict, net):

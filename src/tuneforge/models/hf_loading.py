@@ -294,11 +294,19 @@ def _cached_snapshot(hub_id) -> Optional[str]:
     return str(Path(found).parent) if isinstance(found, str) else None
 
 
-def _tokenizer(path: str, name: str, net: nn.Module, common: dict):
+def load_tokenizer(path, **kwargs):
+    """``AutoTokenizer.from_pretrained(path, **kwargs)``, handed the config :func:`read_config` reads, so that a
+    folder whose model type only its own pooling file defines neither asks whether to run that file nor
+    warns about its model type."""
     from transformers import AutoTokenizer
+    config = native_config(path) if os.path.isdir(str(path)) else None
+    return AutoTokenizer.from_pretrained(path, **({"config": config} if config is not None else {}), **kwargs)
+
+
+def _tokenizer(path: str, name: str, net: nn.Module, common: dict):
     try:
         with quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(path, **common)
+            tokenizer = load_tokenizer(path, **common)
     except (OSError, ValueError, TypeError) as e:
         raise ModelError(f"model.name {name!r}: no usable tokenizer was found beside the model "
                          f"({_first_line(e)}); save the tokenizer into the folder with "

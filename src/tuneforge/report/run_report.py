@@ -21,6 +21,7 @@ from .federated_section import federated
 from .privacy_section import privacy
 from .race_section import race
 from .generation import generation
+from .onnx_section import int8_section
 from .html import esc, note, page, section, write_atomically
 from .warnings import diagnostics_section, final_model_section, folds_beside_baseline, verdict_html
 from ..terminal import print_path
@@ -95,7 +96,7 @@ def build_run_report(run_dir: Path) -> str:
              sections.plan(_read_json(run_dir / "plan.json", [])),
              explain.top_losses(_read_json(run_dir / "top_losses.json")),
              explain.explanations(_read_json(run_dir / "explanations.json", [])),
-             sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)),
+             sections.data(metrics), augmentation_section(run_dir, _augment_names(run_dir)), int8_section(run_dir),
              section("Files", note("TensorBoard: tensorboard --logdir " + str(run_dir.parent)),
                      note("metrics.json, history.jsonl, plan.json, test_outputs.npz and the model/ folder sit "
                           "beside this report; `tuneforge report RUN` rebuilds it."))]
