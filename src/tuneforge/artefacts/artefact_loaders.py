@@ -22,7 +22,8 @@ import numpy as np
 from ..extras import require_extra
 from ..models.aliases import resolve_alias
 from ..models.hf_loading import quiet_transformers
-from ..models.pooling_code import CLASS_NAME, CODE_FILE, CONFIG_NAME, is_tuneforge_code
+from ..models.pooling_code import (CLASS_NAME, CODE_FILE, CONFIG_NAME, MODEL_TYPE_PREFIX, is_own_auto_map,
+                                   is_tuneforge_code)
 from .card_usage import auto_class
 
 _QUANTISED_OPS = {"QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger",
@@ -50,6 +51,10 @@ def load_transformers_folder(folder: Path, meta: dict, **kwargs):
     import transformers
     config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     trust = is_tuneforge_code(folder, config.get("auto_map"))
+    if not trust and is_own_auto_map(config.get("auto_map")) and str(config.get("model_type", "")).startswith(
+            MODEL_TYPE_PREFIX):
+        raise ValueError(f"{CODE_FILE} is not the file tuneforge wrote (edited?), so it is not run here; the folder "
+                         "loads only with trust_remote_code=True, once you have read that file")
     cls = getattr(transformers, auto_class(meta))
     with quiet_transformers():
         return cls.from_pretrained(str(folder), trust_remote_code=trust, local_files_only=True, **kwargs).eval()

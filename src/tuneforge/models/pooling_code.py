@@ -261,8 +261,9 @@ def _constants(folder: Path) -> Optional[dict]:
 
 
 def native_config(folder):
-    """config.json of a folder carrying tuneforge's unmodified modeling file, read as the transformers config
-    class that file extends (``BertConfig``...), without its ``auto_map``; None for any other folder.
+    """config.json of a folder carrying tuneforge's modeling file, read as the transformers config class that
+    file extends (``BertConfig``...), without its ``auto_map``; None for any other folder. Nothing in the
+    file is run, so an edited copy still reads (its model type names the class).
 
     The transformers class (``BertForSequenceClassification``) then loads the folder with this config and no
     remote code: tuneforge pools as ``config.tuneforge_pooling`` says, never importing the folder's file."""
@@ -271,12 +272,19 @@ def native_config(folder):
         data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not is_tuneforge_code(folder, data.get("auto_map")):
+    if not isinstance(data, dict) or not is_own_auto_map(data.get("auto_map")):
         return None
     import transformers
     found = _constants(folder)
-    cls = (getattr(transformers, found["NATIVE_CONFIG"]) if "NATIVE_CONFIG" in found
-           else getattr(transformers, found["NATIVE"]).config_class)
+    kind = str(data.get("model_type") or "")
+    if found is not None:
+        cls = (getattr(transformers, found["NATIVE_CONFIG"]) if "NATIVE_CONFIG" in found
+               else getattr(transformers, found["NATIVE"]).config_class)
+    elif kind.startswith(MODEL_TYPE_PREFIX) and kind[len(MODEL_TYPE_PREFIX):] in transformers.CONFIG_MAPPING:
+        # the file was edited (so it is never run), but the model type still names the class it extends
+        cls = transformers.CONFIG_MAPPING[kind[len(MODEL_TYPE_PREFIX):]]
+    else:
+        return None
     data.pop("auto_map", None)
     data.pop("model_type", None)
     data.pop("transformers_version", None)
