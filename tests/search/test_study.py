@@ -163,26 +163,21 @@ def assert_distinct_points(trials, workers):
     assert len({t.user_attrs["worker"] for t in trials}) == workers
 
 
-def test_two_workers_at_once_share_one_sqlite_study(bert_dir, search_csv, tmp_path):
-    recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
-                                                                   "trials": 6, "pruner": "none"})
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    trials = [t for t in run_two_workers(path, tmp_path, lambda: _study(tmp_path)) if not t.user_attrs.get("surplus")]
-    assert len(trials) == 6
-    # which worker ran how many depends on timing (one may finish all before the other has started)
-    assert_distinct_points(trials, workers=len({t.user_attrs["worker"] for t in trials}))
-
-
-def test_workers_started_separately_on_sqlite_draw_distinct_points(bert_dir, search_csv, tmp_path):
+def test_workers_on_one_sqlite_study_draw_distinct_points(bert_dir, search_csv, tmp_path):
     recipe = search_recipe(bert_dir, search_csv, tmp_path, search={"optimizer.lr": {"log_uniform": [1e-2, 3e-2]},
                                                                    "trials": 2, "pruner": "none",
                                                                    "startup_trials": 10})
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
+    # two started separately (a machine joining later): both run trials, none repeats the other's values
     trials = run_workers_in_turn(path, tmp_path, lambda: _study(tmp_path))
     assert len(trials) == 4
     assert_distinct_points(trials, workers=2)
+    # then two at once: which one runs how many is timing (one may finish before the other starts)
+    path.write_text(yaml.safe_dump({**recipe, "search": {**recipe["search"], "trials": 6}}))
+    trials = [t for t in run_two_workers(path, tmp_path, lambda: _study(tmp_path)) if not t.user_attrs.get("surplus")]
+    assert len(trials) == 6
+    assert_distinct_points(trials, workers=len({t.user_attrs["worker"] for t in trials}))
 
 
 def test_each_trial_draws_from_its_own_seed_whichever_worker_asks():
