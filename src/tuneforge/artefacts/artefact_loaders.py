@@ -22,6 +22,7 @@ import numpy as np
 from ..extras import require_extra
 from ..models.aliases import resolve_alias
 from ..models.hf_loading import quiet_transformers
+from ..models.onnx_session import OnnxModel
 from ..models.pooling_code import (CLASS_NAME, CODE_FILE, CONFIG_NAME, MODEL_TYPE_PREFIX, is_own_auto_map,
                                    is_tuneforge_code)
 from .card_usage import auto_class
@@ -126,13 +127,7 @@ def _strings(value) -> list[str]:
 def run_onnx(path: Path, batch: dict) -> np.ndarray:
     """``logits`` of an ONNX file through onnxruntime, fed the batch's inputs the graph names."""
     require_extra("onnx", "running an ONNX file")
-    import onnxruntime as ort
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    missing = [n for n in names if n not in batch]
-    if missing:
-        raise ValueError(f"the graph wants inputs {', '.join(missing)} that the run's data does not give")
-    return session.run(["logits"], {n: batch[n].cpu().numpy() for n in names})[0]
+    return OnnxModel(path)(batch).numpy()
 
 
 def is_quantised(path: Path) -> bool:

@@ -36,8 +36,8 @@ class CheckRows:
     rows: np.ndarray
 
 
-def first_rows(recipe, task, model, n: int = CHECK_ROWS, what: str = "tuneforge export") -> CheckRows:
-    """The first ``n`` rows of the run's test split (else validation), encoded for ``model``."""
+def check_split(recipe, task, what: str = "tuneforge export") -> tuple[str, Any]:
+    """``(name, split)``: the run's test split, else its validation split, read again from the recipe."""
     try:
         bundle = load_data(recipe.data, task, recipe.train.seed)
     except TuneforgeError as e:
@@ -47,7 +47,12 @@ def first_rows(recipe, task, model, n: int = CHECK_ROWS, what: str = "tuneforge 
                                              if s is not None and len(s)), None)
     if found is None:
         raise TuneforgeError(f"{what}: the run has no test or validation rows to check on")
-    name, split = found
+    return found
+
+
+def first_rows(recipe, task, model, n: int = CHECK_ROWS, what: str = "tuneforge export") -> CheckRows:
+    """The first ``n`` rows of the run's test split (else validation), encoded for ``model``."""
+    name, split = check_split(recipe, task, what)
     encoded = task.encode_split(split, model, recipe.data, "test", recipe.train.seed)
     rows = np.arange(min(n, len(split)))
     return CheckRows(name, [split.inputs[int(i)] for i in rows], encoded.batch(rows), encoded, rows)

@@ -33,13 +33,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data import load_data
 from ..errors import TuneforgeError
 from ..evaluation import predict_outputs
 from ..evaluation.metrics import greater_is_better
 from ..evaluation.vs_baseline import compare_to_baseline
 from ..models.onnx_quantize import quantize_int8
 from ..models.onnx_session import OnnxModel
+from .check_rows import check_split
 
 QUANTIZE_CHOICES = ("int8",)
 INT8_FILE = "model.int8.onnx"
@@ -68,12 +68,7 @@ def quantize_and_score(run_dir: Path, recipe, task, model, input_names, console,
     fp32, int8 = OnnxModel(fp32_path, names), OnnxModel(int8_path, names)
     model = model.cpu().eval()
 
-    bundle = load_data(recipe.data, task, recipe.train.seed)
-    split_name, split = next(((n, s) for n, s in (("test", bundle.test), ("validation", bundle.validation))
-                              if s is not None and len(s)), (None, None))
-    if split is None:
-        raise TuneforgeError("tuneforge export --quantize: the run's data has no test or validation split to "
-                             "score the int8 model on")
+    split_name, split = check_split(recipe, task, "tuneforge export --quantize")
     encoded = task.encode_split(split, model, recipe.data, "test", recipe.train.seed)
     decision = task.read_decision(folder)
     ev = recipe.evaluate

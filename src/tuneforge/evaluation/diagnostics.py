@@ -9,10 +9,10 @@ docs can quote them:
 * ``below-baseline``: the fine-tuned model's monitored metric is worse than the linear probe on
   frozen pre-trained features, by a paired bootstrap on the same examples with p < 1 - confidence.
   (Without per-example outputs: the baseline's value lies outside the model's bootstrap interval.)
-* ``collapsed``: classification, at least :data:`COLLAPSE_SHARE` of predictions are one class
-  although that class is at most :data:`COLLAPSE_TRUE_SHARE` of the true labels (or all predictions
+* ``collapsed``: classification, at least :data:`~.collapse.COLLAPSE_SHARE` of predictions are one class
+  although that class is at most :data:`~.collapse.COLLAPSE_TRUE_SHARE` of the true labels (or all predictions
   are one class while two or more classes occur); multi-label, the same with label sets (at
-  probability 0.5); regression, predictions spread less than :data:`CONSTANT_SPREAD` of the
+  probability 0.5); regression, predictions spread less than :data:`~.collapse.CONSTANT_SPREAD` of the
   targets' standard deviation.
 * ``diverging``: the smoothed training loss ends above :data:`DIVERGE_RATIO` x its start or above twice
   the first step's loss (the untrained model's), or gives back more than half of what it had gained
@@ -50,12 +50,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .collapse import collapse_of
 from .metrics import TIE_TOLERANCE, ties  # noqa: F401  (TIE_TOLERANCE: quoted above)
 from .vs_baseline import compare_folds_to_baseline, compare_to_baseline, verdict  # noqa: F401 (re-exported)
 
-COLLAPSE_SHARE = 0.95
-COLLAPSE_TRUE_SHARE = 0.85
-CONSTANT_SPREAD = 0.05
 MIN_STEPS = 10
 LOSS_WINDOWS = 5
 FLAT_RATIO = 0.95
@@ -221,10 +219,9 @@ def check_below_baseline(f: RunFacts) -> Optional[Diagnostic]:
 
 
 def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
-    collapse = _COLLAPSES.get(f.kind)   # kinds without a collapse test (token tags, language models): none
-    if f.outputs is None or f.y_true is None or len(f.y_true) == 0 or collapse is None:
+    if f.outputs is None or f.y_true is None or len(f.y_true) == 0:
         return None
-    what = collapse(np.asarray(f.y_true), np.asarray(f.outputs, dtype=np.float64), f.label_names)
+    what = collapse_of(f.kind, np.asarray(f.y_true), np.asarray(f.outputs, dtype=np.float64), f.label_names)
     if what is None:
         return None
     trend = _loss_trend(f.losses)
@@ -237,48 +234,6 @@ def check_collapsed(f: RunFacts) -> Optional[Diagnostic]:
                  "pre-trained body, training too short, or the classes very imbalanced")
         try_ = _lr_down(f) + (["strategy.name=lp-ft"] if f.strategy != "lp-ft" else []) + _more_epochs(f)
     return Diagnostic("collapsed", "warning", f"predictions collapsed: {what}", cause, try_)
-
-
-def _class_collapse(y: np.ndarray, out: np.ndarray, names) -> Optional[str]:
-    """One class for every prediction, or for at least COLLAPSE_SHARE of them while at most
-    COLLAPSE_TRUE_SHARE of the (varied) true labels are that class: the majority class."""
-    pred = out.argmax(1)
-    values, counts = np.unique(pred, return_counts=True)
-    top = int(values[counts.argmax()])
-    share, true_share = counts.max() / len(pred), float(np.mean(y == top))
-    several = len(np.unique(y)) >= 2
-    if not several or not (len(values) == 1 or (share >= COLLAPSE_SHARE and true_share <= COLLAPSE_TRUE_SHARE)):
-        return None
-    name = names[top] if names and top < len(names) else str(top)
-    return f"{share:.0%} of the predictions are the class '{name}', which is {true_share:.0%} of the true labels"
-
-
-def _value_collapse(y: np.ndarray, out: np.ndarray, names) -> Optional[str]:
-    """Predictions that spread less than CONSTANT_SPREAD x the targets' spread: about the mean."""
-    spread, target_spread = float(np.std(out.reshape(len(out)))), float(np.std(y))
-    if target_spread <= 0 or spread >= CONSTANT_SPREAD * target_spread:
-        return None
-    return (f"the predictions hardly vary (std {spread:.4g} against the targets' {target_spread:.4g}): "
-            "the model predicts about the same value for every input")
-
-
-def _multilabel_collapse(y: np.ndarray, logits: np.ndarray, names) -> Optional[str]:
-    """One label set (at probability 0.5) for at least COLLAPSE_SHARE of the rows, while the true
-    label sets vary and at most COLLAPSE_TRUE_SHARE of them are that set: the label priors."""
-    pred = logits > 0
-    sets, counts = np.unique(pred, axis=0, return_counts=True)
-    top = sets[counts.argmax()]
-    share = counts.max() / len(pred)
-    true_share = float(np.all((y > 0.5) == top[None, :], axis=1).mean())
-    if len(np.unique(y > 0.5, axis=0)) < 2 or share < COLLAPSE_SHARE or true_share > COLLAPSE_TRUE_SHARE:
-        return None
-    labels = [str(names[i]) if names and i < len(names) else str(i) for i in np.flatnonzero(top)]
-    return (f"{share:.0%} of the predictions are the label set {{{', '.join(labels)}}}, which is "
-            f"{true_share:.0%} of the true label sets")
-
-
-_COLLAPSES: dict[str, Callable[[np.ndarray, np.ndarray, Optional[list[str]]], Optional[str]]] = {
-    "classification": _class_collapse, "regression": _value_collapse, "multilabel": _multilabel_collapse}
 
 
 def check_diverging(f: RunFacts) -> Optional[Diagnostic]:

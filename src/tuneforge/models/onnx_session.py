@@ -21,9 +21,11 @@ from torch import nn
 
 
 class OnnxModel(nn.Module):
-    """``OnnxModel(path, input_names)(batch)`` -> the file's ``logits`` as a float32 tensor."""
+    """``OnnxModel(path, input_names)(batch)`` -> the file's ``logits`` as a float32 tensor.
 
-    def __init__(self, path: Path, input_names: list[str], threads: Optional[int] = None):
+    ``input_names``: the batch entries to feed (default: the inputs the graph names)."""
+
+    def __init__(self, path: Path, input_names: Optional[list[str]] = None, threads: Optional[int] = None):
         super().__init__()
         import onnxruntime as ort
 
@@ -32,8 +34,11 @@ class OnnxModel(nn.Module):
         options.inter_op_num_threads = 1
         options.log_severity_level = 3   # errors only
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.names = list(input_names)
+        self.names = list(input_names or [i.name for i in self.session.get_inputs()])
 
     def forward(self, batch: dict) -> torch.Tensor:
+        missing = [n for n in self.names if n not in batch]
+        if missing:
+            raise ValueError(f"the graph wants inputs {', '.join(missing)} that the run's data does not give")
         feed = {n: batch[n].detach().cpu().numpy() for n in self.names}
         return torch.from_numpy(self.session.run(["logits"], feed)[0])
