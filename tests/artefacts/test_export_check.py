@@ -192,3 +192,15 @@ def test_sentence_transformers_without_the_extra_is_one_message(tmp_path, monkey
     assert " ".join(capsys.readouterr().err.split()) == (
         "error: tuneforge export --sentence-transformers needs the sentence-transformers extra: "
         "pip install 'tuneforge[sentence-transformers]'")
+
+
+def test_an_embedding_folder_that_fails_its_own_check_is_not_left_behind(text_run, tmp_path, monkeypatch, capsys):
+    from tuneforge.artefacts import embeddings_export
+
+    run = _copy(text_run, tmp_path)
+    shutil.rmtree(run / "sentence-transformers")
+    monkeypatch.setattr(embeddings_export, "embedding_difference", lambda *a: (0.5, 1.0))   # as if it embedded otherwise
+    assert main(["export", str(run), "--sentence-transformers"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "differed from tuneforge's features by 0.5" in err and "removed" in err
+    assert not (run / "sentence-transformers").exists()

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -62,9 +63,11 @@ def export_sentence_transformers(run_dir, console=None) -> dict:
                                                                                  .is_file()), checked_examples=len(rows.inputs), checked_split=rows.split_name,
                 max_abs_diff=diff, tolerance=limit)
     (folder / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-    if not diff <= limit:
-        raise TuneforgeError(f"{ST_NEEDS}: the folder's embeddings differ from tuneforge's features by {diff:.3g} on "
-                             f"{len(rows.inputs)} {rows.split_name} rows (tolerance {limit:.3g}); do not use it")
+    if not diff <= limit:   # a folder that would embed otherwise than the model is not left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise TuneforgeError(f"{ST_NEEDS}: the written folder's embeddings differed from tuneforge's features by "
+                             f"{diff:.3g} on {len(rows.inputs)} {rows.split_name} rows (tolerance {limit:.3g}), so it "
+                             f"was removed")
     console.print(f"sentence-transformers: {info['pooling']} pooling" + (" + Dense(tanh)" if info["dense_tanh"] else "")
                   + (", normalised (as the base model's own folder)" if normalize else ", not normalised")
                   + f", {info['dimension']} dimensions; encode() vs tuneforge's features on {len(rows.inputs)} "
